@@ -1,0 +1,20 @@
+"""The Celery app: named queues per concern, beat schedule, and a worker heartbeat for /readyz."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+
+app = Celery("helpdesk")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [
+    Queue(name) for name in ("default", "email_in", "email_out", "sla", "metrics", "webhooks")
+]
+app.conf.beat_schedule = {
+    "worker-heartbeat": {"task": "helpdesk.tasks.worker_heartbeat", "schedule": 15.0},
+    "close-solved-tickets": {"task": "tickets.tasks.close_solved_tickets", "schedule": 3600.0},
+}
+app.autodiscover_tasks()
+app.autodiscover_tasks(["helpdesk"])
