@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ChannelsIntakeConfig(AppConfig):
+    name = "channels_intake"

@@ -1,0 +1,43 @@
+"""What every channel adapter produces (`InboundMessage`) and the small protocol adapters follow."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tickets.services.attachments import IncomingFile
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message from outside, in the same shape whatever the channel.
+
+    `external_id` is the channel's own id (Message-ID, chat client id, call id, webhook id): intake
+    is idempotent on (channel, external_id).
+    """
+
+    channel: str
+    sender_email: str = ""
+    sender_name: str = ""
+    sender_phone: str = ""
+    subject: str = ""
+    body_text: str | None = None
+    body_html: str | None = None
+    external_id: str = ""
+    # Which ticket this continues, if the adapter already knows (number from a subject, reply token...).
+    ticket_number: int | None = None
+    team_slug: str = ""
+    priority: str = ""
+    tags: Sequence[str] = ()
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    files: Sequence[IncomingFile] = ()
+    language: str = ""
+
+
+class ChannelAdapter(Protocol):
+    """Turns what a channel delivers (a MIME message, a webhook body, a CSV row...) into InboundMessages."""
+
+    channel: str
+
+    def parse(self, payload: Any) -> Sequence[InboundMessage]: ...

@@ -1,0 +1,171 @@
+"""The ticket: one conversation with a customer, whatever channel it came through."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
+
+from tickets.models.people import Customer, Organization, Team, User
+
+# A sequence (created in the first migration) hands out human numbers, gap-tolerant and race-free.
+TICKET_NUMBER_SEQUENCE = "tickets_ticket_number_seq"
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    ON_HOLD = "on_hold", _("On hold")
+    SOLVED = "solved", _("Solved")
+    CLOSED = "closed", _("Closed")
+
+
+# Statuses in which a ticket still needs work from support; the queue indexes cover these.
+UNSOLVED_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+ACTIVE_STATUSES = (Status.NEW, Status.OPEN)
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class TicketType(models.TextChoices):
+    QUESTION = "question", _("Question")
+    INCIDENT = "incident", _("Incident")
+    PROBLEM = "problem", _("Problem")
+    TASK = "task", _("Task")
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web form")
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Chat")
+    PHONE = "phone", _("Phone")
+    API = "api", _("API")
+
+
+class NextNumber(models.Func):
+    function = "nextval"
+    template = f"nextval('{TICKET_NUMBER_SEQUENCE}'::regclass)"
+    output_field = models.BigIntegerField()
+
+
+class Ticket(models.Model):
+    number = models.BigIntegerField(_("number"), unique=True, db_default=NextNumber(), editable=False)
+    subject = models.CharField(_("subject"), max_length=255)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(_("priority"), max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    type = models.CharField(_("type"), max_length=16, choices=TicketType.choices, default=TicketType.QUESTION)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.WEB)
+    requester = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("requester")
+    )
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("organization"),
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets", verbose_name=_("team")
+    )
+    assignee = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+        verbose_name=_("assignee"),
+    )
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True, verbose_name=_("tags"))
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    first_responded_at = models.DateTimeField(_("first responded"), null=True, blank=True)
+    solved_at = models.DateTimeField(_("solved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
+    message_count = models.PositiveIntegerField(_("messages"), default=0)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_tickets"
+    )
+    follow_up_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups"
+    )
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [
+            # Queue pages: open tickets of a team, most recently updated first (keyset on (updated_at, id)).
+            models.Index(
+                "team",
+                models.F("updated_at").desc(),
+                models.F("id").desc(),
+                name="ticket_team_open_updated_idx",
+                condition=models.Q(status__in=["new", "open", "pending", "on_hold"]),
+            ),
+            models.Index(
+                "assignee",
+                "status",
+                models.F("updated_at").desc(),
+                name="ticket_assignee_status_idx",
+            ),
+            models.Index(
+                "team",
+                "status",
+                models.F("updated_at").desc(),
+                models.F("id").desc(),
+                name="ticket_team_status_updated_idx",
+            ),
+            models.Index(models.F("updated_at").desc(), models.F("id").desc(), name="ticket_updated_idx"),
+            models.Index("requester", models.F("created_at").desc(), name="ticket_requester_idx"),
+            models.Index("organization", models.F("created_at").desc(), name="ticket_org_idx"),
+            GinIndex(fields=["tags"], name="ticket_tags_gin"),
+            GinIndex(OpClass(Upper("subject"), name="gin_trgm_ops"), name="ticket_subject_trgm"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.subject}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == Status.CLOSED
+
+
+class CustomFieldDefinition(models.Model):
+    """An admin-defined typed field stored in Ticket.custom_fields under `key`."""
+
+    class FieldType(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DECIMAL = "decimal", _("Decimal")
+        DATE = "date", _("Date")
+        CHECKBOX = "checkbox", _("Checkbox")
+        SELECT = "select", _("Drop-down")
+
+    key = models.SlugField(_("key"), max_length=64, unique=True)
+    label = models.CharField(_("label"), max_length=100)
+    field_type = models.CharField(_("type"), max_length=16, choices=FieldType.choices)
+    choices = ArrayField(models.CharField(max_length=100), default=list, blank=True, verbose_name=_("choices"))
+    is_required = models.BooleanField(_("required"), default=False)
+    is_customer_visible = models.BooleanField(_("visible to customers"), default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ["position", "key"]
+
+    def __str__(self) -> str:
+        return self.label

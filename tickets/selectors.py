@@ -1,0 +1,413 @@
+"""Reads of tickets. Every function takes the caller and starts from `permissions.visible_tickets`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk import permissions
+from tickets.models import (
+    UNSOLVED_STATUSES,
+    Attachment,
+    Channel,
+    Event,
+    Message,
+    Priority,
+    SavedView,
+    Status,
+    Team,
+    Ticket,
+    TicketType,
+    User,
+)
+
+PRIORITY_RANK = Case(
+    When(priority=Priority.LOW, then=Value(0)),
+    When(priority=Priority.NORMAL, then=Value(1)),
+    When(priority=Priority.HIGH, then=Value(2)),
+    When(priority=Priority.URGENT, then=Value(3)),
+    output_field=IntegerField(),
+)
+STATUS_RANK = Case(*[When(status=s, then=Value(i)) for i, s in enumerate(Status.values)], output_field=IntegerField())
+
+# The only sort keys accepted from a request (CVE-2018-7196 was an unchecked sort parameter).
+SORT_FIELDS: dict[str, str] = {
+    "number": "number",
+    "subject": "subject",
+    "requester": "requester__name",
+    "status": "status_rank",
+    "priority": "priority_rank",
+    "team": "team__name",
+    "assignee": "assignee__username",
+    "updated": "updated_at",
+    "created": "created_at",
+}
+DEFAULT_SORT = "-updated"
+PAGE_SIZE_DEFAULT = 50
+PAGE_SIZE_MAX = 200
+
+
+class InvalidQuery(ValueError):
+    """A filter, sort or cursor from the request that is not allowed or not well formed."""
+
+
+@dataclass
+class TicketFilters:
+    statuses: list[str] = field(default_factory=list)
+    team_ids: list[int] = field(default_factory=list)
+    no_team: bool = False
+    assignee_ids: list[int] = field(default_factory=list)
+    unassigned: bool = False
+    priorities: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    requester_id: int | None = None
+    organization_id: int | None = None
+    updated_after: datetime | None = None
+    created_after: datetime | None = None
+    q: str = ""
+
+    @classmethod
+    def from_params(cls, params: Any, *, user: User | None = None) -> TicketFilters:
+        """Parse query parameters (a QueryDict or dict of lists/strings); raises InvalidQuery."""
+
+        def values(key: str) -> list[str]:
+            if hasattr(params, "getlist"):
+                raw = params.getlist(key)
+            else:
+                raw = params.get(key, [])
+                raw = raw if isinstance(raw, list) else [raw]
+            out: list[str] = []
+            for item in raw:
+                out += [part.strip() for part in str(item).split(",") if part.strip()]
+            return out
+
+        def choice_list(key: str, allowed: list[str]) -> list[str]:
+            chosen = values(key)
+            bad = [v for v in chosen if v not in allowed]
+            if bad:
+                raise InvalidQuery(f"{key}: unknown value {bad[0]!r}")
+            return chosen
+
+        def ids(raw: list[str], key: str) -> list[int]:
+            try:
+                return [int(v) for v in raw]
+            except ValueError:
+                raise InvalidQuery(f"{key}: expected ids") from None
+
+        def when(key: str) -> datetime | None:
+            raw = values(key)
+            if not raw:
+                return None
+            parsed = parse_datetime(raw[0])
+            if parsed is None:
+                raise InvalidQuery(f"{key}: expected an ISO 8601 date-time")
+            return parsed
+
+        filters = cls(
+            statuses=_expand_statuses(values("status")),
+            priorities=choice_list("priority", Priority.values),
+            channels=choice_list("channel", Channel.values),
+            types=choice_list("type", TicketType.values),
+            tags=[t.lower() for t in values("tag")],
+            updated_after=when("updated_after"),
+            created_after=when("created_after"),
+            q=" ".join(values("q"))[:200],
+        )
+        teams = values("team")
+        filters.no_team = "none" in teams
+        filters.team_ids = ids([t for t in teams if t != "none"], "team")
+        assignees = values("assignee")
+        filters.unassigned = "none" in assignees
+        if "me" in assignees:
+            if user is None:
+                raise InvalidQuery("assignee: 'me' needs a signed-in user")
+            assignees = [str(user.pk) if a == "me" else a for a in assignees]
+        filters.assignee_ids = ids([a for a in assignees if a != "none"], "assignee")
+        requester = values("requester")
+        filters.requester_id = ids(requester, "requester")[0] if requester else None
+        organization = values("organization")
+        filters.organization_id = ids(organization, "organization")[0] if organization else None
+        return filters
+
+    def as_q(self) -> Q:
+        condition = Q()
+        if self.statuses:
+            condition &= Q(status__in=self.statuses)
+        if self.team_ids or self.no_team:
+            condition &= Q(team_id__in=self.team_ids) | (Q(team__isnull=True) if self.no_team else Q(pk__in=[]))
+        if self.assignee_ids or self.unassigned:
+            condition &= Q(assignee_id__in=self.assignee_ids) | (
+                Q(assignee__isnull=True) if self.unassigned else Q(pk__in=[])
+            )
+        if self.priorities:
+            condition &= Q(priority__in=self.priorities)
+        if self.channels:
+            condition &= Q(channel__in=self.channels)
+        if self.types:
+            condition &= Q(type__in=self.types)
+        if self.tags:
+            condition &= Q(tags__contains=self.tags)
+        if self.requester_id:
+            condition &= Q(requester_id=self.requester_id)
+        if self.organization_id:
+            condition &= Q(organization_id=self.organization_id)
+        if self.updated_after:
+            condition &= Q(updated_at__gt=self.updated_after)
+        if self.created_after:
+            condition &= Q(created_at__gt=self.created_after)
+        if self.q:
+            condition &= _search_condition(self.q)
+        return condition
+
+    def apply(self, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        return queryset.filter(self.as_q())
+
+
+def _expand_statuses(raw: list[str]) -> list[str]:
+    statuses: list[str] = []
+    for value in raw:
+        if value == "unsolved":
+            statuses += list(UNSOLVED_STATUSES)
+        elif value in Status.values:
+            statuses.append(value)
+        else:
+            raise InvalidQuery(f"status: unknown value {value!r}")
+    return list(dict.fromkeys(statuses))
+
+
+def _search_condition(q: str) -> Q:
+    """Subject or any message text contains every word (trigram-indexed, so Chinese substrings work too)."""
+    q = q.strip()
+    if q.lstrip("#").isdigit() and len(q.lstrip("#")) < 12:
+        return Q(number=int(q.lstrip("#"))) | Q(subject__upper__contains=q.upper())
+    condition = Q()
+    for word in q.split()[:8]:
+        word_upper = word.upper()
+        matching_messages = Message.objects.filter(body_text__upper__contains=word_upper).values("ticket_id")
+        condition &= Q(subject__upper__contains=word_upper) | Q(pk__in=matching_messages)
+    return condition
+
+
+@dataclass
+class TicketPage:
+    tickets: list[Ticket]
+    next_cursor: str | None
+    previous_cursor: str | None
+    sort: str
+
+
+def _encode_cursor(values: list[Any], direction: str) -> str:
+    raw = json.dumps({"v": values, "d": direction}, default=str, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[list[Any], str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        values, direction = data["v"], data["d"]
+        if not isinstance(values, list) or len(values) != 2 or direction not in ("next", "prev"):
+            raise ValueError
+        return values, direction
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise InvalidQuery("cursor: not a valid cursor") from None
+
+
+def parse_sort(sort: str | None) -> tuple[str, bool]:
+    sort = (sort or DEFAULT_SORT).strip()
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORT_FIELDS:
+        raise InvalidQuery(f"sort: unknown field {key!r}")
+    return key, descending
+
+
+def _sort_value(ticket: Ticket, path: str) -> Any:
+    value: Any = ticket
+    for part in path.split("__"):
+        value = getattr(value, part, None) if value is not None else None
+    return value
+
+
+def ticket_queryset(*, user: User) -> QuerySet[Ticket]:
+    return permissions.visible_tickets(user)
+
+
+def ticket_page(
+    *, user: User, filters: TicketFilters, sort: str | None = None, cursor: str | None = None,
+    page_size: int = PAGE_SIZE_DEFAULT,
+) -> TicketPage:
+    """One page of the tickets `user` may see, keyset-paginated on (sort value, id).
+
+    Stays as fast on page 1,000 as on page 1: no OFFSET, and the open-queue indexes match the
+    default sort.
+    """
+    key, descending = parse_sort(sort)
+    page_size = max(1, min(int(page_size), PAGE_SIZE_MAX))
+    path = SORT_FIELDS[key]
+    queryset = filters.apply(ticket_queryset(user=user))
+    if path == "priority_rank":
+        queryset = queryset.annotate(priority_rank=PRIORITY_RANK)
+    elif path == "status_rank":
+        queryset = queryset.annotate(status_rank=STATUS_RANK)
+    queryset = queryset.select_related("requester", "team", "assignee")
+
+    direction = "next"
+    if cursor:
+        (cursor_value, cursor_id), direction = _decode_cursor(cursor)
+        if path in ("updated_at", "created_at") and cursor_value is not None:
+            cursor_value = parse_datetime(str(cursor_value))
+            if cursor_value is None:
+                raise InvalidQuery("cursor: not a valid cursor")
+        forward_desc = descending if direction == "next" else not descending
+        op = "lt" if forward_desc else "gt"
+        if cursor_value is None:
+            # NULLs sort last ascending / first descending in PostgreSQL; only id breaks the tie.
+            tie = Q(**{f"{path}__isnull": True, f"id__{op}": cursor_id})
+            after = tie if forward_desc is False else (Q(**{f"{path}__isnull": False}) | tie)
+        else:
+            after = Q(**{f"{path}__{op}": cursor_value}) | Q(**{path: cursor_value, f"id__{op}": cursor_id})
+            if not forward_desc:
+                after |= Q(**{f"{path}__isnull": True})
+        queryset = queryset.filter(after)
+    else:
+        forward_desc = descending
+    order = [f"-{path}", "-id"] if forward_desc else [path, "id"]
+    rows = list(queryset.order_by(*order)[: page_size + 1])
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    if direction == "prev":
+        rows.reverse()
+
+    def cursor_for(ticket: Ticket, towards: str) -> str:
+        return _encode_cursor([_sort_value(ticket, path), ticket.pk], towards)
+
+    next_cursor = previous_cursor = None
+    if rows:
+        if direction == "next":
+            next_cursor = cursor_for(rows[-1], "next") if has_more else None
+            previous_cursor = cursor_for(rows[0], "prev") if cursor else None
+        else:
+            previous_cursor = cursor_for(rows[0], "prev") if has_more else None
+            next_cursor = cursor_for(rows[-1], "next")
+    return TicketPage(tickets=rows, next_cursor=next_cursor, previous_cursor=previous_cursor,
+                      sort=("-" if descending else "") + key)
+
+
+def ticket_get(*, user: User, number: int | str) -> Ticket:
+    """The ticket if `user` may see it, else Http404."""
+    return permissions.access_ticket_by_number(user, number)
+
+
+def ticket_messages(*, user: User, ticket: Ticket) -> QuerySet[Message]:
+    """The thread as `user` may see it: customers never get internal notes."""
+    return (
+        Message.objects.filter(ticket=ticket)
+        .filter(permissions.visible_message_filter(user))
+        .select_related("author_user", "author_customer")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .order_by("created_at", "id")
+    )
+
+
+def ticket_timeline(*, user: User, ticket: Ticket) -> list[tuple[str, Message | Event]]:
+    """Messages and (for staff) audit events, merged in time order."""
+    entries: list[tuple[str, Message | Event]] = [("message", m) for m in ticket_messages(user=user, ticket=ticket)]
+    if permissions.is_staff_member(user):
+        changes = (
+            Event.objects.filter(ticket=ticket)
+            .exclude(kind__in=["reply_added", "note_added"])
+            .select_related("actor_user")
+            .order_by("created_at", "id")
+        )
+        entries += [("event", e) for e in changes]
+    entries.sort(key=lambda entry: (entry[1].created_at, entry[0] == "message"))
+    return entries
+
+
+def attachment_get(*, user: User, attachment_id: int) -> Attachment:
+    """An attachment of a ticket the user may see, on a message they may see; else Http404."""
+    from django.http import Http404
+
+    attachment = (
+        Attachment.objects.filter(pk=attachment_id, ticket__in=permissions.visible_tickets(user))
+        .select_related("message")
+        .first()
+    )
+    if attachment is None:
+        raise Http404
+    if attachment.message is not None and not attachment.message.is_public and not permissions.can_see_internal_notes(user):
+        raise Http404
+    return attachment
+
+
+def requester_other_tickets(*, user: User, ticket: Ticket, limit: int = 8) -> list[Ticket]:
+    return list(
+        permissions.visible_tickets(user)
+        .filter(requester_id=ticket.requester_id)
+        .exclude(pk=ticket.pk)
+        .order_by("-updated_at")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class BuiltInView:
+    slug: str
+    name: Any
+    params: dict[str, str]
+
+
+def builtin_views(user: User) -> list[BuiltInView]:
+    views = [
+        BuiltInView("mine", _("My open tickets"), {"assignee": "me", "status": "new,open,on_hold"}),
+        BuiltInView("unassigned", _("Unassigned in my teams"), {"assignee": "none", "status": "unsolved"}),
+        BuiltInView("open", _("All open in my teams"), {"status": "new,open"}),
+        BuiltInView("pending", _("Pending"), {"status": "pending"}),
+        BuiltInView("solved", _("Recently solved"), {"status": "solved", "sort": "-updated"}),
+    ]
+    return views
+
+
+def saved_views_for(user: User) -> list[SavedView]:
+    team_ids = permissions.team_ids_of(user)
+    return list(SavedView.objects.filter(Q(owner=user) | Q(team_id__in=team_ids, owner__isnull=True)).order_by("position", "name"))
+
+
+def view_params(view: BuiltInView | SavedView) -> dict[str, str]:
+    if isinstance(view, SavedView):
+        params = {k: (",".join(v) if isinstance(v, list) else str(v)) for k, v in view.filters.items()}
+        params["sort"] = view.sort
+        return params
+    return dict(view.params)
+
+
+def view_counts(*, user: User, views: list[BuiltInView | SavedView]) -> dict[int, int]:
+    """Ticket count per view (by position in `views`) in one query of FILTER aggregates."""
+    aggregates = {}
+    for index, view in enumerate(views):
+        params = {k: v for k, v in view_params(view).items() if k != "sort"}
+        try:
+            filters = TicketFilters.from_params(params, user=user)
+        except InvalidQuery:
+            continue
+        aggregates[f"view_{index}"] = Count("pk", filter=filters.as_q())
+    if not aggregates:
+        return {}
+    totals = ticket_queryset(user=user).aggregate(**aggregates)
+    return {int(key.removeprefix("view_")): value for key, value in totals.items()}
+
+
+def teams_for(user: User) -> QuerySet[Team]:
+    if permissions.reads_all_tickets(user):
+        return Team.objects.all()
+    return Team.objects.filter(pk__in=permissions.team_ids_of(user))

@@ -1,0 +1,63 @@
+"""Pieces every ticket service shares: locking, realtime fan-out, actor checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from helpdesk import realtime
+from tickets.models import Ticket, User
+
+
+def lock_ticket(ticket: Ticket) -> Ticket:
+    """Re-read the ticket under a row lock so concurrent changes serialise instead of overwriting."""
+    return Ticket.objects.select_for_update(of=("self",)).select_related("requester", "team", "assignee").get(
+        pk=ticket.pk
+    )
+
+
+def ticket_summary(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.pk,
+        "number": ticket.number,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "team": ticket.team_id,
+        "assignee": ticket.assignee_id,
+        "updated_at": (ticket.updated_at or timezone.now()).isoformat(),
+    }
+
+
+def emit_ticket_event(
+    ticket: Ticket, event_type: str, *, changes: dict[str, Any] | None = None, is_public: bool = True,
+    previous_team_id: int | None = None, previous_assignee_id: int | None = None, extra: dict[str, Any] | None = None,
+) -> None:
+    """Tell everyone who may see `ticket` that it changed, after the transaction commits.
+
+    Internal changes (notes) never go to the customer's group.
+    """
+    groups = [
+        realtime.ticket_group(ticket.pk),
+        realtime.team_group(ticket.team_id),
+        realtime.ALL_TICKETS_GROUP,
+    ]
+    if previous_team_id != ticket.team_id and previous_team_id is not None:
+        groups.append(realtime.team_group(previous_team_id))
+    for user_id in {ticket.assignee_id, previous_assignee_id} - {None}:
+        groups.append(realtime.user_group(user_id))
+    event = {"type": event_type, "ticket": ticket_summary(ticket), "changes": changes or {}, **(extra or {})}
+    realtime.broadcast_after_commit(groups, event)
+    if is_public:
+        customer_event = {"type": event_type, "ticket": {"number": ticket.number, "status": ticket.status}}
+        realtime.broadcast_after_commit([realtime.customer_group(ticket.requester_id)], customer_event)
+
+
+def require(condition: bool, message: str = "") -> None:
+    if not condition:
+        raise PermissionDenied(message)
+
+
+def via_for(actor: User | None, via: str | None) -> str:
+    return via or ("web" if actor is not None else "system")

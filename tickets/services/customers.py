@@ -1,0 +1,50 @@
+"""Finding and creating customers (contacts)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from tickets.models import Customer, CustomerEmail, Organization
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def customer_by_email(email: str) -> Customer | None:
+    email = normalize_email(email)
+    if not email:
+        return None
+    customer = Customer.objects.filter(email__iexact=email).select_related("organization").first()
+    if customer is None:
+        other = CustomerEmail.objects.filter(email__iexact=email).select_related("customer").first()
+        customer = other.customer if other else None
+    return customer
+
+
+def customer_find_or_create(*, email: str, name: str = "", language: str = "") -> Customer:
+    """The customer with this address (primary or other), created if new; the organization from the domain."""
+    email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"requester_email": _("Enter a valid email address.")}) from None
+    existing = customer_by_email(email)
+    if existing is not None:
+        return existing
+    domain = email.rsplit("@", 1)[-1]
+    organization = Organization.objects.filter(domains__contains=[domain]).first()
+    try:
+        with transaction.atomic():
+            return Customer.objects.create(
+                email=email,
+                name=(name or "").strip()[:200] or email.split("@")[0],
+                organization=organization,
+                language=language,
+            )
+    except IntegrityError:
+        # Created concurrently by another delivery.
+        return Customer.objects.get(email__iexact=email)

@@ -1,0 +1,133 @@
+"""Opening a ticket, from any channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tickets import events
+from tickets.custom_fields import validate_custom_fields
+from tickets.models import (
+    ActorKind,
+    AuthorKind,
+    Channel,
+    Customer,
+    Message,
+    Priority,
+    Status,
+    Team,
+    Ticket,
+    TicketType,
+    User,
+    Visibility,
+)
+from tickets.sanitize import html_to_text, sanitize_html, text_to_html
+from tickets.services.attachments import IncomingFile, attachment_store
+from tickets.services.common import emit_ticket_event, via_for
+
+
+def normalize_tags(tags: Sequence[str] | None) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags or []:
+        value = "-".join(str(tag).strip().lower().split())[:64]
+        if value and value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+def message_bodies(*, body_html: str | None, body_text: str | None) -> tuple[str, str]:
+    """(safe HTML, plain text) from whichever form the channel delivered."""
+    if body_html:
+        safe_html = sanitize_html(body_html)
+        return safe_html, (body_text if body_text is not None else html_to_text(safe_html))
+    text = body_text or ""
+    return text_to_html(text), text
+
+
+def existing_message(channel: str, external_id: str) -> Message | None:
+    if not external_id:
+        return None
+    return Message.objects.filter(channel=channel, external_id=external_id).select_related("ticket").first()
+
+
+def ticket_create(
+    *,
+    requester: Customer,
+    subject: str,
+    body_html: str | None = None,
+    body_text: str | None = None,
+    channel: str = Channel.WEB,
+    actor: User | None = None,
+    team: Team | None = None,
+    assignee: User | None = None,
+    priority: str = Priority.NORMAL,
+    ticket_type: str = TicketType.QUESTION,
+    tags: Sequence[str] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+    customer_fields_only: bool = False,
+    files: Sequence[IncomingFile] = (),
+    external_id: str = "",
+    via: str | None = None,
+    follow_up_of: Ticket | None = None,
+) -> Ticket:
+    """Create a ticket whose first message is the requester's description.
+
+    Idempotent on (channel, external_id): the same inbound message creates one ticket.
+    """
+    duplicate = existing_message(channel, external_id)
+    if duplicate is not None:
+        return duplicate.ticket
+    cleaned_fields = validate_custom_fields(custom_fields, customer_only=customer_fields_only)
+    subject = " ".join((subject or "").split())[:255] or "(no subject)"
+    safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
+    via = via_for(actor, via or channel)
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            ticket = Ticket.objects.create(
+                subject=subject,
+                status=Status.OPEN if assignee else Status.NEW,
+                priority=priority,
+                type=ticket_type,
+                channel=channel,
+                requester=requester,
+                organization_id=requester.organization_id,
+                team=team,
+                assignee=assignee,
+                tags=normalize_tags(tags),
+                custom_fields=cleaned_fields,
+                message_count=1,
+                last_customer_message_at=now,
+                follow_up_of=follow_up_of,
+            )
+            # db_default: the number is assigned by the database sequence.
+            ticket.refresh_from_db(fields=["number", "created_at", "updated_at"])
+            message = Message.objects.create(
+                ticket=ticket,
+                author_kind=AuthorKind.CUSTOMER,
+                author_customer=requester,
+                visibility=Visibility.PUBLIC,
+                body_html=safe_html,
+                body_text=text,
+                channel=channel,
+                external_id=external_id[:512],
+            )
+            for incoming in files:
+                attachment_store(ticket=ticket, message=message, incoming=incoming)
+            actor_kind = ActorKind.CUSTOMER if actor is None or not actor.is_staff_member else ActorKind.AGENT
+            events.ticket_created(ticket=ticket, actor=actor, via=via, actor_kind=actor_kind)
+            if follow_up_of is not None:
+                events.follow_up_created(
+                    ticket=ticket, closed_ticket=follow_up_of, actor=actor, via=via, actor_kind=actor_kind
+                )
+            emit_ticket_event(ticket, "ticket.created")
+    except IntegrityError:
+        # Two deliveries of one message raced; the other one won and holds the ticket.
+        duplicate = existing_message(channel, external_id)
+        if duplicate is None:
+            raise
+        return duplicate.ticket
+    return ticket
