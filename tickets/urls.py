@@ -1,1 +1,12 @@
-urlpatterns = []
+"""HTML routes. Each area keeps its own url module so they can grow independently."""
+
+from django.urls import include, path
+
+from tickets.views import home
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("accounts/", include("tickets.accounts_urls")),
+    path("agent/", include("tickets.agent_urls")),
+    path("portal/", include("tickets.portal_urls")),
+]
