@@ -125,6 +125,9 @@ class CustomerEmail(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="customer_other_email_unique_ci")]
 
+    def __str__(self) -> str:
+        return self.email
+
 
 class Team(models.Model):
     """A queue: the agents who work it and the addresses it owns."""
@@ -155,6 +158,9 @@ class TeamMembership(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_membership_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"
+
 
 class AgentProfile(models.Model):
     """What routing needs to know about an agent (skills, languages, capacity)."""
@@ -167,3 +173,6 @@ class AgentProfile(models.Model):
     class Meta:
         verbose_name = _("agent profile")
         verbose_name_plural = _("agent profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)

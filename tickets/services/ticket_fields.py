@@ -81,9 +81,9 @@ def ticket_update(
     """Apply the given changes atomically; unchanged values write no event. Raises on any refused change."""
     via = via_for(actor, via)
     is_agent = actor is not None and actor.is_staff_member
-    if actor is not None and not is_agent:
-        if any(v is not _UNSET for v in (priority, ticket_type, team, assignee, tags, custom_fields, subject)) or add_tags or remove_tags:
-            raise PermissionDenied(_("Customers can only mark their request solved or reopen it."))
+    other_changes = (priority, ticket_type, team, assignee, tags, custom_fields, subject)
+    if actor is not None and not is_agent and (any(v is not _UNSET for v in other_changes) or add_tags or remove_tags):
+        raise PermissionDenied(_("Customers can only mark their request solved or reopen it."))
     with transaction.atomic():
         ticket = lock_ticket(ticket)
         previous_team_id, previous_assignee_id = ticket.team_id, ticket.assignee_id

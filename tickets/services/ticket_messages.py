@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk import permissions
 from tickets import events
 from tickets.models import ActorKind, AuthorKind, Channel, Customer, Message, Status, Ticket, User, Visibility
 from tickets.services.attachments import IncomingFile, attachment_store
@@ -54,7 +55,7 @@ def ticket_reply(
     is_agent = actor is not None and actor.is_staff_member
     if not is_agent:
         author_customer = author_customer or (getattr(actor, "customer", None) if actor else None)
-        if author_customer is None:
+        if author_customer is None or (actor is not None and not permissions.can_view_ticket(actor, ticket)):
             raise PermissionDenied(_("Only the requester or staff can reply."))
     safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
     _require_body(text, files)
