@@ -11,37 +11,39 @@ from tickets.services import ticket_add_note, ticket_reply, ticket_update
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _listen(*groups):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    for group in groups:
-        async_to_sync(layer.group_add)(group, channel)
-    return layer, channel
-
-
-def _drain(layer, channel):
+def _events_during(groups, action):
+    """Run `action` while listening on `groups`; return the events received (one event loop throughout)."""
     import asyncio
 
-    async def read_all():
+    from asgiref.sync import sync_to_async
+
+    async def run():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        for group in groups:
+            await layer.group_add(group, channel)
+        await sync_to_async(action)()
         received = []
         while True:
             try:
-                received.append(await asyncio.wait_for(layer.receive(channel), timeout=0.3))
+                received.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
             except TimeoutError:
-                return received
+                break
+        for group in groups:
+            await layer.group_discard(group, channel)
+        return [m["event"] for m in received]
 
-    return [m["event"] for m in async_to_sync(read_all)()]
+    return async_to_sync(run)()
 
 
 def test_status_change_reaches_team_and_ticket_groups_with_minimal_payload():
     team = make_team()
     agent = make_agent(team)
     ticket = make_ticket(team=team)
-    layer, channel = _listen(realtime.team_group(team.pk))
+    events = _events_during(
+        [realtime.team_group(team.pk)], lambda: ticket_update(ticket=ticket, actor=agent, status="pending")
+    )
 
-    ticket_update(ticket=ticket, actor=agent, status="pending")
-
-    events = _drain(layer, channel)
     assert [e["type"] for e in events] == ["ticket.updated"]
     assert events[0]["ticket"]["number"] == ticket.number
     assert events[0]["ticket"]["status"] == "pending"
@@ -54,13 +56,11 @@ def test_internal_note_never_reaches_the_customer_group():
     team = make_team()
     agent = make_agent(team)
     ticket = make_ticket(team=team)
-    layer, channel = _listen(realtime.customer_group(ticket.requester_id))
+    group = realtime.customer_group(ticket.requester_id)
 
-    ticket_add_note(ticket=ticket, actor=agent, body_text="secret")
-    assert _drain(layer, channel) == []
+    assert _events_during([group], lambda: ticket_add_note(ticket=ticket, actor=agent, body_text="secret")) == []
 
-    ticket_reply(ticket=ticket, actor=agent, body_text="public")
-    events = _drain(layer, channel)
+    events = _events_during([group], lambda: ticket_reply(ticket=ticket, actor=agent, body_text="public"))
     assert [e["type"] for e in events] == ["ticket.message_added"]
     assert events[0]["ticket"] == {"number": ticket.number, "status": "open"}
 
@@ -71,12 +71,11 @@ def test_nothing_is_sent_when_the_transaction_rolls_back():
     team = make_team()
     agent = make_agent(team)
     ticket = make_ticket(team=team)
-    layer, channel = _listen(realtime.team_group(team.pk))
+    def change_then_fail():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            ticket_update(ticket=ticket, actor=agent, priority="urgent")
+            raise RuntimeError("abort")
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        ticket_update(ticket=ticket, actor=agent, priority="urgent")
-        raise RuntimeError("abort")
-
-    assert _drain(layer, channel) == []
+    assert _events_during([realtime.team_group(team.pk)], change_then_fail) == []
     ticket.refresh_from_db()
     assert ticket.priority == "normal"

@@ -48,3 +48,30 @@ def customer_find_or_create(*, email: str, name: str = "", language: str = "") -
     except IntegrityError:
         # Created concurrently by another delivery.
         return Customer.objects.get(email__iexact=email)
+
+
+def customer_create(
+    *, name: str, email: str = "", phone_numbers: list[str] | None = None, organization: Organization | None = None,
+    sees_organization_tickets: bool = False, language: str = "", timezone: str = "",
+    tier: str = Customer.Tier.STANDARD,
+) -> Customer:
+    """A new contact; refuses an address another customer already has (primary or other)."""
+    email = normalize_email(email)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"email": _("Enter a valid email address.")}) from None
+        if customer_by_email(email) is not None:
+            raise ValidationError({"email": _("A customer with this email address already exists.")})
+    if organization is None and email:
+        organization = Organization.objects.filter(domains__contains=[email.rsplit("@", 1)[-1]]).first()
+    try:
+        with transaction.atomic():
+            return Customer.objects.create(
+                name=name.strip()[:200] or email.split("@")[0], email=email, phone_numbers=list(phone_numbers or []),
+                organization=organization, sees_organization_tickets=sees_organization_tickets,
+                language=language, timezone=timezone, tier=tier,
+            )
+    except IntegrityError:
+        raise ValidationError({"email": _("A customer with this email address already exists.")}) from None

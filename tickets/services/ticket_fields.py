@@ -89,6 +89,7 @@ def ticket_update(
         previous_team_id, previous_assignee_id = ticket.team_id, ticket.assignee_id
         fields: list[str] = []
         changes: dict[str, Any] = {}
+        unassigned_by_move = False
 
         def change(field: str, old: Any, new: Any) -> None:
             events.field_changed(ticket=ticket, actor=actor, via=via, field=field, from_value=old, to_value=new)
@@ -125,8 +126,9 @@ def ticket_update(
                 ticket.assignee.team_memberships.filter(team=team).exists() or ticket.assignee.reads_all_tickets
             ):
                 assignee = None
+                unassigned_by_move = True
         if assignee is not _UNSET and (assignee.pk if assignee else None) != ticket.assignee_id:
-            if not permissions.can_assign_to(actor, ticket, assignee):
+            if not unassigned_by_move and not permissions.can_assign_to(actor, ticket, assignee):
                 raise PermissionDenied(_("You cannot assign this ticket to that person."))
             change("assignee", ticket.assignee_id, assignee.pk if assignee else None)
             ticket.assignee = assignee
