@@ -22,6 +22,10 @@ def _convert(exc: Exception) -> Exception:
     if isinstance(exc, TransitionNotAllowed):
         return exceptions.ValidationError({"status": [str(exc)]})
     if isinstance(exc, InvalidQuery):
+        # Selectors word these "<parameter>: <problem>"; report them under the parameter's name.
+        parameter, _separator, problem = str(exc).partition(":")
+        if problem and parameter.isidentifier():
+            return exceptions.ValidationError({parameter: [problem.strip()]})
         return exceptions.ValidationError({"query": [str(exc)]})
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)

@@ -1,10 +1,20 @@
 """API rate limits per token (or user, or address), answered with 429 and Retry-After."""
 
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 
 class PerUserOrTokenRateThrottle(SimpleRateThrottle):
     scope = "user"
+
+    def get_rate(self) -> str | None:
+        # Read at use time (DRF copies the rates onto the class at import), so overriding
+        # REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] in settings or tests takes effect at once.
+        try:
+            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        except KeyError:
+            raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r}") from None
 
     def get_cache_key(self, request, view):  # type: ignore[no-untyped-def]
         auth = getattr(request, "auth", None)

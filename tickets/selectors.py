@@ -27,6 +27,7 @@ from tickets.models import (
     Ticket,
     TicketType,
     User,
+    Visibility,
 )
 
 PRIORITY_RANK = Case(
@@ -75,6 +76,8 @@ class TicketFilters:
     updated_after: datetime | None = None
     created_after: datetime | None = None
     q: str = ""
+    # Search only public messages: set for customers, so a search cannot probe internal notes.
+    search_public_messages_only: bool = False
 
     @classmethod
     def from_params(cls, params: Any, *, user: User | None = None) -> TicketFilters:
@@ -122,6 +125,7 @@ class TicketFilters:
             updated_after=when("updated_after"),
             created_after=when("created_after"),
             q=" ".join(values("q"))[:200],
+            search_public_messages_only=user is not None and not permissions.can_see_internal_notes(user),
         )
         teams = values("team")
         filters.no_team = "none" in teams
@@ -166,7 +170,7 @@ class TicketFilters:
         if self.created_after:
             condition &= Q(created_at__gt=self.created_after)
         if self.q:
-            condition &= _search_condition(self.q)
+            condition &= _search_condition(self.q, public_only=self.search_public_messages_only)
         return condition
 
     def apply(self, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
@@ -185,7 +189,7 @@ def _expand_statuses(raw: list[str]) -> list[str]:
     return list(dict.fromkeys(statuses))
 
 
-def _search_condition(q: str) -> Q:
+def _search_condition(q: str, *, public_only: bool = False) -> Q:
     """Subject or any message text contains every word (trigram-indexed, so Chinese substrings work too)."""
     q = q.strip()
     if q.lstrip("#").isdigit() and len(q.lstrip("#")) < 12:
@@ -193,7 +197,10 @@ def _search_condition(q: str) -> Q:
     condition = Q()
     for word in q.split()[:8]:
         word_upper = word.upper()
-        matching_messages = Message.objects.filter(body_text__upper__contains=word_upper).values("ticket_id")
+        matching_messages = Message.objects.filter(body_text__upper__contains=word_upper)
+        if public_only:
+            matching_messages = matching_messages.filter(visibility=Visibility.PUBLIC)
+        matching_messages = matching_messages.values("ticket_id")
         condition &= Q(subject__upper__contains=word_upper) | Q(pk__in=matching_messages)
     return condition
 
