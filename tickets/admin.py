@@ -1,0 +1,113 @@
+"""Django admin for configuration data (users, teams, custom fields, organizations).
+
+Tickets are read-only here: every change of a ticket goes through tickets.services, which the
+admin would bypass.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk import permissions
+from tickets.models import (
+    AgentProfile,
+    Customer,
+    CustomFieldDefinition,
+    Event,
+    Organization,
+    SavedView,
+    Team,
+    TeamMembership,
+    Ticket,
+    User,
+)
+
+
+def _only_admins(request) -> bool:  # type: ignore[no-untyped-def]
+    return request.user.is_active and permissions.is_admin(request.user)
+
+
+admin.site.has_permission = _only_admins
+admin.site.site_header = _("Helpdesk administration")
+
+
+class TeamMembershipInline(admin.TabularInline):
+    model = TeamMembership
+    extra = 0
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "email", "display_name", "role", "is_active")
+    list_filter = ("role", "is_active")
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        (_("Helpdesk"), {"fields": ("role", "display_name", "language", "timezone", "email_verified_at")}),
+    )
+    inlines = [TeamMembershipInline]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "is_customer_selectable")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [TeamMembershipInline]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at")
+    search_fields = ("name",)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("name", "email", "organization", "tier", "sees_organization_tickets")
+    search_fields = ("name", "email")
+    list_filter = ("tier", "sees_organization_tickets")
+    raw_id_fields = ("user", "organization")
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "capacity")
+    raw_id_fields = ("user",)
+
+
+@admin.register(CustomFieldDefinition)
+class CustomFieldDefinitionAdmin(admin.ModelAdmin):
+    list_display = ("key", "label", "field_type", "is_required", "is_customer_visible", "position")
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "team", "sort")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Ticket)
+class TicketAdmin(ReadOnlyAdmin):
+    list_display = ("number", "subject", "status", "priority", "team", "assignee", "updated_at")
+    list_filter = ("status", "priority", "channel")
+    search_fields = ("=number", "subject")
+    show_full_result_count = False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    """The audit log."""
+
+    list_display = ("created_at", "ticket", "kind", "actor_kind", "actor_user", "via", "field")
+    list_filter = ("kind", "actor_kind", "via")
+    raw_id_fields = ("ticket", "actor_user")
+    show_full_result_count = False
