@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "helpdesk",
     "tickets",
     "knowledgebase",
     "metrics",
@@ -181,6 +182,8 @@ CELERY_TIMEZONE = "UTC"
 # Solved tickets close automatically after this many days (Celery beat).
 HELPDESK_AUTO_CLOSE_DAYS = env.int("HELPDESK_AUTO_CLOSE_DAYS", default=4)
 HELPDESK_TICKET_NUMBER_START = 10001
+# Tickets that arrive without a team (web form without a choice, API) go to this team.
+HELPDESK_DEFAULT_TEAM = env.str("HELPDESK_DEFAULT_TEAM", default="support")
 # Failed logins per (username, ip) before sign-in is refused for the lockout window.
 HELPDESK_LOGIN_MAX_FAILURES = env.int("HELPDESK_LOGIN_MAX_FAILURES", default=5)
 HELPDESK_LOGIN_LOCKOUT_SECONDS = env.int("HELPDESK_LOGIN_LOCKOUT_SECONDS", default=900)

@@ -45,7 +45,7 @@ def test_organization_contact_sees_organization_tickets_but_plain_member_does_no
     assert colleagues_ticket not in permissions.visible_tickets(member.user)
 
 
-def test_agent_sees_only_tickets_of_own_teams_or_assigned():
+def test_agent_sees_only_tickets_of_own_teams():
     support, billing = make_team(), make_team()
     agent = make_agent(support)
     ours = make_ticket(team=support)

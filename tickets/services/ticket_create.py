@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -47,6 +48,11 @@ def message_bodies(*, body_html: str | None, body_text: str | None) -> tuple[str
     return text_to_html(text), text
 
 
+def default_team() -> Team | None:
+    """The team that receives tickets nobody routed (settings.HELPDESK_DEFAULT_TEAM, by slug)."""
+    return Team.objects.filter(slug=settings.HELPDESK_DEFAULT_TEAM).first()
+
+
 def existing_message(channel: str, external_id: str) -> Message | None:
     if not external_id:
         return None
@@ -80,6 +86,8 @@ def ticket_create(
     duplicate = existing_message(channel, external_id)
     if duplicate is not None:
         return duplicate.ticket
+    if team is None:
+        team = default_team()
     cleaned_fields = validate_custom_fields(custom_fields, customer_only=customer_fields_only)
     subject = " ".join((subject or "").split())[:255] or "(no subject)"
     safe_html, text = message_bodies(body_html=body_html, body_text=body_text)

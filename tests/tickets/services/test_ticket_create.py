@@ -111,3 +111,27 @@ def test_organization_comes_from_requester():
 
     assert ticket.organization is None
     assert ticket.team == team
+
+
+def test_ticket_without_team_goes_to_the_default_team(settings):
+    support = make_team(slug="support")
+    settings.HELPDESK_DEFAULT_TEAM = "support"
+
+    assert make_ticket(team=None).team == support
+
+
+def test_agent_removed_from_team_loses_sight_of_its_tickets_even_when_assigned():
+    from helpdesk import permissions
+    from tests.factories import make_agent
+    from tickets.models import TeamMembership
+    from tickets.services import ticket_update
+
+    team = make_team()
+    agent = make_agent(team)
+    ticket = make_ticket(team=team)
+    ticket_update(ticket=ticket, actor=agent, assignee=agent)
+
+    TeamMembership.objects.filter(user=agent).delete()
+    agent = type(agent).objects.get(pk=agent.pk)
+
+    assert not permissions.visible_tickets(agent).exists()
