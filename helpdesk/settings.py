@@ -152,6 +152,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Serve static files straight from the finders (no collectstatic): the browser tests' live server.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=False)
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(HELPDESK_DATA_DIR / "media"))
 MEDIA_URL = "/media-not-served/"
 # Uploads: the limit is read at use time (helpdesk.conf) so tests can override it.
