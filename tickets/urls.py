@@ -2,10 +2,12 @@
 
 from django.urls import include, path
 
-from tickets.views import home
+from tickets.views import accounts, attachments, home
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("login/", accounts.login_view, name="login"),
+    path("attachments/<int:attachment_id>/", attachments.download, name="attachment_download"),
     path("accounts/", include("tickets.accounts_urls")),
     path("agent/", include("tickets.agent_urls")),
     path("portal/", include("tickets.portal_urls")),
