@@ -1,0 +1,1 @@
+"""The agent workspace (staff only): queue, ticket page, saved views and the live fragments they refresh."""

@@ -1,0 +1,96 @@
+"""Turning audit events into sentences for the ticket timeline ("Ana changed status from Open to Pending")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from tickets.models import Event, Message, Priority, Status, Team, TicketType, User
+
+FIELD_LABELS = {
+    "status": lambda: _("status"),
+    "priority": lambda: _("priority"),
+    "type": lambda: _("type"),
+    "team": lambda: _("team"),
+    "assignee": lambda: _("assignee"),
+    "tags": lambda: _("tags"),
+    "subject": lambda: _("subject"),
+    "custom_fields": lambda: _("custom fields"),
+}
+CHOICE_LABELS = {"status": Status, "priority": Priority, "type": TicketType}
+
+
+def _names_for(events: list[Event]) -> tuple[dict[int, str], dict[int, str]]:
+    """Team and user names that events refer to by id: at most one query each, none when unused."""
+    team_ids, user_ids = set(), set()
+    for event in events:
+        for value in (event.from_value, event.to_value):
+            if isinstance(value, int):
+                (team_ids if event.field == "team" else user_ids if event.field == "assignee" else set()).add(value)
+    teams = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "name")) if team_ids else {}
+    users = {u.pk: u.name for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
+    return teams, users
+
+
+def _value(field: str, value: Any, teams: dict[int, str], users: dict[int, str]) -> str:
+    if value in (None, "", []):
+        return _("none")
+    if field in CHOICE_LABELS:
+        try:
+            return str(CHOICE_LABELS[field](value).label)
+        except ValueError:
+            return str(value)
+    if field == "team":
+        return teams.get(value, f"#{value}")
+    if field == "assignee":
+        return users.get(value, f"#{value}")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
+def describe_event(event: Event, teams: dict[int, str], users: dict[int, str]) -> SafeString:
+    actor = event.actor_user.name if event.actor_user_id and event.actor_user else _("System")
+    strong_actor = format_html("<strong>{}</strong>", actor)
+    to_value = event.to_value if isinstance(event.to_value, dict) else {}
+    if event.kind == "created":
+        return format_html(_("{actor} created the ticket via {via}"), actor=strong_actor, via=event.via or "web")
+    if event.kind == "reopened":
+        return format_html(_("{actor} reopened the ticket"), actor=strong_actor)
+    if event.kind == "merged_into":
+        return format_html(_("{actor} merged this ticket into #{number}"), actor=strong_actor, number=to_value.get("ticket", "?"))
+    if event.kind == "merged_from":
+        return format_html(_("{actor} merged #{number} into this ticket"), actor=strong_actor, number=to_value.get("ticket", "?"))
+    if event.kind == "follow_up_of":
+        return format_html(_("Follow-up of closed ticket #{number}"), number=to_value.get("ticket", "?"))
+    if event.field:
+        label = FIELD_LABELS.get(event.field, lambda: event.field)()
+        if event.field in ("custom_fields", "subject", "tags") or event.from_value in (None, "", []):
+            return format_html(
+                _("{actor} set {field} to {new}"), actor=strong_actor, field=label,
+                new=format_html("<strong>{}</strong>", _value(event.field, event.to_value, teams, users)),
+            )
+        return format_html(
+            _("{actor} changed {field} from {old} to {new}"), actor=strong_actor, field=label,
+            old=format_html("<strong>{}</strong>", _value(event.field, event.from_value, teams, users)),
+            new=format_html("<strong>{}</strong>", _value(event.field, event.to_value, teams, users)),
+        )
+    return format_html("{actor} · {kind}", actor=strong_actor, kind=event.kind)
+
+
+def timeline_entries(entries: list[tuple[str, Message | Event]]) -> list[dict[str, Any]]:
+    """The selector's (kind, object) pairs as template-ready dicts."""
+    events = [obj for kind, obj in entries if kind == "event"]
+    teams, users = _names_for(events)
+    rendered = []
+    for kind, obj in entries:
+        if kind == "message":
+            rendered.append({"kind": "message", "message": obj})
+        else:
+            rendered.append({"kind": "event", "event": obj, "text": describe_event(obj, teams, users)})
+    return rendered
