@@ -197,11 +197,10 @@ def _search_condition(q: str, *, public_only: bool = False) -> Q:
     condition = Q()
     for word in q.split()[:8]:
         word_upper = word.upper()
-        matching_messages = Message.objects.filter(body_text__upper__contains=word_upper)
+        messages = Message.objects.filter(body_text__upper__contains=word_upper)
         if public_only:
-            matching_messages = matching_messages.filter(visibility=Visibility.PUBLIC)
-        matching_messages = matching_messages.values("ticket_id")
-        condition &= Q(subject__upper__contains=word_upper) | Q(pk__in=matching_messages)
+            messages = messages.filter(visibility=Visibility.PUBLIC)
+        condition &= Q(subject__upper__contains=word_upper) | Q(pk__in=messages.values("ticket_id"))
     return condition
 
 

@@ -66,10 +66,9 @@ def ticket_link_template(request: Request) -> str:
     cached = getattr(request, "_helpdesk_ticket_link", None)
     if cached is None:
         if is_staff(request):
-            path = _path_template(("agent:ticket", "agent:ticket_detail"), f"/agent/tickets/{_PLACEHOLDER_NUMBER}/")
+            path = _path_template(("agent:ticket",), f"/agent/tickets/{_PLACEHOLDER_NUMBER}/")
         else:
-            path = _path_template(("portal:request", "portal:request_detail", "portal:ticket"),
-                                  f"/portal/requests/{_PLACEHOLDER_NUMBER}/")
+            path = _path_template(("portal:ticket",), f"/portal/requests/{_PLACEHOLDER_NUMBER}/")
         cached = request.build_absolute_uri(path).replace(str(_PLACEHOLDER_NUMBER), "{number}")
         request._helpdesk_ticket_link = cached  # type: ignore[attr-defined]
     return cached
@@ -80,8 +79,7 @@ def attachment_link_template(request: Request) -> str | None:
     if hasattr(request, "_helpdesk_attachment_link"):
         return request._helpdesk_attachment_link  # type: ignore[attr-defined, no-any-return]
     link: str | None = None
-    names = ("agent:attachment", "portal:attachment") if is_staff(request) else ("portal:attachment", "agent:attachment")
-    for name in (*names, "attachment", "attachment_download", "tickets:attachment"):
+    for name in ("attachment_download",):
         try:
             path = reverse(name, kwargs={"attachment_id": _PLACEHOLDER_NUMBER})
         except NoReverseMatch:

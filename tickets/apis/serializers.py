@@ -201,7 +201,7 @@ class TeamField(serializers.Field):
         else:
             team = None
         if team is None:
-            self.fail("unknown")
+            raise serializers.ValidationError(self.error_messages["unknown"], code="unknown")
         return team
 
     def to_representation(self, value: Team) -> Any:
@@ -227,7 +227,7 @@ class AssigneeField(serializers.Field):
             self.fail("unknown")
         user = User.objects.filter(pk=user_id, is_active=True, role__in=STAFF_ROLES).first()
         if user is None:
-            self.fail("unknown")
+            raise serializers.ValidationError(self.error_messages["unknown"], code="unknown")
         return user
 
     def to_representation(self, value: User) -> Any:

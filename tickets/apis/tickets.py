@@ -116,6 +116,7 @@ class TicketListCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         is_staff = permissions.is_staff_member(user)
+        requester: Customer | None
         if is_staff:
             requester = customer_find_or_create(email=data["requester_email"], name=data.get("requester_name", ""))
         else:

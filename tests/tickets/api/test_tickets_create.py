@@ -97,7 +97,7 @@ def test_customer_creates_own_ticket(as_alice, alice, support):
     assert (ticket.requester, ticket.team, ticket.type, ticket.channel) == (alice, support, "problem", "api")
     assert ticket.custom_fields == {"order": "A-17"}
     assert response.json()["custom_fields"] == {"order": "A-17"}
-    assert response.json()["url"].endswith(f"/{ticket.number}/")
+    assert response.json()["url"] == f"http://testserver/portal/requests/{ticket.number}/"
 
 
 @pytest.mark.parametrize(
