@@ -1,0 +1,330 @@
+"""`manage.py serve` (what `make run` runs): the whole product on this machine, as one process tree.
+
+Embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL point elsewhere), migrations,
+static files, demo data on first run, then the web server, Celery worker and beat (and the SMTP
+intake listener once that command exists), their output prefixed with their names. Ctrl-C or
+SIGTERM stops everything; a child that dies takes the tree down with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+
+from helpdesk import devservers
+
+CELERY_QUEUES = "default,email_in,email_out,sla,metrics,webhooks"
+DEMO_USERNAME = "admin"
+DEMO_LOGINS = "admin / agent / manager / customer@example.com, password 'demo' (demo only)"
+WEB_READY_TIMEOUT_SECONDS = 60.0
+
+
+class _Stop(Exception):
+    """Raised by the signal handlers while the children are not running yet."""
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+
+class Output:
+    """Interleaves the children's output line by line, each line prefixed with the child's name."""
+
+    COLORS = ("36", "33", "35", "32", "34", "31")
+
+    def __init__(self, names: list[str]) -> None:
+        self.lock = threading.Lock()
+        self.width = max(len(name) for name in names)
+        self.use_color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        self.colors = {name: self.COLORS[index % len(self.COLORS)] for index, name in enumerate(names)}
+
+    def prefix(self, name: str) -> bytes:
+        label = f"{name:<{self.width}} | "
+        if self.use_color and name in self.colors:
+            label = f"\033[{self.colors[name]}m{label}\033[0m"
+        return label.encode()
+
+    def write(self, name: str, line: bytes) -> None:
+        with self.lock:
+            sys.stdout.buffer.write(self.prefix(name) + line.rstrip(b"\r\n") + b"\n")
+            sys.stdout.buffer.flush()
+
+    def say(self, message: str) -> None:
+        for line in message.splitlines() or [""]:
+            self.write("serve", line.encode())
+
+    def stream(self, name: str) -> _LineStream:
+        """A file-like object whose lines come out prefixed with `name` (for call_command)."""
+        return _LineStream(self, name)
+
+    def pump(self, child: Child) -> None:
+        assert child.process is not None and child.process.stdout is not None
+        for line in iter(child.process.stdout.readline, b""):
+            self.write(child.name, line)
+
+
+class _LineStream:
+    def __init__(self, output: Output, name: str) -> None:
+        self.output = output
+        self.name = name
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.output.write(self.name, line.encode())
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.output.write(self.name, self.pending.encode())
+            self.pending = ""
+
+
+def _static_fingerprint() -> str:
+    """A digest of every static source file's path, size and mtime, and of where they go."""
+    from django.contrib.staticfiles.finders import get_finders
+
+    digest = hashlib.sha256()
+    static_root = Path(settings.STATIC_ROOT)
+    digest.update(f"{static_root}\0{static_root.is_dir()}\0{settings.STORAGES['staticfiles']}\n".encode())
+    for finder in get_finders():
+        for path, storage in finder.list(["CVS", ".*", "*~"]):
+            status = os.stat(storage.path(path))
+            digest.update(f"{path}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def _answers(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+class Supervisor:
+    """Runs the children, each in its own process group, and stops all of them together."""
+
+    def __init__(self, children: list[Child], output: Output, grace_seconds: float) -> None:
+        self.children = children
+        self.output = output
+        self.grace_seconds = grace_seconds
+        self.stop_requested = threading.Event()
+        self.kill_requested = threading.Event()
+
+    def request_stop(self, signal_name: str) -> None:
+        if self.stop_requested.is_set():
+            self.output.say(f"{signal_name} again: killing the children.")
+            self.kill_requested.set()
+        else:
+            self.output.say(f"{signal_name} received: stopping.")
+        self.stop_requested.set()
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
+        }
+        for child in self.children:
+            child.process = subprocess.Popen(
+                child.argv,
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                # Own process group: the terminal's Ctrl-C reaches only us, and we stop each
+                # child with all of its own children (uvicorn and celery workers) at once.
+                start_new_session=True,
+            )
+            child.reader = threading.Thread(target=self.output.pump, args=(child,), daemon=True)
+            child.reader.start()
+
+    def wait_for_failure_or_stop(self, on_tick) -> Child | None:
+        """Block until a stop is requested (None) or a child exits on its own (that child)."""
+        while not self.stop_requested.is_set():
+            for child in self.children:
+                if child.process is not None and child.process.poll() is not None:
+                    return child
+            on_tick()
+            self.stop_requested.wait(0.25)
+        return None
+
+    def _signal_groups(self, signum: int) -> None:
+        for child in self.children:
+            if child.process is None:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.process.pid, signum)
+
+    def stop_all(self) -> None:
+        self._signal_groups(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_seconds
+        while time.monotonic() < deadline and not self.kill_requested.is_set():
+            if all(child.process is None or child.process.poll() is not None for child in self.children):
+                break
+            time.sleep(0.1)
+        for child in self.children:
+            if child.process is not None and child.process.poll() is None:
+                self.output.say(f"{child.name} did not stop within {self.grace_seconds:.0f} s: killing it.")
+        # SIGKILL also reaches grandchildren left behind by a leader that already exited: a process
+        # group id stays taken while any member lives, so it can only be ours.
+        self._signal_groups(signal.SIGKILL)
+        for child in self.children:
+            if child.process is not None:
+                child.process.wait()
+            if child.reader is not None:
+                child.reader.join(timeout=2)
+
+
+class Command(BaseCommand):
+    help = (
+        "Run helpdesk locally: embedded PostgreSQL/Redis, migrations, demo data, web server, "
+        "Celery worker and beat, SMTP intake. Ctrl-C stops everything."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--grace-seconds",
+            type=float,
+            default=float(os.environ.get("HELPDESK_SHUTDOWN_GRACE_SECONDS", "10")),
+            help="how long children get to exit after SIGTERM before SIGKILL (default 10)",
+        )
+
+    def handle(self, *args, **options) -> None:
+        host = os.environ.get("HELPDESK_HOST", "127.0.0.1")
+        port = int(os.environ.get("HELPDESK_PORT", "8000"))
+        if not _port_is_free(host, port):
+            raise CommandError(
+                f"Port {port} on {host} is already in use (another `make run`?). Stop that program "
+                f"or choose another port with HELPDESK_PORT=<port>."
+            )
+        children = self._children(host, port)
+        output = Output(["serve", *(child.name for child in children)])
+        supervisor: Supervisor | None = None
+
+        def on_signal(signum: int, _frame) -> None:
+            if supervisor is None:
+                raise _Stop(signal.Signals(signum).name)
+            supervisor.request_stop(signal.Signals(signum).name)
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, on_signal)
+
+        services = None
+        exit_code = 0
+        try:
+            try:
+                services = devservers.ensure_services(progress=output.say)
+            except devservers.DevServerError as error:
+                raise CommandError(str(error)) from error
+            self._prepare(output)
+            supervisor = Supervisor(children, output, grace_seconds=options["grace_seconds"])
+            output.say("Starting " + ", ".join(child.name for child in children) + ".")
+            supervisor.start()
+            url = f"http://{host}:{port}/"
+            banner_due = [True]
+            started_at = time.monotonic()
+
+            def on_tick() -> None:
+                if banner_due[0] and _answers(host, port):
+                    banner_due[0] = False
+                    output.say(f"helpdesk is running at {url}")
+                    output.say(f"Demo logins: {DEMO_LOGINS}")
+                    output.say("Press Ctrl-C to stop.")
+                elif banner_due[0] and time.monotonic() - started_at > WEB_READY_TIMEOUT_SECONDS:
+                    banner_due[0] = False
+                    output.say(f"web does not answer on {url} after {WEB_READY_TIMEOUT_SECONDS:.0f} s.")
+
+            failed = supervisor.wait_for_failure_or_stop(on_tick)
+            if failed is not None:
+                assert failed.process is not None
+                output.say(
+                    f"{failed.name} exited unexpectedly with code {failed.process.returncode}; "
+                    "stopping everything."
+                )
+                exit_code = 1
+            supervisor.stop_all()
+        except (_Stop, KeyboardInterrupt):
+            output.say("Interrupted.")
+            if supervisor is not None:
+                supervisor.stop_all()
+        finally:
+            if services is not None:
+                stopped = services.stop()
+                if stopped:
+                    output.say("Stopped embedded " + " and ".join(stopped) + ".")
+        if exit_code:
+            raise SystemExit(exit_code)
+
+    def _prepare(self, output: Output) -> None:
+        stream = output.stream("serve")
+        output.say("Applying migrations.")
+        call_command("migrate", interactive=False, verbosity=1, stdout=stream)
+        # collectstatic post-processes every file on each run (compression): tens of seconds with
+        # node_modules, so it runs only when a source file or the storage changed.
+        fingerprint_path = devservers.data_dir() / "collectstatic.fingerprint"
+        fingerprint = _static_fingerprint()
+        if fingerprint_path.exists() and fingerprint_path.read_text() == fingerprint:
+            output.say("Static files unchanged since the last collectstatic.")
+        else:
+            output.say("Collecting static files.")
+            call_command("collectstatic", interactive=False, verbosity=0, stdout=stream)
+            fingerprint_path.write_text(fingerprint)
+        if "seed_demo" not in get_commands():
+            output.say("Warning: the seed_demo command does not exist yet; no demo data.")
+        elif not get_user_model().objects.filter(username=DEMO_USERNAME).exists():
+            output.say("Creating demo data (first run).")
+            call_command("seed_demo", stdout=stream)
+        stream.flush()
+        # The children open their own connections; ours would only sit idle.
+        connections.close_all()
+
+    def _children(self, host: str, port: int) -> list[Child]:
+        python = sys.executable
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        devservers.data_dir().mkdir(parents=True, exist_ok=True)
+        schedule = devservers.data_dir() / "celerybeat-schedule"
+        web = [python, "-m", "uvicorn", "helpdesk.asgi:application", "--host", host, "--port", str(port)]
+        web += ["--workers", os.environ.get("WEB_CONCURRENCY", "2")]
+        web += ["--lifespan", "off"]  # Channels' ProtocolTypeRouter has no lifespan handler.
+        celery = [python, "-m", "celery", "-A", "helpdesk"]
+        worker = [*celery, "worker", "-Q", CELERY_QUEUES, "--concurrency", "2", "-l", "INFO"]
+        beat = [*celery, "beat", "-l", "INFO", "-s", str(schedule)]
+        children = [Child("web", web), Child("worker", worker), Child("beat", beat)]
+        if "run_smtp_intake" in get_commands():
+            children.append(Child("smtp", [python, manage, "run_smtp_intake"]))
+        return children
