@@ -1,0 +1,53 @@
+"""Root test configuration: embedded PostgreSQL and Redis for the session, a clean Redis per test.
+
+App fixtures live in tests/<app>/conftest.py. Under pytest the embedded Redis URL uses database
+1 + the xdist worker number (see helpdesk.devservers.redis_db), never the db 0 of `make run`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Tests trade durability for speed; set before the servers start (a running server is reused as is).
+os.environ.setdefault("HELPDESK_PG_FAST", "1")
+
+from helpdesk import devservers  # noqa: E402
+
+_services_key = pytest.StashKey[devservers.EmbeddedServices]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start (or reuse) the embedded servers before any test or database fixture runs.
+
+    With pytest-xdist the controller runs this before it spawns the workers, and the workers reuse
+    its servers; a file lock makes concurrent sessions safe.
+    """
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(message: str) -> None:
+        if reporter is not None:
+            reporter.write_line(message)
+
+    try:
+        config.stash[_services_key] = devservers.ensure_services(progress=progress)
+    except devservers.DevServerError as error:
+        pytest.exit(f"embedded servers: {error}", returncode=3)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # After sessionfinish, so the xdist controller lets go only once its workers are gone.
+    services = config.stash.get(_services_key, None)
+    if services is not None:
+        services.stop()
+
+
+@pytest.fixture(autouse=True)
+def redis_flush():
+    """Empty the test Redis database after each test, so counters and caches never leak."""
+    yield
+    from helpdesk.heartbeat import redis_client
+
+    redis_client().flushdb()
