@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -24,7 +24,7 @@ from tickets.views.agent.common import safe_next, shareable_teams, staff_require
 def create(request: HttpRequest) -> HttpResponse:
     """Filters come from the queue URL the form was on (`next`), so what is saved is what was shown."""
     back = safe_next(request, reverse("agent:queue"))
-    params = parse_qs(urlsplit(back).query)
+    params = QueryDict(urlsplit(back).query)
     form = SavedViewForm(request.POST, shareable_teams=shareable_teams(request.user, user_teams(request.user)))
     if not form.is_valid():
         for errors in form.errors.values():
@@ -32,7 +32,7 @@ def create(request: HttpRequest) -> HttpResponse:
                 messages.error(request, text)
         return redirect(back)
     filters = saved_view_filters_from_params(params)
-    sort = (params.get("sort") or [None])[0]
+    sort = params.get("sort") or None
     try:
         view = saved_view_create(
             owner=request.user, name=form.cleaned_data["name"], filters=filters, sort=sort,

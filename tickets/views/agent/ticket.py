@@ -42,11 +42,10 @@ def _assignable_agents(user: User, ticket: Ticket) -> list[User]:
     return staff_agents(user=user)
 
 
-def _fields_form(request: HttpRequest, ticket: Ticket, data: Any = None,
-                 definitions: list[CustomFieldDefinition] | None = None) -> TicketFieldsForm:
+def _fields_form(request: HttpRequest, ticket: Ticket, data: Any = None) -> TicketFieldsForm:
     return TicketFieldsForm(
         data, ticket=ticket, teams=user_teams(request.user), agents=_assignable_agents(request.user, ticket),
-        definitions=list(CustomFieldDefinition.objects.all()) if definitions is None else definitions,
+        definitions=list(CustomFieldDefinition.objects.all()),
     )
 
 
@@ -61,12 +60,17 @@ def render_ticket(
     fields_form: TicketFieldsForm | None = None, merge_form: MergeForm | None = None, status: int = 200,
 ) -> HttpResponse:
     user = request.user
+    fields_form = fields_form or _fields_form(request, ticket)
+    timeline = timeline_entries(
+        selectors.ticket_timeline(user=user, ticket=ticket),
+        teams=list(fields_form.teams.values()), users=list(fields_form.agents.values()),
+    )
     context = {
         "ticket": ticket,
         "sidebar": sidebar_views(request),
-        "timeline": timeline_entries(selectors.ticket_timeline(user=user, ticket=ticket)),
+        "timeline": timeline,
         "reply_form": reply_form or ReplyForm(ticket=ticket),
-        "fields_form": fields_form or _fields_form(request, ticket),
+        "fields_form": fields_form,
         "merge_form": merge_form or MergeForm(),
         "other_tickets": selectors.requester_other_tickets(user=user, ticket=ticket),
         "present": presence.presence_list(ticket_id=ticket.pk, exclude_user_id=user.pk),
@@ -115,8 +119,7 @@ def fields(request: HttpRequest, number: int) -> HttpResponse:
         ticket = permissions.access_ticket_by_number(request.user, number)
         return render(request, "agent/_ticket_fields.html", {"ticket": ticket, "fields_form": _fields_form(request, ticket)})
     ticket = _workable_ticket(request, number)
-    definitions = list(CustomFieldDefinition.objects.all())
-    form = _fields_form(request, ticket, request.POST, definitions)
+    form = _fields_form(request, ticket, request.POST)
     if form.is_valid():
         try:
             ticket_update(ticket=ticket, actor=request.user, **form.changes())

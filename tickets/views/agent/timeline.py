@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils.html import format_html
@@ -23,15 +24,21 @@ FIELD_LABELS = {
 CHOICE_LABELS = {"status": Status, "priority": Priority, "type": TicketType}
 
 
-def _names_for(events: list[Event]) -> tuple[dict[int, str], dict[int, str]]:
-    """Team and user names that events refer to by id: at most one query each, none when unused."""
+def _names_for(
+    events: list[Event], known_teams: dict[int, str], known_users: dict[int, str]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Team and user names that events refer to by id. Names the page already has cost nothing;
+    the rest at most one query each."""
     team_ids, user_ids = set(), set()
     for event in events:
         for value in (event.from_value, event.to_value):
             if isinstance(value, int):
                 (team_ids if event.field == "team" else user_ids if event.field == "assignee" else set()).add(value)
-    teams = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "name")) if team_ids else {}
-    users = {u.pk: u.name for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
+    teams, users = dict(known_teams), dict(known_users)
+    if team_ids - teams.keys():
+        teams.update(Team.objects.filter(pk__in=team_ids - teams.keys()).values_list("pk", "name"))
+    if user_ids - users.keys():
+        users.update({u.pk: u.name for u in User.objects.filter(pk__in=user_ids - users.keys())})
     return teams, users
 
 
@@ -83,10 +90,12 @@ def describe_event(event: Event, teams: dict[int, str], users: dict[int, str]) -
     return format_html("{actor} · {kind}", actor=strong_actor, kind=event.kind)
 
 
-def timeline_entries(entries: list[tuple[str, Message | Event]]) -> list[dict[str, Any]]:
-    """The selector's (kind, object) pairs as template-ready dicts."""
+def timeline_entries(
+    entries: list[tuple[str, Message | Event]], *, teams: Iterable[Team] = (), users: Iterable[User] = ()
+) -> list[dict[str, Any]]:
+    """The selector's (kind, object) pairs as template-ready dicts (`teams`/`users`: names already loaded)."""
     events = [obj for kind, obj in entries if kind == "event"]
-    teams, users = _names_for(events)
+    teams, users = _names_for(events, {t.pk: t.name for t in teams}, {u.pk: u.name for u in users})
     rendered = []
     for kind, obj in entries:
         if kind == "message":
