@@ -48,8 +48,8 @@ PG_SUPERUSER = "postgres"
 DATABASE_NAME = "helpdesk"
 # Created in template1 too, so every database created later (test databases included) has them.
 PG_EXTENSIONS = ("pg_trgm", "btree_gin")
-# Full Unicode character classes (pg_trgm indexes CJK text), without depending on OS locales.
-PG_LOCALE = "C.UTF-8"
+# UTF-8 character classes, so pg_trgm indexes CJK and accented words (with the C locale it drops them).
+PG_LOCALES = ["C.UTF-8", "en_US.UTF-8"]
 # One database per pytest-xdist worker, plus db 0 for `make run`.
 REDIS_DATABASES = 64
 READY_TIMEOUT_SECONDS = 60.0
@@ -348,26 +348,25 @@ def _initdb(pgdata: Path, run_as: _RunAs) -> None:
             f"{pgdata} exists but holds no PostgreSQL cluster (an interrupted first start?). "
             f"Remove it (`make clean-data` removes all embedded data) and try again."
         )
-    result = subprocess.run(
-        [
-            pg_bin("initdb"),
-            "-D",
-            str(pgdata),
-            "-U",
-            PG_SUPERUSER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            f"--locale={os.environ.get('HELPDESK_PG_LOCALE', PG_LOCALE)}",
-            "-N",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=pgdata,
-        check=False,
-        **run_as.popen_kwargs(),
+    # C.UTF-8 is not on every system (macOS); initdb empties the directory when it fails.
+    locales = [os.environ["HELPDESK_PG_LOCALE"]] if os.environ.get("HELPDESK_PG_LOCALE") else PG_LOCALES
+    errors = []
+    for locale in locales:
+        result = subprocess.run(
+            [str(pg_bin("initdb")), "-D", str(pgdata), "-U", PG_SUPERUSER, "--auth=trust"]
+            + ["--encoding=UTF8", f"--locale={locale}", "-N"],
+            capture_output=True,
+            text=True,
+            cwd=pgdata,
+            check=False,
+            **run_as.popen_kwargs(),
+        )
+        if result.returncode == 0:
+            return
+        errors.append(f"--locale={locale}:\n{result.stdout}{result.stderr}")
+    raise DevServerError(
+        f"initdb failed for {pgdata}; set HELPDESK_PG_LOCALE to a UTF-8 locale.\n" + "\n".join(errors)
     )
-    if result.returncode != 0:
-        raise DevServerError(f"initdb failed for {pgdata}:\n{result.stdout}{result.stderr}")
 
 
 def _prepare_pgdata(run_as: _RunAs) -> Path:
