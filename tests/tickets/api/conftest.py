@@ -10,6 +10,12 @@ from tests.factories import make_agent, make_customer, make_team, make_user
 from tickets.models import Role
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Many users per test; the product keeps Django's default hasher, tests need not pay for it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def token_client(user) -> APIClient:
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=user)
