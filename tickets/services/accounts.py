@@ -302,12 +302,18 @@ def customer_email_verify(*, token: str) -> User:
 # --- preferences ----------------------------------------------------------------------------------
 
 
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """The IANA zones people may choose (scanning for them is slow, and they only change on upgrade)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
 def user_preferences_update(*, user: User, display_name: str, language: str, timezone_name: str) -> User:
     """Save the name, language and time zone a person sees the product in."""
     errors = {}
     if language and language not in language_codes():
         errors["language"] = _("Choose one of the offered languages.")
-    if timezone_name and timezone_name not in zoneinfo.available_timezones():
+    if timezone_name and timezone_name not in time_zone_names():
         errors["timezone"] = _("Choose a time zone from the list.")
     if errors:
         raise ValidationError(errors)

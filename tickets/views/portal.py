@@ -116,7 +116,7 @@ def new_request(request: HttpRequest) -> HttpResponse:
                 body_text=form.cleaned_data["description"],
                 channel=Channel.WEB,
                 actor=user,
-                team=form.cleaned_data["team"],
+                team=form.cleaned_data.get("team"),
                 custom_fields=form.custom_field_values(),
                 customer_fields_only=True,
                 files=[services.incoming_from_upload(upload) for upload in form.cleaned_data["attachments"]],
