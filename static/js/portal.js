@@ -4,6 +4,14 @@
   "use strict";
   document.documentElement.classList.add("js");
 
+  // Times are shown in the reader's zone: people without a saved zone get the browser's (cookie hd_tz).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("hd_tz=" + encodeURIComponent(zone)) === -1) {
+      document.cookie = "hd_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (error) { /* no Intl: times stay in UTC */ }
+
   // <select data-portal-autosubmit>: submit the form as soon as a choice is made.
   document.addEventListener("change", function (event) {
     var target = event.target;

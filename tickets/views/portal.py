@@ -58,6 +58,10 @@ def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 def _with_customer_status(ticket: Ticket) -> Ticket:
     ticket.portal_status_tone, ticket.portal_status_label = CUSTOMER_STATUS[ticket.status]
+    # The last public reply, not updated_at, which internal notes and field changes also move.
+    ticket.portal_last_reply_at = max(
+        moment for moment in (ticket.created_at, ticket.last_customer_message_at, ticket.last_agent_reply_at) if moment
+    )
     return ticket
 
 
@@ -135,8 +139,8 @@ def _thread_version(ticket: Ticket, thread: list[Message]) -> str:
     return f"{ticket.status}.{len(thread)}.{thread[-1].pk if thread else 0}"
 
 
-def _ticket_context(user: User, ticket: Ticket) -> dict[str, Any]:
-    thread = list(selectors.ticket_messages(user=user, ticket=ticket))
+def _ticket_context(user: User, ticket: Ticket, thread: list[Message] | None = None) -> dict[str, Any]:
+    thread = list(selectors.ticket_messages(user=user, ticket=ticket)) if thread is None else thread
     definitions = CustomFieldDefinition.objects.filter(is_customer_visible=True).order_by("position", "key")
     shown_fields = [
         (definition.label, ticket.custom_fields[definition.key])
@@ -169,10 +173,10 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
 def ticket_live(request: HttpRequest, number: int) -> HttpResponse:
     """The status bar and thread, polled by the page; 204 when nothing the customer sees changed."""
     ticket = selectors.ticket_get(user=request.user, number=number)
-    context = _ticket_context(request.user, ticket)
-    if request.GET.get("v") == context["version"]:
+    thread = list(selectors.ticket_messages(user=request.user, ticket=ticket))
+    if request.GET.get("v") == _thread_version(ticket, thread):
         return HttpResponse(status=204)
-    return render(request, "portal/_ticket_live.html", context)
+    return render(request, "portal/_ticket_live.html", _ticket_context(request.user, ticket, thread))
 
 
 @portal_view
