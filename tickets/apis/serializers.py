@@ -41,7 +41,9 @@ def iso(value: datetime.datetime | None) -> str | None:
     """UTC, ISO 8601 with a Z, whatever time zone the request activated."""
     if value is None:
         return None
-    return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not datetime.UTC:  # values read from PostgreSQL already are UTC: skip the conversion
+        value = value.astimezone(datetime.UTC)
+    return value.isoformat()[:-6] + "Z"
 
 
 def team_ref(team: Team | None) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from tickets.models import Customer, CustomerEmail, Organization
@@ -18,9 +19,17 @@ def customer_by_email(email: str) -> Customer | None:
     email = normalize_email(email)
     if not email:
         return None
-    customer = Customer.objects.filter(email__iexact=email).select_related("organization").first()
+    # lower(email) = … matches the unique functional indexes (email__iexact compiles to UPPER() and
+    # would scan every customer); the primary one is partial on email <> '', hence the exclude.
+    customer = (
+        Customer.objects.alias(email_lower=Lower("email")).filter(email_lower=email).exclude(email="")
+        .select_related("organization").first()
+    )
     if customer is None:
-        other = CustomerEmail.objects.filter(email__iexact=email).select_related("customer").first()
+        other = (
+            CustomerEmail.objects.alias(email_lower=Lower("email")).filter(email_lower=email)
+            .select_related("customer").first()
+        )
         customer = other.customer if other else None
     return customer
 
