@@ -97,6 +97,10 @@ class _LineStream:
         return len(text)
 
     def flush(self) -> None:
+        # migrate flushes after "Applying x..." and writes " OK" later: keep partial lines.
+        pass
+
+    def finish(self) -> None:
         if self.pending:
             self.output.write(self.name, self.pending.encode())
             self.pending = ""
@@ -223,6 +227,11 @@ class Command(BaseCommand):
             default=float(os.environ.get("HELPDESK_SHUTDOWN_GRACE_SECONDS", "10")),
             help="how long children get to exit after SIGTERM before SIGKILL (default 10)",
         )
+        parser.add_argument(
+            "--no-demo-data",
+            action="store_true",
+            help="do not create the demo data (it is only ever created in the embedded database)",
+        )
 
     def handle(self, *args, **options) -> None:
         host = os.environ.get("HELPDESK_HOST", "127.0.0.1")
@@ -251,22 +260,25 @@ class Command(BaseCommand):
                 services = devservers.ensure_services(progress=output.say)
             except devservers.DevServerError as error:
                 raise CommandError(str(error)) from error
-            self._prepare(output)
+            seed = not options["no_demo_data"] and services.postgres != devservers.EXTERNAL
+            has_demo_data = self._prepare(output, seed=seed)
             supervisor = Supervisor(children, output, grace_seconds=options["grace_seconds"])
             output.say("Starting " + ", ".join(child.name for child in children) + ".")
             supervisor.start()
             url = f"http://{host}:{port}/"
-            banner_due = [True]
+            banner_due = True
             started_at = time.monotonic()
 
             def on_tick() -> None:
-                if banner_due[0] and _answers(host, port):
-                    banner_due[0] = False
+                nonlocal banner_due
+                if banner_due and _answers(host, port):
+                    banner_due = False
                     output.say(f"helpdesk is running at {url}")
-                    output.say(f"Demo logins: {DEMO_LOGINS}")
+                    if has_demo_data:
+                        output.say(f"Demo logins: {DEMO_LOGINS}")
                     output.say("Press Ctrl-C to stop.")
-                elif banner_due[0] and time.monotonic() - started_at > WEB_READY_TIMEOUT_SECONDS:
-                    banner_due[0] = False
+                elif banner_due and time.monotonic() - started_at > WEB_READY_TIMEOUT_SECONDS:
+                    banner_due = False
                     output.say(f"web does not answer on {url} after {WEB_READY_TIMEOUT_SECONDS:.0f} s.")
 
             failed = supervisor.wait_for_failure_or_stop(on_tick)
@@ -277,12 +289,12 @@ class Command(BaseCommand):
                     "stopping everything."
                 )
                 exit_code = 1
-            supervisor.stop_all()
         except (_Stop, KeyboardInterrupt):
             output.say("Interrupted.")
+        finally:
+            # Also after an error while starting the children: none may outlive us.
             if supervisor is not None:
                 supervisor.stop_all()
-        finally:
             if services is not None:
                 stopped = services.stop()
                 if stopped:
@@ -290,28 +302,44 @@ class Command(BaseCommand):
         if exit_code:
             raise SystemExit(exit_code)
 
-    def _prepare(self, output: Output) -> None:
+    def _prepare(self, output: Output, *, seed: bool) -> bool:
+        """Migrate, collect static files, seed demo data once; returns whether demo data exists."""
         stream = output.stream("serve")
         output.say("Applying migrations.")
         call_command("migrate", interactive=False, verbosity=1, stdout=stream)
+        self._collect_static(output, stream)
+        has_demo_data = self._ensure_demo_data(output, stream, seed=seed)
+        stream.finish()
+        # The children open their own connections; ours would only sit idle.
+        connections.close_all()
+        return has_demo_data
+
+    def _ensure_demo_data(self, output: Output, stream: _LineStream, *, seed: bool) -> bool:
+        if not seed:
+            return False
+        if get_user_model().objects.filter(username=DEMO_USERNAME).exists():
+            return True
+        if "seed_demo" not in get_commands():
+            output.say("Warning: the seed_demo command does not exist yet; no demo data.")
+            return False
+        output.say("Creating demo data (first run).")
+        call_command("seed_demo", stdout=stream)
+        return True
+
+    def _collect_static(self, output: Output, stream: _LineStream) -> None:
+        if getattr(settings, "WHITENOISE_USE_FINDERS", False):
+            output.say("Static files are served from their sources (WHITENOISE_USE_FINDERS).")
+            return
         # collectstatic post-processes every file on each run (compression): tens of seconds with
         # node_modules, so it runs only when a source file or the storage changed.
         fingerprint_path = devservers.data_dir() / "collectstatic.fingerprint"
         fingerprint = _static_fingerprint()
         if fingerprint_path.exists() and fingerprint_path.read_text() == fingerprint:
             output.say("Static files unchanged since the last collectstatic.")
-        else:
-            output.say("Collecting static files.")
-            call_command("collectstatic", interactive=False, verbosity=0, stdout=stream)
-            fingerprint_path.write_text(fingerprint)
-        if "seed_demo" not in get_commands():
-            output.say("Warning: the seed_demo command does not exist yet; no demo data.")
-        elif not get_user_model().objects.filter(username=DEMO_USERNAME).exists():
-            output.say("Creating demo data (first run).")
-            call_command("seed_demo", stdout=stream)
-        stream.flush()
-        # The children open their own connections; ours would only sit idle.
-        connections.close_all()
+            return
+        output.say("Collecting static files.")
+        call_command("collectstatic", interactive=False, verbosity=0, stdout=stream)
+        fingerprint_path.write_text(fingerprint)
 
     def _children(self, host: str, port: int) -> list[Child]:
         python = sys.executable
