@@ -308,8 +308,10 @@ def test_fields_sidebar_refuses_a_status_the_workflow_forbids(agent_client, tick
 def test_fields_fragment_for_live_refresh(agent_client, ticket):
     response = agent_client.get(reverse("agent:ticket_fields", args=[ticket.number]))
     assert response.status_code == 200
-    assert 'id="fields-form"' in response.content.decode()
-    assert "<html" not in response.content.decode()
+    html = response.content.decode()
+    assert 'id="fields-form"' in html
+    assert "<html" not in html
+    assert '<span class="row" id="ticket-badges" hx-swap-oob="true"><span class="badge badge--status-new">New</span>' in html
 
 
 # ------------------------------------------------------------------------------------- merge

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from helpdesk import permissions
 from tickets import selectors
 from tickets.forms import BulkActionForm, SavedViewForm
-from tickets.models import Channel, Priority, Status, TicketType
+from tickets.models import Channel, Priority, Status
 from tickets.services import tickets_bulk_update
 from tickets.views.agent.common import (
     active_view_name,
@@ -93,7 +93,6 @@ def _filter_options(request: HttpRequest, teams: list, agents: list) -> dict[str
         "assignee": _choice_options(params.get("assignee", ""), assignee_choices, _("Anyone")),
         "priority": _choice_options(params.get("priority", ""), list(Priority.choices), _("Any priority")),
         "channel": _choice_options(params.get("channel", ""), list(Channel.choices), _("Any channel")),
-        "type": _choice_options(params.get("type", ""), list(TicketType.choices), _("Any type")),
     }
 
 

@@ -117,7 +117,9 @@ def fields(request: HttpRequest, number: int) -> HttpResponse:
     """GET: the fields panel (live refresh). POST: save status, priority, type, team, assignee, tags, custom fields."""
     if request.method == "GET":
         ticket = permissions.access_ticket_by_number(request.user, number)
-        return render(request, "agent/_ticket_fields.html", {"ticket": ticket, "fields_form": _fields_form(request, ticket)})
+        # With the header badges as an out-of-band swap, so the whole page shows the new values.
+        return render(request, "agent/_ticket_fields.html",
+                      {"ticket": ticket, "fields_form": _fields_form(request, ticket), "oob": True})
     ticket = _workable_ticket(request, number)
     form = _fields_form(request, ticket, request.POST)
     if form.is_valid():

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from tickets.models import Event, Message, Priority, Status, Team, TicketType, User
+from tickets.models import Channel, Event, Message, Priority, Status, Team, TicketType, User
 
 FIELD_LABELS = {
     "status": lambda: _("status"),
@@ -66,7 +66,8 @@ def describe_event(event: Event, teams: dict[int, str], users: dict[int, str]) -
     strong_actor = format_html("<strong>{}</strong>", actor)
     to_value = event.to_value if isinstance(event.to_value, dict) else {}
     if event.kind == "created":
-        return format_html(_("{actor} created the ticket via {via}"), actor=strong_actor, via=event.via or "web")
+        via = Channel(event.via).label if event.via in Channel.values else event.via or Channel.WEB.label
+        return format_html(_("{actor} created the ticket via {via}"), actor=strong_actor, via=via)
     if event.kind == "reopened":
         return format_html(_("{actor} reopened the ticket"), actor=strong_actor)
     if event.kind == "merged_into":
