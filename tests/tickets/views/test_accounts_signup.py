@@ -281,3 +281,17 @@ def test_password_reset_link_is_single_use(client):
     again = client.get(link, follow=True)
 
     assert "This link is not valid" in again.content.decode()
+
+
+def test_verified_login_without_a_customer_is_told_to_contact_us(client):
+    owner = make_customer(email="dora@example.com")
+    owner.user.email = "dora.new@example.com"
+    owner.user.save()
+    newcomer = User.objects.create_user(username="dora-newcomer", email="dora@example.com", role=Role.CUSTOMER)
+    accounts.user_email_confirm(user=newcomer)
+    client.force_login(newcomer)
+
+    body = client.get("/portal/").content.decode()
+
+    assert "we could not connect your account to your requests yet" in body
+    assert "Send the link again" not in body
