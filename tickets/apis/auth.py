@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -12,8 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from helpdesk.middleware import client_ip
 from helpdesk.throttling import LoginRateThrottle
 from tickets.apis.serializers import ErrorSerializer, TokenRequestSerializer, TokenResponseSerializer
+from tickets.services import accounts
 
 
 class InvalidCredentials(exceptions.APIException):
@@ -33,7 +36,9 @@ class TokenObtainApi(APIView):
         operation_id="auth_token_create",
         summary="Get an API token",
         description="Staff sign in with their username, customers with their email address. The same token is "
-                    "returned until it is revoked. Attempts are rate limited per client address.",
+                    "returned until it is revoked. Attempts are rate limited per client address, and repeated "
+                    "failures lock the username and the address out for a while (with the same answer as "
+                    "wrong credentials).",
         request=TokenRequestSerializer,
         responses={
             200: TokenResponseSerializer,
@@ -46,12 +51,18 @@ class TokenObtainApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
-            username=serializer.validated_data["username"].strip(),
-            password=serializer.validated_data["password"],
-        )
+        username = serializer.validated_data["username"].strip()
+        password = serializer.validated_data["password"]
+        # The same lockout as the sign-in page: failures per username and per address, counted atomically.
+        attempt = accounts.login_attempt_begin(username=username, ip=client_ip(request._request))
+        user = None
+        if attempt.allowed:
+            user = authenticate(request._request, username=username, password=password)
+        else:
+            # As much work as a real check, and the same answer: a lockout tells nothing about the account.
+            make_password(password)
         if user is None or not user.is_active:
             raise InvalidCredentials
+        accounts.login_attempt_succeeded(attempt)
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

@@ -133,3 +133,33 @@ def test_customer_without_customer_profile_cannot_create(db):
     response = token_client(orphan).post("/api/v1/tickets/", {"subject": "x", "description": "y"}, format="json")
 
     assert response.status_code == 403
+
+
+def test_repeated_failures_lock_the_username_out_with_the_same_answer(agent, settings):
+    settings.HELPDESK_LOGIN_MAX_FAILURES = 3
+    for _ in range(3):
+        APIClient(REMOTE_ADDR="198.51.100.1").post(TOKEN_URL, {"username": "ada", "password": "guess"}, format="json")
+
+    # Even the right password, from another address, is refused while the username is locked.
+    locked = APIClient(REMOTE_ADDR="198.51.100.2").post(TOKEN_URL, {"username": "ADA", "password": PASSWORD},
+                                                        format="json")
+    for _ in range(4):
+        unknown = APIClient(REMOTE_ADDR="198.51.100.3").post(TOKEN_URL, {"username": "ghost", "password": "x"},
+                                                             format="json")
+
+    assert locked.status_code == unknown.status_code == 400
+    assert locked.json() == unknown.json() == {
+        "error": {"code": "invalid_credentials", "message": "Unable to sign in with these credentials."}
+    }
+    assert not Token.objects.exists()
+
+
+def test_successful_sign_in_clears_the_username_failures(agent, settings):
+    settings.HELPDESK_LOGIN_MAX_FAILURES = 3
+    client = APIClient()
+    for _ in range(2):
+        client.post(TOKEN_URL, {"username": "ada", "password": "guess"}, format="json")
+    assert client.post(TOKEN_URL, {"username": "ada", "password": PASSWORD}, format="json").status_code == 200
+
+    assert APIClient(REMOTE_ADDR="198.51.100.7").post(
+        TOKEN_URL, {"username": "ada", "password": PASSWORD}, format="json").status_code == 200
