@@ -1,0 +1,329 @@
+#!/usr/bin/env python
+"""`make bench`: seed a separate database with N tickets, then measure the product over HTTP on loopback.
+
+    .venv/bin/python bench/run.py                   # 1,000,000 tickets (seeded once, then reused)
+    .venv/bin/python bench/run.py --quick           # 10,000 tickets, shorter runs: a smoke test
+    .venv/bin/python bench/run.py --servers gunicorn-2,uvicorn-2 --skip-seed
+
+The embedded PostgreSQL and Redis are used (helpdesk.devservers), but a database of its own
+(`helpdesk_bench`) and Redis database 62, so the demo data of `make run` is never touched. Each
+server configuration is started as in production (gunicorn with sync workers for WSGI, uvicorn for
+ASGI), measured, and stopped. Figures are printed and written to a section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+from bench import database, loadgen, report, servers  # noqa: E402
+
+BENCH_REDIS_DB = 62
+LOG_DIR = BASE_DIR / ".data" / "bench"
+
+
+@dataclass
+class Sizes:
+    requests: int  # per repeat, sequential latency
+    repeats: int
+    creates: int  # sequential API creates
+    seconds: float  # each concurrent run
+
+
+FULL = Sizes(requests=200, repeats=3, creates=300, seconds=10.0)
+QUICK = Sizes(requests=40, repeats=2, creates=60, seconds=3.0)
+
+
+@dataclass
+class Figure:
+    p50: float = float("nan")
+    p95: float = float("nan")
+    p99: float = float("nan")
+    rate: float = float("nan")
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _merge_statuses(figure: Figure, result: loadgen.Latencies) -> None:
+    figure.errors += result.errors
+    for status, count in result.statuses.items():
+        figure.statuses[status] = figure.statuses.get(status, 0) + count
+
+
+def latency(port: int, requests: list[loadgen.Request], sizes: Sizes) -> Figure:
+    """Median over repeats of p50 and p95, one client, one request at a time."""
+    figure = Figure()
+    p50s, p95s, p99s = [], [], []
+    for _ in range(sizes.repeats):
+        result = loadgen.sequential(servers.HOST, port, requests[: sizes.requests])
+        p50s.append(result.percentile(0.50))
+        p95s.append(result.percentile(0.95))
+        p99s.append(result.percentile(0.99))
+        _merge_statuses(figure, result)
+    figure.p50, figure.p95, figure.p99 = loadgen.median(p50s), loadgen.median(p95s), loadgen.median(p99s)
+    figure.rate = 1000.0 / figure.p50 if figure.p50 else float("nan")
+    return figure
+
+
+def throughput(port: int, next_request, *, connections: int, seconds: float) -> Figure:
+    result = loadgen.concurrent(servers.HOST, port, next_request, connections=connections, seconds=seconds)
+    figure = Figure(p50=result.percentile(0.5), p95=result.percentile(0.95), p99=result.percentile(0.99),
+                    rate=result.rate)
+    _merge_statuses(figure, result)
+    return figure
+
+
+def measure_server(config: servers.ServerConfig, env: dict[str, str], setup, sizes: Sizes) -> dict[str, Figure]:
+    from django.conf import settings
+
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"{config.kind}-{config.workers}.log"
+    session = (("Cookie", f"{settings.SESSION_COOKIE_NAME}={setup.session_cookie}"),)
+    api = (("Authorization", f"Token {setup.token}"), ("Accept", "application/json"))
+    figures: dict[str, Figure] = {}
+    say(f"\n== {config.name}")
+    with servers.running(config, env, log_path) as port:
+        def page(path: str, headers=session) -> list[loadgen.Request]:
+            return [loadgen.Request("GET", path, headers)] * sizes.requests
+
+        pages = {
+            "queue_default": page("/agent/"),
+            "queue_open": page("/agent/?status=new,open"),
+            "queue_filtered": page("/agent/?status=unsolved&priority=high,urgent"),
+            "ticket": [loadgen.Request("GET", f"/agent/tickets/{number}/", session)
+                       for number in itertools.islice(itertools.cycle(setup.ticket_numbers), sizes.requests)],
+            "api_list": page("/api/v1/tickets/", api),
+            "healthz": page("/healthz", ()),
+        }
+        for name, requests in pages.items():
+            figures[name] = latency(port, requests, sizes)
+            say(f"  {name:<16} p50 {figures[name].p50:7.1f} ms  p95 {figures[name].p95:7.1f} ms  "
+                f"statuses {figures[name].statuses}")
+
+        counter = itertools.count()
+        emails = setup.requester_emails
+
+        def create_request() -> loadgen.Request:
+            n = next(counter)
+            body = json.dumps({
+                "subject": f"Bench ticket {n}: printer offline", "description": "It stopped printing this morning.",
+                "requester_email": emails[n % len(emails)], "team": setup.support_team_id, "tags": ["bench"],
+            }).encode()
+            return loadgen.Request("POST", "/api/v1/tickets/", (*api, ("Content-Type", "application/json")), body)
+
+        created = loadgen.sequential(servers.HOST, port, [create_request() for _ in range(sizes.creates)], warmup=5)
+        figures["create_1"] = Figure(p50=created.percentile(0.5), p95=created.percentile(0.95),
+                                     p99=created.percentile(0.99), rate=created.rate)
+        _merge_statuses(figures["create_1"], created)
+        say(f"  create, 1 client  {created.rate:7.1f} tickets/s  statuses {created.statuses}")
+
+        figures["create_8"] = throughput(port, lambda: create_request().raw(servers.HOST, port), connections=8,
+                                         seconds=sizes.seconds)
+        say(f"  create, 8 clients {figures['create_8'].rate:7.1f} tickets/s  statuses {figures['create_8'].statuses}")
+
+        queue_bytes = pages["queue_default"][0].raw(servers.HOST, port)
+        figures["queue_16"] = throughput(port, lambda: queue_bytes, connections=16, seconds=sizes.seconds)
+        say(f"  queue, 16 conns   {figures['queue_16'].rate:7.1f} req/s  p99 {figures['queue_16'].p99:.1f} ms  "
+            f"statuses {figures['queue_16'].statuses}")
+        health_bytes = pages["healthz"][0].raw(servers.HOST, port)
+        figures["healthz_16"] = throughput(port, lambda: health_bytes, connections=16, seconds=sizes.seconds)
+        say(f"  healthz, 16 conns {figures['healthz_16'].rate:7.1f} req/s  p99 {figures['healthz_16'].p99:.1f} ms")
+    return figures
+
+
+ROWS = (
+    # key, label, what to show
+    ("queue_default", "queue page /agent/ (default view), p50 / p95 ms", "latency"),
+    ("queue_open", "queue page, open view (status=new,open), p50 / p95 ms", "latency"),
+    ("queue_filtered", "queue page, filtered (unsolved, high+urgent), p50 / p95 ms", "latency"),
+    ("ticket", "ticket page /agent/tickets/<n>/, p50 / p95 ms", "latency"),
+    ("api_list", "API GET /api/v1/tickets/, p50 / p95 ms", "latency"),
+    ("create_1", "API POST /api/v1/tickets/, 1 client, tickets/s (p50 ms)", "rate"),
+    ("create_8", "API POST /api/v1/tickets/, 8 clients, tickets/s (p99 ms)", "rate99"),
+    ("queue_16", "queue page, 16 connections, req/s (p99 ms)", "rate99"),
+    ("healthz", "baseline: /healthz, 1 client, p50 / p95 ms", "latency"),
+    ("healthz_16", "baseline: /healthz, 16 connections, req/s (p99 ms)", "rate99"),
+)
+
+
+def cell(figure: Figure | None, kind: str) -> str:
+    if figure is None:
+        return "–"
+    suffix = f" ({figure.errors} errors)" if figure.errors else ""
+    if kind == "latency":
+        return f"{report.fmt(figure.p50)} / {report.fmt(figure.p95)}{suffix}"
+    if kind == "rate":
+        return f"{report.fmt(figure.rate, 0)} ({report.fmt(figure.p50)}){suffix}"
+    return f"{report.fmt(figure.rate, 0)} ({report.fmt(figure.p99)}){suffix}"
+
+
+def target_values(figures: dict[str, Figure], max_queries: int) -> dict[str, float]:
+    def ok(key: str, value: float) -> float:
+        return float("nan") if figures[key].errors else value
+
+    return {
+        "queue_p95": max(ok(k, figures[k].p95) for k in ("queue_default", "queue_open", "queue_filtered")),
+        "ticket_p95": ok("ticket", figures["ticket"].p95),
+        "api_list_p95": ok("api_list", figures["api_list"].p95),
+        "max_queries": float(max_queries),
+        "queue_rps_16": ok("queue_16", figures["queue_16"].rate),
+        "create_rate_1": ok("create_1", figures["create_1"].rate),
+        "create_rate_8": ok("create_8", figures["create_8"].rate),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickets", type=int, default=None, help="tickets to seed (default 1,000,000; 10,000 --quick)")
+    parser.add_argument("--quick", action="store_true", help="10k tickets and short runs: a smoke test")
+    parser.add_argument("--skip-seed", action="store_true", help="use the bench database as it is")
+    parser.add_argument("--servers", default="gunicorn-2,gunicorn-4,uvicorn-2",
+                        help=f"comma-separated, from {', '.join(servers.SERVERS)}")
+    parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    tickets = args.tickets or (10_000 if args.quick else 1_000_000)
+    sizes = QUICK if args.quick else FULL
+    configs = [servers.SERVERS[name.strip()] for name in args.servers.split(",") if name.strip()]
+    command = "bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+
+    from helpdesk import devservers
+
+    services = devservers.ensure_services(progress=say)
+    try:
+        bench_url = os.environ.get("HELPDESK_BENCH_DATABASE_URL") or database.with_database(
+            services.database_url, database.BENCH_DATABASE)
+        redis_parts = urlsplit(services.redis_url)
+        redis_url = urlunsplit((redis_parts.scheme, redis_parts.netloc, f"/{BENCH_REDIS_DB}", "", ""))
+        env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
+                   DEBUG="0", API_RATE_LIMIT="100000000/min", PYTHONPATH=str(BASE_DIR))
+        os.environ.update(DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
+                          DEBUG="0", API_RATE_LIMIT="100000000/min")
+        seed = database.prepare(bench_url, env, tickets=tickets, skip_seed=args.skip_seed, say=say)
+        say(f"Bench data: {seed.tickets:,} tickets, {seed.messages:,} messages, {seed.events:,} events "
+            f"({seed.database_size}); " + ("reused" if seed.reused else f"seeded in {seed.seconds:.0f} s"))
+
+        import django
+
+        django.setup()
+        from bench import queries
+
+        queries.delete_bench_tickets()
+        setup = queries.fixtures()
+        say("Counting SQL queries per page.")
+        query_counts = queries.queries_per_page(setup)
+        max_queries = max(count for sizes_ in query_counts.values() for count in sizes_.values())
+        say("Database baselines.")
+        open_queue = database.open_queue_baseline(bench_url, setup.support_team_id)
+        insert_rate = database.insert_rate(bench_url, requester_id=setup.requester_id, team_id=setup.support_team_id,
+                                           seconds=2.0 if args.quick else 5.0)
+        say(f"  open-queue SQL: {open_queue.execution_ms:.3f} ms (EXPLAIN ANALYZE), "
+            f"{open_queue.round_trip_ms:.3f} ms round trip; ticket+event insert: {insert_rate:,.0f}/s")
+
+        results: dict[str, dict[str, Figure]] = {}
+        for config in configs:
+            try:
+                results[config.name] = measure_server(config, env, setup, sizes)
+            except RuntimeError as error:
+                say(f"  {config.name} failed: {error}")
+        queries.delete_bench_tickets()
+        pg = database.server_settings(bench_url)
+    finally:
+        services.stop()
+
+    body = render(command=command, tickets=tickets, seed=seed, query_counts=query_counts, max_queries=max_queries,
+                  open_queue=open_queue, insert_rate=insert_rate, results=results, pg=pg, quick=args.quick)
+    print("\n" + body)
+    if not args.no_results:
+        report.write_section("quick" if args.quick else f"{tickets}", body)
+        say(f"\nWritten to {report.RESULTS.relative_to(BASE_DIR)}.")
+    return 0
+
+
+def render(*, command: str, tickets: int, seed, query_counts, max_queries: int, open_queue, insert_rate: float,
+           results: dict[str, dict[str, Figure]], pg: dict[str, str], quick: bool) -> str:
+    box = report.machine()
+    names = list(results)
+    when = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## {tickets:,} tickets{' (quick smoke run)' if quick else ''} — {when}",
+        "",
+        f"Command: `{command}` (`make bench` runs `bench/run.py` with the defaults).",
+        "",
+        f"Data: {seed.tickets:,} tickets, {seed.messages:,} messages, {seed.events:,} events, database "
+        f"{seed.database_size}; " + (
+            f"seeded by `seed_demo --tickets {tickets} --method bulk` in {seed.seconds:.0f} s"
+            if seed.seconds is not None else "seed time not recorded") + (
+            f" on {seed.seeded_at[:16]} (reused by this run)." if seed.reused else " (this run)."),
+        "",
+        f"Machine: {box['nproc']} CPUs ({box['cpu']}), {box['memory']} RAM, load average at the end {box['load']}; "
+        f"Python {box['python']}; PostgreSQL {pg['server_version']} (fsync {pg['fsync']}, synchronous_commit "
+        f"{pg['synchronous_commit']}, shared_buffers {pg['shared_buffers']}). Client and servers share the machine; "
+        "servers run with the API rate limit raised (API_RATE_LIMIT) so it does not cap the figures.",
+        "",
+        "### Over HTTP on loopback (agent session / API token)",
+        "",
+        "Latencies are the median over repeats of each run's p50 / p95, one client, one request at a time; "
+        "rates with N connections kept busy.",
+        "",
+    ]
+    header = ["measure", *names]
+    rows = [[label, *[cell(results[name].get(key), kind) for name in names]] for key, label, kind in ROWS]
+    lines += [report.markdown_table(header, rows), ""]
+
+    lines += ["### Targets (issue 2)", ""]
+    values = {name: target_values(results[name], max_queries) for name in names}
+    target_rows = []
+    for target in report.TARGETS:
+        limit = f"{'≤' if target.at_most else '≥'} {report.fmt(float(target.limit), 0)} {target.unit}".strip()
+        cells = [f"{report.fmt(values[name][target.key])} — {report.met(target, values[name][target.key])}"
+                 for name in names]
+        target_rows.append([target.label, limit, *cells])
+    lines += [report.markdown_table(["target", "limit", *names], target_rows), "",
+              "The queue target is checked on the slowest of the three queue pages.", ""]
+
+    lines += ["### SQL queries per page (Django test client, in process)", ""]
+    sizes = sorted({size for counts in query_counts.values() for size in counts})
+    lines += [report.markdown_table(["page", *[f"page size {s}" for s in sizes]],
+                                    [[page, *[str(counts.get(s, "–")) for s in sizes]]
+                                     for page, counts in query_counts.items()]), ""]
+
+    lines += ["### Baselines and ratios", ""]
+    baseline_rows = [
+        ["open-queue SQL (team's open tickets by updated, LIMIT 51), EXPLAIN ANALYZE execution",
+         f"{open_queue.execution_ms:.3f} ms (round trip {open_queue.round_trip_ms:.3f} ms)"],
+        ["one ticket + event INSERT, committed per ticket, one client", f"{insert_rate:,.0f} tickets/s"],
+    ]
+    for name in names:
+        figures = results[name]
+        queue_p50 = figures["queue_open"].p50
+        baseline_rows += [
+            [f"{name}: queue page (open view) p50 ÷ its SQL round trip",
+             f"× {queue_p50 / open_queue.round_trip_ms:,.0f}" if open_queue.round_trip_ms else "–"],
+            [f"{name}: queue req/s ÷ /healthz req/s (16 connections)",
+             f"{100 * figures['queue_16'].rate / figures['healthz_16'].rate:.0f} %"],
+            [f"{name}: API create (1 client) ÷ raw insert rate",
+             f"{100 * figures['create_1'].rate / insert_rate:.0f} %"],
+        ]
+    lines += [report.markdown_table(["baseline", "value"], baseline_rows), "",
+              "Open-queue plan:", "", "```", open_queue.plan, "```", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
