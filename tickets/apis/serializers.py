@@ -219,7 +219,10 @@ class AssigneeField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> User:
         request = self.context.get("request")
-        if data == "me" and request is not None:
+        if request is None or not request.user.is_staff_member:
+            # Checked before any lookup, so customers cannot probe which staff ids exist.
+            raise serializers.ValidationError(_("Only support staff can set this field."), code="staff_only")
+        if data == "me":
             data = request.user.pk
         if isinstance(data, bool):
             self.fail("unknown")

@@ -170,13 +170,14 @@ class TicketDetailApi(APIView):
     def patch(self, request: Request, number: int) -> Response:
         user = common.acting_user(request)
         ticket = selectors.ticket_get(user=user, number=number)
+        if not permissions.is_staff_member(user):
+            # Refused before any field is looked up, so nothing about teams or staff can be probed.
+            customer = common.customer_of(request)
+            if set(request.data) != {"status"} or customer is None or ticket.requester_id != customer.pk:
+                raise PermissionDenied(_("Customers can only mark their own request solved or reopen it."))
         serializer = TicketUpdateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
-        if not permissions.is_staff_member(user):
-            customer = common.customer_of(request)
-            if set(changes) != {"status"} or customer is None or ticket.requester_id != customer.pk:
-                raise PermissionDenied(_("Customers can only mark their own request solved or reopen it."))
         if "type" in changes:
             changes["ticket_type"] = changes.pop("type")
         ticket = services.ticket_update(ticket=ticket, actor=user, via=common.VIA_API, **changes)

@@ -219,3 +219,13 @@ def test_retrieve_query_count(as_agent, support, django_assert_max_num_queries):
 
     with django_assert_max_num_queries(5):
         assert as_agent.get(url(ticket)).status_code == 200
+
+
+def test_customer_patch_refuses_other_fields_before_looking_them_up(as_alice, alice, agent, billing):
+    ticket = make_ticket(requester=alice)
+
+    answers = [as_alice.patch(url(ticket), payload, format="json") for payload in (
+        {"assignee": agent.pk}, {"assignee": 987654}, {"team": billing.slug}, {"team": "no-such-team"})]
+
+    assert {r.status_code for r in answers} == {403}
+    assert len({r.content for r in answers}) == 1

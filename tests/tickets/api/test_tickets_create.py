@@ -175,3 +175,11 @@ def test_create_uses_a_small_fixed_number_of_queries(as_agent, support, django_a
         response = as_agent.post(URL, payload, format="json")
 
     assert response.status_code == 201
+
+
+def test_customer_cannot_probe_which_staff_ids_exist(as_alice, agent):
+    real = as_alice.post(URL, {"subject": "Hi", "description": "x", "assignee": agent.pk}, format="json")
+    made_up = as_alice.post(URL, {"subject": "Hi", "description": "x", "assignee": 987654}, format="json")
+
+    assert real.status_code == made_up.status_code == 400
+    assert real.json() == made_up.json()
