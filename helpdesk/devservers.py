@@ -53,6 +53,8 @@ PG_LOCALES = ["C.UTF-8", "en_US.UTF-8"]
 # One database per pytest-xdist worker, plus db 0 for `make run`.
 REDIS_DATABASES = 64
 READY_TIMEOUT_SECONDS = 60.0
+# A closed connection's port stays in TIME_WAIT for 60 s on Linux.
+PORT_RELEASE_TIMEOUT_SECONDS = 75.0
 STOP_TIMEOUT_SECONDS = 60.0
 LOG_ROTATE_BYTES = 10 * 1024 * 1024
 # Unix socket paths longer than this do not fit in sockaddr_un (107 bytes on Linux).
@@ -263,6 +265,64 @@ def _port_taken_error(service: str, port: int, port_variable: str, url_variable:
     )
 
 
+def _ephemeral_port_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 49152, 65535  # the IANA range macOS uses
+
+
+def _can_bind(port: int) -> bool:
+    # With SO_REUSEADDR, as both servers bind: only listeners and live or TIME_WAIT client
+    # sockets on the port stand in the way.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def _claim_port(service: str, port: int, port_variable: str, url_variable: str, progress: Progress) -> None:
+    """Return once `port` can be listened on; raise if another program listens there.
+
+    A port in the ephemeral range can be the local end of an outgoing connection, or of one
+    closed less than a minute ago (TIME_WAIT): that passes, so we wait for it.
+    """
+    if _port_answers(port):
+        raise _port_taken_error(service, port, port_variable, url_variable)
+    if _can_bind(port):
+        return
+    progress(f"Port {port} is held by a recent outgoing connection; waiting for the system to release it.")
+    deadline = time.monotonic() + PORT_RELEASE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if _port_answers(port):
+            raise _port_taken_error(service, port, port_variable, url_variable)
+        if _can_bind(port):
+            return
+    low, high = _ephemeral_port_range()
+    raise DevServerError(
+        f"Port 127.0.0.1:{port} stays taken by an outgoing connection (the system hands out ports "
+        f"{low}-{high} to those), so the embedded {service} cannot listen there. Choose a port "
+        f"outside that range with {port_variable}=<port>, or point {url_variable} at an existing server."
+    )
+
+
+def _not_ready_error(service: str, port: int, process: subprocess.Popen, log_path: Path) -> DevServerError:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+        what = f"did not become ready on 127.0.0.1:{port} within {READY_TIMEOUT_SECONDS:.0f} s"
+    else:
+        what = f"exited with code {process.returncode} while starting on 127.0.0.1:{port}"
+    return DevServerError(f"{service} {what}.\n{_log_tail(log_path)}")
+
+
 @contextlib.contextmanager
 def _locked(path: Path, operation: int) -> Iterator[int]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -414,13 +474,7 @@ def _start_postgres(port: int, progress: Progress) -> subprocess.Popen:
             **run_as.popen_kwargs(),
         )
     if not _wait_until(lambda: _pg_is_ready(port), process, READY_TIMEOUT_SECONDS):
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        raise DevServerError(
-            f"PostgreSQL did not become ready on 127.0.0.1:{port} within {READY_TIMEOUT_SECONDS:.0f} s "
-            f"(exit code {process.returncode}).\n{_log_tail(log_path)}"
-        )
+        raise _not_ready_error("PostgreSQL", port, process, log_path)
     return process
 
 
@@ -462,8 +516,7 @@ def _ensure_postgres(progress: Progress) -> bool:
                 f"127.0.0.1:{port}.\n{_log_tail(data_dir() / 'postgres.log')}"
             )
         return False
-    if _port_answers(port):
-        raise _port_taken_error("PostgreSQL", port, "HELPDESK_PG_PORT", "DATABASE_URL")
+    _claim_port("PostgreSQL", port, "HELPDESK_PG_PORT", "DATABASE_URL", progress)
     _spawned[POSTGRES] = _start_postgres(port, progress)
     try:
         _prepare_databases(port)
@@ -589,13 +642,7 @@ def _start_redis(port: int, progress: Progress) -> subprocess.Popen:
             start_new_session=True,
         )
     if not _wait_until(lambda: _redis_pings(port), process, READY_TIMEOUT_SECONDS):
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        raise DevServerError(
-            f"Redis did not become ready on 127.0.0.1:{port} within {READY_TIMEOUT_SECONDS:.0f} s "
-            f"(exit code {process.returncode}).\n{_log_tail(log_path)}"
-        )
+        raise _not_ready_error("Redis", port, process, log_path)
     return process
 
 
@@ -610,8 +657,7 @@ def _ensure_redis(progress: Progress) -> bool:
                 f"HELPDESK_REDIS_PORT={port}. Stop it first with `python -m helpdesk.devservers stop`."
             )
         return False
-    if _port_answers(port):
-        raise _port_taken_error("Redis", port, "HELPDESK_REDIS_PORT", "REDIS_URL")
+    _claim_port("Redis", port, "HELPDESK_REDIS_PORT", "REDIS_URL", progress)
     _spawned[REDIS] = _start_redis(port, progress)
     return True
 

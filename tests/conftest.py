@@ -6,6 +6,7 @@ App fixtures live in tests/<app>/conftest.py. Under pytest the embedded Redis UR
 
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -44,14 +45,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         services.stop()
 
 
+@functools.cache
+def _redis_client(url: str):
+    # One connection for the session: a new one per test would leave thousands of sockets in
+    # TIME_WAIT, and those can hold the embedded servers' ports when they restart.
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=5)
+
+
 @pytest.fixture(autouse=True)
 def redis_flush():
     """Empty the test Redis database after each test, so counters and caches never leak."""
-    import redis
     from django.conf import settings
 
     # Read before the test: one that points REDIS_URL at a dead server must not break teardown.
     url = settings.REDIS_URL
     yield
-    with redis.Redis.from_url(url, socket_timeout=5) as client:
-        client.flushdb()
+    _redis_client(url).flushdb()
