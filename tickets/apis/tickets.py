@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -116,30 +117,30 @@ class TicketListCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         is_staff = permissions.is_staff_member(user)
-        requester: Customer | None
-        if is_staff:
-            requester = customer_find_or_create(email=data["requester_email"], name=data.get("requester_name", ""))
-        else:
-            requester = common.customer_of(request)
+        requester = None if is_staff else common.customer_of(request)
+        if not is_staff and requester is None:
+            raise PermissionDenied(_("Your account has no customer profile."))
+        # One transaction: a refused ticket (say, a bad custom field) leaves no new contact behind.
+        with transaction.atomic():
             if requester is None:
-                raise PermissionDenied(_("Your account has no customer profile."))
-        ticket = services.ticket_create(
-            requester=requester,
-            subject=data["subject"],
-            body_text=data.get("description") or None,
-            body_html=data.get("description_html") or None,
-            channel=Channel.API,
-            actor=user,
-            team=data.get("team"),
-            assignee=data.get("assignee") if is_staff else None,
-            priority=data.get("priority") or Priority.NORMAL,
-            ticket_type=data.get("type") or TicketType.QUESTION,
-            tags=data.get("tags") if is_staff else None,
-            custom_fields=data.get("custom_fields") or None,
-            customer_fields_only=not is_staff,
-            files=[services.incoming_from_upload(upload) for upload in data.get("files") or []],
-            via=common.VIA_API,
-        )
+                requester = customer_find_or_create(email=data["requester_email"], name=data.get("requester_name", ""))
+            ticket = services.ticket_create(
+                requester=requester,
+                subject=data["subject"],
+                body_text=data.get("description") or None,
+                body_html=data.get("description_html") or None,
+                channel=Channel.API,
+                actor=user,
+                team=data.get("team"),
+                assignee=data.get("assignee") if is_staff else None,
+                priority=data.get("priority") or Priority.NORMAL,
+                ticket_type=data.get("type") or TicketType.QUESTION,
+                tags=data.get("tags") if is_staff else None,
+                custom_fields=data.get("custom_fields") or None,
+                customer_fields_only=not is_staff,
+                files=[services.incoming_from_upload(upload) for upload in data.get("files") or []],
+                via=common.VIA_API,
+            )
         if requester.organization_id and Customer.organization.is_cached(requester):
             ticket.organization = requester.organization
         return ticket_response(request, ticket, status=http_status.HTTP_201_CREATED)

@@ -74,6 +74,7 @@ def test_invalid_create_is_400_and_writes_nothing(as_agent, payload, field):
     assert field in response.json()["error"]["fields"]
     assert Ticket.objects.count() == 0
     assert Event.objects.count() == 0
+    assert not Customer.objects.filter(email="new@example.com").exists()
 
 
 def test_assignee_must_belong_to_the_team(as_agent, billing):
