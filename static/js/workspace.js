@@ -99,6 +99,7 @@
   var retryDelay = 1000;
   var subscriptions = new Set();
   var pending = [];
+  var everOpened = false;
 
   function socketUrl() {
     var base = app.dataset.wsUrl;
@@ -141,7 +142,9 @@
       var queued = pending;
       pending = [];
       queued.forEach(send);
-      document.dispatchEvent(new CustomEvent("hd:socket-open"));
+      // After a reconnect, pages re-read what may have changed while the socket was down.
+      document.dispatchEvent(new CustomEvent("hd:socket-open", { detail: { reconnected: everOpened } }));
+      everOpened = true;
     });
     socket.addEventListener("message", function (message) {
       var data;
@@ -200,6 +203,11 @@
     }, 3000);
     document.addEventListener("hd:realtime", function (event) {
       if (ticketNumberOf(event.detail) && /^ticket\./.test(event.detail.type)) {
+        refreshSidebar();
+      }
+    });
+    document.addEventListener("hd:socket-open", function (event) {
+      if (event.detail && event.detail.reconnected) {
         refreshSidebar();
       }
     });

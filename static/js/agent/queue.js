@@ -91,6 +91,17 @@
     window.htmx.ajax("GET", results.dataset.fragmentUrl, { target: "#queue-results", swap: "innerHTML" }).then(updateSelection);
   }, 800);
 
+  document.addEventListener("hd:socket-open", function (event) {
+    if (!event.detail || !event.detail.reconnected) {
+      return;
+    }
+    if (isFirstPage) {
+      refreshList();
+    } else if (notice) {
+      notice.hidden = false;
+    }
+  });
+
   document.addEventListener("hd:realtime", function (event) {
     var data = event.detail;
     if (!/^ticket\.(created|updated|message_added|merged)$/.test(data.type)) {

@@ -147,6 +147,13 @@
       refreshFields();
     }
   });
+  document.addEventListener("hd:socket-open", function (event) {
+    if (event.detail && event.detail.reconnected) {
+      refreshTimeline();
+      refreshFields();
+      refreshPresence();
+    }
+  });
   // A presence entry expires on its own; re-read the banner now and then so stale names disappear.
   setInterval(function () {
     if (document.querySelector("#presence [data-presence-user]")) {
