@@ -223,3 +223,32 @@ def test_every_category_tells_a_complete_story_in_each_language():
                 assert texts["subjects"][subject] and texts["openings"][opening] and texts["solutions"][solution], name
                 if ask is not None:
                     assert texts["asks"][ask] and texts["infos"][info], name
+
+
+def _index_names() -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename IN ('tickets_ticket', 'tickets_message', "
+                       "'tickets_event')")
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_large_loads_rebuild_every_index_they_drop():
+    from tickets.demo.bulk import bulk_load, drop_secondary_indexes, restore_dropped_indexes
+
+    ensure_base_data(tickets=50)
+    before = _index_names()
+    assert {"message_text_trgm", "ticket_team_open_updated_idx", "event_ticket_created_idx"} <= before
+
+    result = bulk_load(catalog(tickets=50), total=50, workers=1, drop_indexes=True)
+
+    assert result.tickets == 50 and Ticket.objects.count() == 50
+    assert _index_names() == before
+    assert_histories_consistent()
+    # An interrupted load (indexes dropped, never rebuilt) is repaired by the next call.
+    dropped = drop_secondary_indexes()
+    assert {name for name, _sql, _table in dropped} == before - _index_names()
+    assert restore_dropped_indexes() == len(dropped)
+    assert _index_names() == before

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -354,36 +355,67 @@ def _state_table() -> None:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (key text PRIMARY KEY, value jsonb NOT NULL)")
 
 
+def _build_indexes(definitions: list[tuple[str, str]], *, parallel_workers: int, analyze: list[str],
+                   progress: Callable[[str], None]) -> None:
+    """Create the missing ones of `definitions`, then ANALYZE `analyze`; run in its own thread and connection."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+            cursor.execute("SET max_parallel_maintenance_workers = %s", [parallel_workers])
+            for name, definition in definitions:
+                started = time.monotonic()
+                cursor.execute("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
+                               [name])
+                if cursor.fetchone() is None:
+                    cursor.execute(definition)
+                    progress(f"  index {name}: {time.monotonic() - started:.1f} s")
+            for table in analyze:
+                cursor.execute(f"ANALYZE {table}")
+    finally:
+        connection.close()
+
+
 def restore_dropped_indexes(progress: Callable[[str], None] = lambda _m: None) -> int:
-    """Rebuild indexes a previous bulk load dropped (also after an interrupted load). Returns how many."""
+    """Rebuild indexes a previous bulk load dropped (also after an interrupted load), then ANALYZE.
+
+    Two connections work at once: one on the message table (its trigram index is most of the work,
+    built with parallel workers), one on the others. Returns how many indexes were listed.
+    """
     _state_table()
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT value FROM {STATE_TABLE} WHERE key = 'dropped_indexes'")  # noqa: S608
         row = cursor.fetchone()
-        if row is None:
-            return 0
-        definitions = row[0] if isinstance(row[0], list) else json.loads(row[0])
-        cursor.execute("SET maintenance_work_mem = '1GB'")
-        cursor.execute("SET max_parallel_maintenance_workers = 2")
-        for name, definition in definitions:
-            started = time.monotonic()
-            cursor.execute("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s", [name])
-            if cursor.fetchone() is None:
-                cursor.execute(definition)
-                progress(f"  index {name}: {time.monotonic() - started:.1f} s")
-        cursor.execute("RESET maintenance_work_mem")
-        cursor.execute("RESET max_parallel_maintenance_workers")
+    if row is None:
+        return 0
+    definitions = row[0] if isinstance(row[0], list) else json.loads(row[0])
+    on_messages = [(name, sql) for name, sql, table in definitions if table == Message._meta.db_table]
+    others = [(name, sql) for name, sql, table in definitions if table != Message._meta.db_table]
+    lanes = [
+        threading.Thread(target=_build_indexes, args=(on_messages,), kwargs={
+            "parallel_workers": 2, "analyze": [Message._meta.db_table], "progress": progress}),
+        threading.Thread(target=_build_indexes, args=(others,), kwargs={
+            "parallel_workers": 0, "analyze": [Ticket._meta.db_table, Event._meta.db_table], "progress": progress}),
+    ]
+    for lane in lanes:
+        lane.start()
+    for lane in lanes:
+        lane.join()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY(%s)",
+                       [[definition[0] for definition in definitions]])
+        if cursor.fetchone()[0] != len(definitions):
+            raise RuntimeError("Some indexes dropped for the bulk load could not be rebuilt; run seed_demo again.")
         cursor.execute(f"DELETE FROM {STATE_TABLE} WHERE key = 'dropped_indexes'")  # noqa: S608
     return len(definitions)
 
 
-def drop_secondary_indexes() -> list[tuple[str, str]]:
+def drop_secondary_indexes() -> list[tuple[str, str, str]]:
     """Drop the non-unique indexes of the ticket, message and event tables, remembering their definitions."""
     _state_table()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT i.relname, pg_get_indexdef(i.oid)
+            SELECT i.relname, pg_get_indexdef(i.oid), t.relname
               FROM pg_index x
               JOIN pg_class i ON i.oid = x.indexrelid
               JOIN pg_class t ON t.oid = x.indrelid
@@ -393,13 +425,13 @@ def drop_secondary_indexes() -> list[tuple[str, str]]:
             """,
             [list(BULK_TABLES)],
         )
-        definitions = [(name, definition) for name, definition in cursor.fetchall()]
+        definitions = [(name, definition, table) for name, definition, table in cursor.fetchall()]
         cursor.execute(
             f"INSERT INTO {STATE_TABLE} (key, value) VALUES ('dropped_indexes', %s) "  # noqa: S608
             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
             [json.dumps(definitions)],
         )
-        for name, _definition in definitions:
+        for name, _definition, _table in definitions:
             cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
     return definitions
 
@@ -442,10 +474,10 @@ def bulk_load(
             for part in pool.imap_unordered(_worker_chunk, chunks):
                 tally(part)
     if drop_indexes:
-        progress("Rebuilding indexes.")
+        progress("Rebuilding indexes and analyzing.")
         restore_dropped_indexes(progress)
-    progress("Analyzing.")
-    with connection.cursor() as cursor:
-        for table in BULK_TABLES:
-            cursor.execute(f"ANALYZE {table}")
+    else:
+        with connection.cursor() as cursor:
+            for table in BULK_TABLES:
+                cursor.execute(f"ANALYZE {table}")
     return result
