@@ -79,10 +79,11 @@ class Message(models.Model):
 
     @property
     def author_name(self) -> str:
-        if self.author_user_id and self.author_user:
-            return self.author_user.name
+        # A customer's contact name first: their sign-in user is often just their email address.
         if self.author_customer_id and self.author_customer:
             return self.author_customer.name
+        if self.author_user_id and self.author_user:
+            return self.author_user.name
         return str(_("System"))
 
 
