@@ -120,7 +120,19 @@ def test_agent_filters_queue_replies_and_customer_sees_the_reply_in_the_portal(n
     expect(thread.filter(has_text=reply)).to_contain_text("Alice Wong")
     expect(thread.filter(has_text="The download button on the billing page")).to_be_visible()
     expect(customer.locator("body")).not_to_contain_text("Root cause")
+
+    # The customer answers; the agent, still on the ticket, sees it arrive without reloading.
+    agent.evaluate("window.__notReloaded = true")
+    answer = "It works now, thank you! 谢谢！"
+    customer.get_by_label("Your reply", exact=True).fill(answer)
+    customer.get_by_role("button", name="Send reply").click()
+    expect(customer.locator(".message", has_text=answer)).to_be_visible()
+    arrived = agent.locator("#timeline .message", has_text=answer)
+    expect(arrived).to_be_visible()
+    expect(arrived.locator(".message__author")).to_have_text("Maria Garcia")
+    assert agent.evaluate("window.__notReloaded === true")
     assert customer.problems == []
+    assert agent.problems == []
 
 
 def test_second_agent_sees_who_is_viewing_and_typing(new_page):
