@@ -106,7 +106,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # The layer blocks on Redis for up to 5 s per read (BZPOPMIN); redis-py 8 defaults the
+            # socket timeout to 5 s, which would kill every idle websocket consumer.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
             "prefix": env.str("CHANNEL_LAYER_PREFIX", default="hd-asgi"),
             "capacity": 1000,
             "expiry": 60,

@@ -301,3 +301,22 @@ def test_presence_reaches_the_other_agents_on_the_ticket_and_ends_on_disconnect(
         await second.disconnect()
 
     run(scenario)
+
+
+def test_an_idle_socket_still_receives_events_later(support):
+    """The channel layer blocks on Redis for up to 5 s per read; a client socket timeout at or below
+    that (redis-py 8 defaults to 5 s) used to kill every idle consumer."""
+    import asyncio
+
+    agent = make_agent(support)
+    ticket = make_ticket(team=support)
+
+    async def scenario():
+        socket = await open_socket(agent)
+        await asyncio.sleep(12)
+        await db(ticket_update, ticket=ticket, actor=None, priority="high")
+        received = await receive_exactly(socket, 1)
+        assert received[0]["ticket"]["number"] == ticket.number
+        await socket.disconnect()
+
+    run(scenario)
