@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from html import escape
 
 from django import template
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
@@ -45,3 +47,63 @@ def filesize(value: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return ""
+
+
+class _RowText:
+    """Labels and formats a queue render needs, looked up once per render instead of once per row."""
+
+    def __init__(self) -> None:
+        from tickets.models import Priority, Status
+
+        self.status = {value: str(label) for value, label in Status.choices}
+        self.priority = {value: str(label) for value, label in Priority.choices}
+        self.unassigned = _("Unassigned")
+        self.select = _("Select ticket #%(number)s")
+        from django.urls import reverse
+
+        # Reversed once per render; every row's link differs only in the number.
+        self.url_prefix = reverse("agent:ticket", args=[0]).removesuffix("0/")
+
+
+def _time_cell(css: str, value: datetime, *, relative: bool) -> str:
+    """A date cell in the viewer's time zone. ISO-style dates read the same in every language and
+    cost far less than localized formats, which matters at a hundred rows."""
+    local = timezone.localtime(value)
+    shown = relative_time(value) if relative else local.strftime("%Y-%m-%d")
+    return (f'<td class="{css} col-date"><time datetime="{local.isoformat()}" '
+            f'title="{local.strftime("%Y-%m-%d %H:%M")}">{escape(shown)}</time></td>')
+
+
+@register.simple_tag(takes_context=True)
+def queue_row(context: template.Context, ticket) -> SafeString:
+    """One row of the agent queue, rendered in Python: at a hundred rows a page, template includes
+    and filters per cell cost more than the whole database work. Every value from the ticket goes
+    through `escape` (the standard library's, which escapes & < > " and ')."""
+    text = context.render_context.get("queue_row_text")
+    if text is None:
+        text = context.render_context["queue_row_text"] = _RowText()
+    number = int(ticket.number)
+    tags = ""
+    if ticket.tags:
+        tags = '<div class="chips">' + "".join(f'<span class="chip">{escape(tag)}</span>' for tag in ticket.tags[:4]) + "</div>"
+    team = escape(ticket.team.name) if ticket.team_id and ticket.team else '<span class="muted">—</span>'
+    assignee = (escape(ticket.assignee.name) if ticket.assignee_id and ticket.assignee
+                else f'<span class="muted">{escape(text.unassigned)}</span>')
+    status, priority = escape(ticket.status), escape(ticket.priority)
+    return mark_safe(  # noqa: S308 - every interpolated value above is escaped or an int
+        f'<tr id="ticket-row-{number}" data-number="{number}">'
+        f'<td class="col-check"><input type="checkbox" name="numbers" value="{number}" form="bulk-form" '
+        f'data-row-check aria-label="{escape(text.select % {"number": number})}"></td>'
+        f'<td class="col-number mono">#{number}</td>'
+        f'<td class="col-subject"><div class="truncate"><a href="{escape(text.url_prefix)}{number}/">'
+        f'{escape(ticket.subject)}</a></div>{tags}</td>'
+        f'<td class="col-requester truncate">{escape(ticket.requester.name)}</td>'
+        f'<td class="col-status"><span class="badge badge--status-{status}">'
+        f'{escape(text.status.get(ticket.status, ticket.status))}</span></td>'
+        f'<td class="col-priority"><span class="badge badge--priority-{priority}">'
+        f'{escape(text.priority.get(ticket.priority, ticket.priority))}</span></td>'
+        f'<td class="col-team truncate">{team}</td>'
+        f'<td class="col-assignee truncate">{assignee}</td>'
+        f'{_time_cell("col-updated", ticket.updated_at, relative=True)}'
+        f'{_time_cell("col-created", ticket.created_at, relative=False)}</tr>'
+    )

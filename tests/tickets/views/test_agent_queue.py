@@ -112,6 +112,26 @@ def test_subject_with_html_is_escaped_in_the_queue(agent_client, support):
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
+def test_every_cell_of_a_row_is_escaped():
+    """Rows are rendered in Python for speed; nothing a customer, admin or agent typed may become markup."""
+    team = make_team('<i>Team</i>"', slug="odd-team")
+    agent = make_agent(team, display_name='"><script>alert(1)</script>')
+    requester = make_customer(name="<b>Bold</b> & co", with_login=False)
+    make_ticket(team=team, requester=requester, subject="x'\"><svg onload=alert(2)>", tags=["<u>tag</u>"],
+                assignee=agent)
+    client = Client()
+    client.force_login(agent)
+    html = client.get("/agent/").content.decode()
+    row = re.search(r'<tr id="ticket-row-\d+".*?</tr>', html, re.S).group(0)
+    for raw in ("<script>", "<svg", "<b>", "<i>", "<u>", "onload=alert(2)>"):
+        assert raw not in row
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in row
+    assert "&lt;i&gt;Team&lt;/i&gt;&quot;" in row
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in row
+    assert "&lt;u&gt;tag&lt;/u&gt;" in row
+    assert "x&#x27;&quot;&gt;&lt;svg onload=alert(2)&gt;" in row
+
+
 # ------------------------------------------------------------------------------------- sorting
 
 
@@ -193,7 +213,7 @@ def test_builtin_view_links_and_counts(agent_client, agent, support, billing):
     make_ticket(team=support)
     make_ticket(team=support)
     make_ticket(team=billing)
-    html = agent_client.get("/agent/").content.decode()
+    html = agent_client.get(reverse("agent:views")).content.decode()
     mine = re.search(r'data-view="mine">\s*<span class="nav__label">My open tickets</span><span class="count">(\d+)', html)
     unassigned = re.search(r'data-view="unassigned">\s*<span class="nav__label">Unassigned in my teams</span><span class="count">(\d+)', html)
     assert mine and mine.group(1) == "1"
@@ -265,6 +285,24 @@ def test_row_endpoint_is_empty_for_other_teams_and_for_filtered_out_tickets(agen
     assert filtered.status_code == 200 and filtered.content == b""
     missing = agent_client.get(reverse("agent:ticket_row", args=[987654321]))
     assert missing.status_code == 200 and missing.content == b""
+
+
+def test_pages_load_view_counts_after_rendering_and_reuse_them_for_a_while(agent_client, support,
+                                                                          django_assert_max_num_queries):
+    """Counting views scans many rows at scale: a page never waits for it."""
+    make_ticket(team=support)
+    first = agent_client.get("/agent/").content.decode()
+    assert 'hx-get="/agent/views/" hx-trigger="load"' in first
+    assert re.search(r'data-view="open">\s*<span class="nav__label">All open in my teams</span><span class="count"><', first)
+    fragment = agent_client.get(reverse("agent:views")).content.decode()
+    assert re.search(r'data-view="open">\s*<span class="nav__label">All open in my teams</span><span class="count">1<', fragment)
+    make_ticket(team=support)
+    with django_assert_max_num_queries(3):  # the user, team ids, saved views; no count
+        again = agent_client.get(reverse("agent:views")).content.decode()
+    assert again == fragment  # cached for HELPDESK_VIEW_COUNTS_SECONDS
+    page = agent_client.get("/agent/").content.decode()
+    assert 'hx-trigger="load"' not in page
+    assert re.search(r'data-view="open">\s*<span class="nav__label">All open in my teams</span><span class="count">1<', page)
 
 
 def test_sidebar_fragment_has_fresh_counts(agent_client, support):

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import make_agent, make_team, make_ticket, make_user
-from tickets.models import Role, SavedView
+from tickets.models import Role, SavedView, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -45,8 +45,22 @@ def test_agent_saves_the_current_filters_as_a_personal_view(support):
     assert view.sort == "-created"
     html = response.content.decode()
     assert "View “Urgent VIPs” saved." in html
-    assert re.search(rf'aria-current="page" data-view="saved-{view.pk}">.*?Urgent VIPs</span><span class="count">1<', html, re.S)
+    assert re.search(rf'aria-current="page" data-view="saved-{view.pk}">.*?Urgent VIPs</span>', html, re.S)
     assert len(re.findall(r'<tr id="ticket-row-', html)) == 1
+    counts = client.get(reverse("agent:views")).content.decode()
+    assert re.search(rf'data-view="saved-{view.pk}">.*?Urgent VIPs</span><span class="count">1<', counts, re.S)
+
+
+def test_a_view_without_filters_counts_every_visible_ticket(support):
+    agent = make_agent(support)
+    SavedView.objects.create(name="Everything", owner=agent, filters={}, sort="-updated")
+    make_ticket(team=support)
+    closed = make_ticket(team=support)
+    Ticket.objects.filter(pk=closed.pk).update(status="closed")
+    make_ticket(team=make_team("Elsewhere"))
+    html = client_for(agent).get(reverse("agent:views")).content.decode()
+    assert re.search(r'Everything</span><span class="count">2<', html)
+    assert re.search(r'All open in my teams</span><span class="count">1<', html)
 
 
 def test_saved_view_with_an_invalid_filter_is_refused(support):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -16,9 +20,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from helpdesk import permissions
 from tickets import selectors
 from tickets.models import STAFF_ROLES, SavedView, Team, User
-from tickets.services.saved_views import can_delete_saved_view
 
 AGENT_LIST_LIMIT = 500
+# How long view counts may be reused; realtime refreshes of the sidebar read through this cache.
+VIEW_COUNTS_SECONDS = 20
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -60,14 +65,33 @@ def _view_url(params: dict[str, str], slug: str) -> str:
     return f"{reverse('agent:queue')}?{urlencode(query)}"
 
 
-def sidebar_views(request: HttpRequest) -> dict[str, Any]:
-    """Built-in and saved views with their counts (one aggregate query for all of them)."""
+def _counts_cache_key(user: User, views: list[selectors.BuiltInView | SavedView]) -> str:
+    signature = json.dumps([selectors.view_params(view) for view in views], sort_keys=True, default=str)
+    return f"agent:view-counts:{user.pk}:{hashlib.sha256(signature.encode()).hexdigest()[:24]}"
+
+
+def sidebar_views(request: HttpRequest, *, compute_counts: bool = False) -> dict[str, Any]:
+    """Built-in and saved views with their counts.
+
+    Counting is one aggregate query for all views, but at a million tickets it still costs more
+    than a whole page, so pages take counts from a short-lived per-user cache only, and the
+    sidebar fragment (loaded right after the page, and after realtime events) computes them.
+    """
     user = request.user
     builtin = selectors.builtin_views(user)
     saved = selectors.saved_views_for(user)
     views: list[selectors.BuiltInView | SavedView] = [*builtin, *saved]
-    counts = selectors.view_counts(user=user, views=views)
+    key = _counts_cache_key(user, views)
+    counts = cache.get(key)
+    if counts is None and compute_counts:
+        counts = selectors.view_counts(user=user, views=views)
+        cache.set(key, counts, getattr(settings, "HELPDESK_VIEW_COUNTS_SECONDS", VIEW_COUNTS_SECONDS))
+    counts_loaded = counts is not None
+    counts = counts or {}
     active = request.GET.get("view", "")
+    # Whether team views may be deleted: one look-up of the led teams, not one per view.
+    manages_all = permissions.reads_all_tickets(user)
+    led = set(permissions.lead_team_ids_of(user)) if not manages_all and any(v.owner_id is None for v in saved) else set()
     builtin_entries, saved_entries = [], []
     for index, view in enumerate(views):
         if isinstance(view, SavedView):
@@ -75,14 +99,17 @@ def sidebar_views(request: HttpRequest) -> dict[str, Any]:
             saved_entries.append({
                 "slug": slug, "name": view.name, "url": _view_url(selectors.view_params(view), slug),
                 "count": counts.get(index), "is_active": active == slug, "is_shared": view.owner_id is None,
-                "id": view.pk, "can_delete": can_delete_saved_view(user, view),
+                "id": view.pk,
+                "can_delete": view.owner_id == user.pk if view.owner_id is not None
+                else view.team_id is not None and (manages_all or view.team_id in led),
             })
         else:
             builtin_entries.append({
                 "slug": view.slug, "name": view.name, "url": _view_url(selectors.view_params(view), view.slug),
                 "count": counts.get(index), "is_active": active == view.slug,
             })
-    return {"builtin_views": builtin_entries, "saved_views": saved_entries}
+    return {"builtin_views": builtin_entries, "saved_views": saved_entries, "counts_loaded": counts_loaded,
+            "active": active}
 
 
 def active_view_name(sidebar: dict[str, Any]) -> str | None:

@@ -162,8 +162,8 @@ def ticket_row(request: HttpRequest, number: int) -> HttpResponse:
 @staff_required
 @require_GET
 def sidebar(request: HttpRequest) -> HttpResponse:
-    """The views nav with fresh counts (refreshed by the page after realtime events)."""
-    return render(request, "agent/_sidebar_views.html", {"sidebar": sidebar_views(request)})
+    """The views nav with counts: loaded right after a page without cached counts, and after realtime events."""
+    return render(request, "agent/_sidebar_views.html", {"sidebar": sidebar_views(request, compute_counts=True)})
 
 
 @staff_required
