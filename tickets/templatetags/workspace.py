@@ -86,8 +86,9 @@ def queue_row(context: template.Context, ticket) -> SafeString:
     tags = ""
     if ticket.tags:
         tags = '<div class="chips">' + "".join(f'<span class="chip">{escape(tag)}</span>' for tag in ticket.tags[:4]) + "</div>"
-    team = escape(ticket.team.name) if ticket.team_id and ticket.team else '<span class="muted">—</span>'
-    assignee = (escape(ticket.assignee.name) if ticket.assignee_id and ticket.assignee
+    team = (f'<div class="cell-truncate">{escape(ticket.team.name)}</div>' if ticket.team_id and ticket.team
+            else '<span class="muted">—</span>')
+    assignee = (f'<div class="cell-truncate">{escape(ticket.assignee.name)}</div>' if ticket.assignee_id and ticket.assignee
                 else f'<span class="muted">{escape(text.unassigned)}</span>')
     status, priority = escape(ticket.status), escape(ticket.priority)
     return mark_safe(  # noqa: S308 - every interpolated value above is escaped or an int
@@ -97,13 +98,13 @@ def queue_row(context: template.Context, ticket) -> SafeString:
         f'<td class="col-number mono">#{number}</td>'
         f'<td class="col-subject"><div class="truncate"><a href="{escape(text.url_prefix)}{number}/">'
         f'{escape(ticket.subject)}</a></div>{tags}</td>'
-        f'<td class="col-requester truncate">{escape(ticket.requester.name)}</td>'
+        f'<td class="col-requester"><div class="cell-truncate">{escape(ticket.requester.name)}</div></td>'
         f'<td class="col-status"><span class="badge badge--status-{status}">'
         f'{escape(text.status.get(ticket.status, ticket.status))}</span></td>'
         f'<td class="col-priority"><span class="badge badge--priority-{priority}">'
         f'{escape(text.priority.get(ticket.priority, ticket.priority))}</span></td>'
-        f'<td class="col-team truncate">{team}</td>'
-        f'<td class="col-assignee truncate">{assignee}</td>'
+        f'<td class="col-team">{team}</td>'
+        f'<td class="col-assignee">{assignee}</td>'
         f'{_time_cell("col-updated", ticket.updated_at, relative=True)}'
         f'{_time_cell("col-created", ticket.created_at, relative=False)}</tr>'
     )
