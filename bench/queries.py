@@ -47,8 +47,15 @@ def fixtures(sample: int = 100) -> Fixtures:
     return Fixtures(agent, session_cookie, token.key, support.pk, numbers, emails, requester_id)
 
 
-def queries_per_page(setup: Fixtures) -> dict[str, dict[int, int]]:
-    """SQL queries for each page at each page size (must not grow with the page size)."""
+@dataclass
+class PageQueries:
+    counts: dict[int, int]  # page size -> queries
+    slowest: list[tuple[float, str]]  # (ms, SQL) at the default page size, slowest first
+    total_ms: float
+
+
+def queries_per_page(setup: Fixtures) -> dict[str, PageQueries]:
+    """SQL queries for each page at each page size (must not grow with the page size), and the slowest ones."""
     browser = Client()
     browser.force_login(setup.agent)
     api = Client(HTTP_AUTHORIZATION=f"Token {setup.token}")
@@ -61,17 +68,22 @@ def queries_per_page(setup: Fixtures) -> dict[str, dict[int, int]]:
         "API ticket list": lambda size: api.get("/api/v1/tickets/", {"page_size": size}),
         "ticket page": lambda size: browser.get(f"/agent/tickets/{number}/"),
     }
-    counts: dict[str, dict[int, int]] = {}
+    results: dict[str, PageQueries] = {}
     for name, fetch in pages.items():
         fetch(PAGE_SIZES[0])  # warm caches (session, content types) as a running server has them
-        counts[name] = {}
+        result = PageQueries({}, [], 0.0)
         for size in PAGE_SIZES:
             with CaptureQueriesContext(connection) as captured:
                 response = fetch(size)
             if response.status_code != 200:
                 raise RuntimeError(f"{name} answered {response.status_code}")
-            counts[name][size] = len(captured.captured_queries)
-    return counts
+            result.counts[size] = len(captured.captured_queries)
+            if size == 50:
+                timed = [(float(query["time"]) * 1000, query["sql"]) for query in captured.captured_queries]
+                result.total_ms = sum(ms for ms, _sql in timed)
+                result.slowest = sorted(timed, reverse=True)[:3]
+        results[name] = result
+    return results
 
 
 def delete_bench_tickets() -> int:

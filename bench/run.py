@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         setup = queries.fixtures()
         say("Counting SQL queries per page.")
         query_counts = queries.queries_per_page(setup)
-        max_queries = max(count for sizes_ in query_counts.values() for count in sizes_.values())
+        max_queries = max(count for page in query_counts.values() for count in page.counts.values())
         say("Database baselines.")
         open_queue = database.open_queue_baseline(bench_url, setup.support_team_id)
         insert_rate = database.insert_rate(bench_url, requester_id=setup.requester_id, team_id=setup.support_team_id,
@@ -298,10 +298,16 @@ def render(*, command: str, tickets: int, seed, query_counts, max_queries: int, 
               "The queue target is checked on the slowest of the three queue pages.", ""]
 
     lines += ["### SQL queries per page (Django test client, in process)", ""]
-    sizes = sorted({size for counts in query_counts.values() for size in counts})
-    lines += [report.markdown_table(["page", *[f"page size {s}" for s in sizes]],
-                                    [[page, *[str(counts.get(s, "–")) for s in sizes]]
-                                     for page, counts in query_counts.items()]), ""]
+    sizes = sorted({size for page in query_counts.values() for size in page.counts})
+    lines += [report.markdown_table(
+        ["page", *[f"page size {s}" for s in sizes], "SQL time at 50 (ms)"],
+        [[name, *[str(page.counts.get(s, "–")) for s in sizes], report.fmt(page.total_ms)]
+         for name, page in query_counts.items()]), ""]
+    lines += ["Slowest queries at page size 50 (in process, first 160 characters):", ""]
+    for name, page in query_counts.items():
+        for ms, sql in page.slowest[:2]:
+            lines.append(f"- {name}: {ms:.1f} ms — `{' '.join(sql.split())[:160]}`")
+    lines.append("")
 
     lines += ["### Baselines and ratios", ""]
     baseline_rows = [
