@@ -59,15 +59,25 @@ class SeedInfo:
     seeded_at: str
     reused: bool
     database_size: str
+    conditions: str  # load average and fsync while seeding
 
 
-def seeded_with(url: str) -> tuple[int, float, str] | None:
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def seeded_with(url: str) -> tuple[int, float, str, str] | None:
     with _connect(url, autocommit=True) as connection:
         table = connection.execute("SELECT to_regclass(%s)", [MARKER_TABLE]).fetchone()[0]
         if table is None:
             return None
+        connection.execute(f"ALTER TABLE {MARKER_TABLE} ADD COLUMN IF NOT EXISTS conditions text NOT NULL DEFAULT ''")
         row = connection.execute(
-            f"SELECT tickets, seconds, seeded_at::text FROM {MARKER_TABLE} ORDER BY seeded_at DESC LIMIT 1"  # noqa: S608
+            f"SELECT tickets, seconds, seeded_at::text, conditions FROM {MARKER_TABLE} "  # noqa: S608
+            "ORDER BY seeded_at DESC LIMIT 1"
         ).fetchone()
     return row
 
@@ -92,21 +102,25 @@ def prepare(url: str, env: dict[str, str], *, tickets: int, skip_seed: bool, say
         say("Migrating the bench database.")
         manage(env, "migrate", "-v0")
         say(f"Seeding {tickets:,} tickets (seed_demo --method bulk).")
+        load_before = load_average()
         started = time.monotonic()
         manage(env, "seed_demo", "--tickets", str(tickets), "--method", "bulk")
         seconds = time.monotonic() - started
+        conditions = (f"load average {load_before} before, {load_average()} after; "
+                      f"fsync {server_settings(url)['fsync']}")
         with _connect(url, autocommit=True) as connection:
             connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (tickets integer NOT NULL, seconds double precision, "
-                "seeded_at timestamptz NOT NULL DEFAULT now())"
+                "seeded_at timestamptz NOT NULL DEFAULT now(), conditions text NOT NULL DEFAULT '')"
             )
-            connection.execute(f"INSERT INTO {MARKER_TABLE} (tickets, seconds) VALUES (%s, %s)", [tickets, seconds])  # noqa: S608
-        marker = (tickets, seconds, time.strftime("%Y-%m-%d %H:%M:%S"))
+            connection.execute(f"INSERT INTO {MARKER_TABLE} (tickets, seconds, conditions) VALUES (%s, %s, %s)",  # noqa: S608
+                               [tickets, seconds, conditions])
+        marker = (tickets, seconds, time.strftime("%Y-%m-%d %H:%M:%S"), conditions)
     else:
         manage(env, "migrate", "-v0")
     count, messages, events, size = data_size(url)
     return SeedInfo(count, messages, events, marker[1] if marker else None, marker[2] if marker else "",
-                    reused, size)
+                    reused, size, marker[3] if marker else "")
 
 
 # --- database baselines -----------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     tickets = args.tickets or (10_000 if args.quick else 1_000_000)
     sizes = QUICK if args.quick else FULL
     configs = [servers.SERVERS[name.strip()] for name in args.servers.split(",") if name.strip()]
-    command = "bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = ("bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
 
     from helpdesk import devservers
 
@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{open_queue.round_trip_ms:.3f} ms round trip; ticket+event insert: {insert_rate:,.0f}/s")
 
         results: dict[str, dict[str, Figure]] = {}
+        load_at_start = database.load_average()
         for config in configs:
             try:
                 results[config.name] = measure_server(config, env, setup, sizes)
@@ -247,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         services.stop()
 
     body = render(command=command, tickets=tickets, seed=seed, query_counts=query_counts, max_queries=max_queries,
-                  open_queue=open_queue, insert_rate=insert_rate, results=results, pg=pg, quick=args.quick)
+                  open_queue=open_queue, insert_rate=insert_rate, results=results, pg=pg, quick=args.quick,
+                  load_at_start=load_at_start)
     print("\n" + body)
     if not args.no_results:
         report.write_section("quick" if args.quick else f"{tickets}", body)
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(*, command: str, tickets: int, seed, query_counts, max_queries: int, open_queue, insert_rate: float,
-           results: dict[str, dict[str, Figure]], pg: dict[str, str], quick: bool) -> str:
+           results: dict[str, dict[str, Figure]], pg: dict[str, str], quick: bool, load_at_start: str) -> str:
     box = report.machine()
     names = list(results)
     when = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -269,9 +271,11 @@ def render(*, command: str, tickets: int, seed, query_counts, max_queries: int, 
         f"{seed.database_size}; " + (
             f"seeded by `seed_demo --tickets {tickets} --method bulk` in {seed.seconds:.0f} s"
             if seed.seconds is not None else "seed time not recorded") + (
-            f" on {seed.seeded_at[:16]} (reused by this run)." if seed.reused else " (this run)."),
+            f" on {seed.seeded_at[:16]} (reused by this run)" if seed.reused else " (this run)") + (
+            f"; while seeding: {seed.conditions}." if seed.conditions else "."),
         "",
-        f"Machine: {box['nproc']} CPUs ({box['cpu']}), {box['memory']} RAM, load average at the end {box['load']}; "
+        f"Machine: {box['nproc']} CPUs ({box['cpu']}), {box['memory']} RAM, load average {load_at_start} before the "
+        f"HTTP measurements, {box['load']} at the end; "
         f"Python {box['python']}; PostgreSQL {pg['server_version']} (fsync {pg['fsync']}, synchronous_commit "
         f"{pg['synchronous_commit']}, shared_buffers {pg['shared_buffers']}). Client and servers share the machine; "
         "servers run with the API rate limit raised (API_RATE_LIMIT) so it does not cap the figures.",
