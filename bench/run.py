@@ -6,7 +6,7 @@
     .venv/bin/python bench/run.py --servers gunicorn-2,uvicorn-2 --skip-seed
 
 The embedded PostgreSQL and Redis are used (helpdesk.devservers), but a database of its own
-(`helpdesk_bench`) and Redis database 62, so the demo data of `make run` is never touched. Each
+(`helpdesk_bench`, or `helpdesk_bench_<N>` for other sizes) and Redis database 62, so the demo data of `make run` is never touched. Each
 server configuration is started as in production (gunicorn with sync workers for WSGI, uvicorn for
 ASGI), measured, and stopped. Figures are printed and written to a section of bench/RESULTS.md.
 """
@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
 
     services = devservers.ensure_services(progress=say)
     try:
-        bench_url = os.environ.get("HELPDESK_BENCH_DATABASE_URL") or database.with_database(
-            services.database_url, database.BENCH_DATABASE)
+        # One database per size, so a --quick run never throws away the million-ticket data.
+        name = database.BENCH_DATABASE if tickets == 1_000_000 else f"{database.BENCH_DATABASE}_{tickets}"
+        bench_url = os.environ.get("HELPDESK_BENCH_DATABASE_URL") or database.with_database(services.database_url, name)
         redis_parts = urlsplit(services.redis_url)
         redis_url = urlunsplit((redis_parts.scheme, redis_parts.netloc, f"/{BENCH_REDIS_DB}", "", ""))
         env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
