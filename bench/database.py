@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -27,12 +28,18 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
-def _connect(url: str, **kwargs: object) -> psycopg.Connection:
+def _connect(url: str, **kwargs: Any) -> psycopg.Connection:
     parts = urlsplit(url)
     return psycopg.connect(
         host=parts.hostname, port=parts.port or 5432, user=parts.username or None, password=parts.password or None,
         dbname=parts.path.lstrip("/"), **kwargs,
     )
+
+
+def _one(cursor: Any) -> tuple:
+    row = cursor.fetchone()
+    assert row is not None
+    return row
 
 
 def ensure_database(url: str, *, recreate: bool = False) -> None:
@@ -71,7 +78,7 @@ def load_average() -> str:
 
 def seeded_with(url: str) -> tuple[int, float, str, str] | None:
     with _connect(url, autocommit=True) as connection:
-        table = connection.execute("SELECT to_regclass(%s)", [MARKER_TABLE]).fetchone()[0]
+        table = _one(connection.execute("SELECT to_regclass(%s)", [MARKER_TABLE]))[0]
         if table is None:
             return None
         connection.execute(f"ALTER TABLE {MARKER_TABLE} ADD COLUMN IF NOT EXISTS conditions text NOT NULL DEFAULT ''")
@@ -84,9 +91,9 @@ def seeded_with(url: str) -> tuple[int, float, str, str] | None:
 
 def data_size(url: str) -> tuple[int, int, int, str]:
     with _connect(url, autocommit=True) as connection:
-        counts = [connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+        counts = [_one(connection.execute(f"SELECT count(*) FROM {table}"))[0]  # noqa: S608
                   for table in ("tickets_ticket", "tickets_message", "tickets_event")]
-        size = connection.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+        size = _one(connection.execute("SELECT pg_size_pretty(pg_database_size(current_database()))"))[0]
     return counts[0], counts[1], counts[2], size
 
 
@@ -150,7 +157,7 @@ def open_queue_baseline(url: str, team_id: int, repeats: int = 50) -> QueryBasel
         executions, trips = [], []
         for _ in range(repeats):
             result = connection.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + OPEN_QUEUE_SQL, {"team": team_id})
-            executions.append(result.fetchone()[0][0]["Execution Time"])
+            executions.append(_one(result)[0][0]["Execution Time"])
             started = time.perf_counter()
             connection.execute(OPEN_QUEUE_SQL, {"team": team_id}).fetchall()
             trips.append((time.perf_counter() - started) * 1000)
@@ -165,13 +172,13 @@ def insert_rate(url: str, *, requester_id: int, team_id: int, seconds: float = 5
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             with connection.transaction():
-                ticket_id = connection.execute(
+                ticket_id = _one(connection.execute(
                     "INSERT INTO tickets_ticket (subject, status, priority, type, channel, requester_id, team_id, tags,"
                     " custom_fields, created_at, updated_at, reopen_count, message_count, last_customer_message_at)"
                     " VALUES (%s, 'new', 'normal', 'question', 'api', %s, %s, %s, '{}', now(), now(), 0, 0, now())"
                     " RETURNING id",
                     ["Baseline insert", requester_id, team_id, [BENCH_TAG]],
-                ).fetchone()[0]
+                ))[0]
                 connection.execute(
                     "INSERT INTO tickets_event (ticket_id, kind, actor_kind, via, field, created_at)"
                     " VALUES (%s, 'created', 'system', 'api', '', now())",
@@ -185,4 +192,4 @@ def insert_rate(url: str, *, requester_id: int, team_id: int, seconds: float = 5
 def server_settings(url: str) -> dict[str, str]:
     names = ("server_version", "fsync", "synchronous_commit", "shared_buffers", "max_wal_size")
     with _connect(url, autocommit=True) as connection:
-        return {name: connection.execute(f"SHOW {name}").fetchone()[0] for name in names}
+        return {name: _one(connection.execute(f"SHOW {name}"))[0] for name in names}

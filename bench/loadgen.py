@@ -152,6 +152,7 @@ async def _worker(host: str, port: int, next_request: Callable[[], bytes], deadl
         if writer is None:
             reader, writer = await asyncio.open_connection(host, port)
         payload = next_request()
+        assert reader is not None
         started = time.perf_counter()
         try:
             writer.write(payload)

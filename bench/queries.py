@@ -44,6 +44,7 @@ def fixtures(sample: int = 100) -> Fixtures:
     )
     emails = list(Customer.objects.exclude(email="").order_by("id").values_list("email", flat=True)[:1000])
     requester_id = Customer.objects.order_by("id").values_list("id", flat=True).first()
+    assert requester_id is not None, "no customers: is the bench database seeded?"
     return Fixtures(agent, session_cookie, token.key, support.pk, numbers, emails, requester_id)
 
 

@@ -80,7 +80,7 @@ STAFF = (
               timezone="Asia/Shanghai", languages=(ZH_HANS,), skills=("bug", "api")),
 )
 
-CUSTOM_FIELDS = (
+CUSTOM_FIELDS: tuple[tuple[str, str, str, list[str], bool], ...] = (
     # key, label, type, choices, customer visible
     ("order_number", "Order number", CustomFieldDefinition.FieldType.TEXT, [], True),
     ("plan", "Plan", CustomFieldDefinition.FieldType.SELECT, list(content.PLANS), True),
@@ -252,7 +252,7 @@ def ensure_demo_customer(password_hash: str) -> Customer:
                   "first_name": "Jordan", "last_name": "Lee", "language": EN, "timezone": "America/Los_Angeles",
                   "email_verified_at": timezone.now()},
     )
-    customer = Customer.objects.annotate(lower_email=Lower("email")).filter(lower_email=DEMO_CUSTOMER_EMAIL).first()
+    customer = Customer.objects.filter(email__iexact=DEMO_CUSTOMER_EMAIL).first()
     if customer is None:
         customer = Customer.objects.create(
             user=user, name="Jordan Lee", email=DEMO_CUSTOMER_EMAIL, phone_numbers=["+14155550123"],
@@ -301,7 +301,7 @@ def catalog(*, tickets: int, now: float | None = None) -> Catalog:
         index, greeting = people[email.lower()]
         customers.append((index, CustomerRef(pk, greeting, language or EN, organization_id, user_id)))
     customers.sort(key=lambda pair: pair[0])
-    demo = Customer.objects.annotate(lower_email=Lower("email")).get(lower_email=DEMO_CUSTOMER_EMAIL)
+    demo = Customer.objects.get(email__iexact=DEMO_CUSTOMER_EMAIL)
     now_value = now if now is not None else timezone.now().timestamp()
     return Catalog(
         now=now_value,

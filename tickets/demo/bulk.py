@@ -19,12 +19,12 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection, connections, transaction
+from django.db import connection, connections, models, transaction
 
 from tickets.demo.base import Catalog
 from tickets.demo.plan import (
@@ -102,7 +102,7 @@ def _array(values: list[str]) -> str:
     return copy_escape("{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}")
 
 
-def _extra_columns(model: type, known: Iterable[str]) -> tuple[str, str]:
+def _extra_columns(model: type[models.Model], known: tuple[str, ...]) -> tuple[str, str]:
     """Columns added to the model after this writer was written: (column list, values) from their defaults.
 
     Nullable columns and columns with a database default are left to the database.

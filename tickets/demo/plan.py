@@ -16,6 +16,7 @@ import math
 import random
 import time
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -137,7 +138,7 @@ class Weighted:
 
     __slots__ = ("keys", "cumulative", "total")
 
-    def __init__(self, weights: dict[str, float]) -> None:
+    def __init__(self, weights: Mapping[str, float]) -> None:
         self.keys = list(weights)
         self.cumulative = list(accumulate(weights.values()))
         self.total = self.cumulative[-1]

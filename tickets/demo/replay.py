@@ -76,7 +76,9 @@ def replay_ticket(plan: TicketPlan, objects: _Objects) -> Ticket:
                     ticket_reply(ticket=ticket, actor=customer_user, author_customer=requester, body_text=op[2],
                                  channel=plan.channel, external_id=op[3])
                 elif kind == NOTE:
-                    ticket_add_note(ticket=ticket, actor=objects.user(op[2]), body_text=op[3], via="web")
+                    author = objects.user(op[2])
+                    assert author is not None
+                    ticket_add_note(ticket=ticket, actor=author, body_text=op[3], via="web")
                 elif kind == STATUS:
                     ticket = ticket_update(ticket=ticket, actor=objects.user(op[2]), status=op[3], via=op[4])
                 elif kind == PRIORITY:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandParser
 
 from tickets.demo import DEMO_LOGINS, DEMO_PASSWORD, seed
@@ -19,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=None, help="processes for the bulk method")
         parser.add_argument("--seed", type=int, default=0, help="random seed of the generated tickets")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         tickets = int(options["tickets"])
         if tickets < 0:
             self.stderr.write("--tickets must be 0 or more")
