@@ -1,8 +1,9 @@
 """Browser tests: the real ASGI app (HTTP + websockets) in a subprocess, driven by headless Chromium.
 
 pytest-django's live_server is WSGI-only, and the workspace needs websockets, so `e2e_server` starts
-`uvicorn helpdesk.asgi:application` in a subprocess pointed at the pytest-django test database and
-the tests' Redis database. Tests run with `transactional_db`: what a test creates is committed, so
+the production shape of `make run` in subprocesses: the front door (helpdesk/frontdoor.py) on one
+port, plain HTTP under gunicorn and websockets under uvicorn behind it, pointed at the pytest-django
+test database and the tests' Redis database. Tests run with `transactional_db`: what a test creates is committed, so
 the server process sees it, and the database is emptied after each test.
 
 Playwright's sync API keeps an asyncio loop "running" in the main thread while it is started, which
@@ -74,7 +75,7 @@ def chromium_executable() -> str:
 
 @dataclass
 class E2EServer:
-    process: subprocess.Popen
+    processes: list[subprocess.Popen]
     base_url: str
     log_path: Path
 
@@ -88,10 +89,25 @@ class E2EServer:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def exit_code(self) -> int | None:
+        """The exit code of the first server process that has exited, None while all run."""
+        return next((code for code in (process.poll() for process in self.processes) if code is not None), None)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
     def assert_alive(self) -> None:
-        code = self.process.poll()
+        code = self.exit_code()
         if code is not None:
-            pytest.fail(f"the e2e server exited with {code}; its log ends with:\n{self.log_tail()}", pytrace=False)
+            pytest.fail(f"an e2e server process exited with {code}; the log ends with:\n{self.log_tail()}", pytrace=False)
 
 
 def _free_port() -> int:
@@ -118,7 +134,7 @@ def _wait_until_healthy(server: E2EServer) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
     last_error = ""
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
+        if server.exit_code() is not None:
             break
         try:
             with urllib.request.urlopen(server.url("/healthz"), timeout=2) as response:
@@ -128,11 +144,11 @@ def _wait_until_healthy(server: E2EServer) -> None:
         except (urllib.error.URLError, OSError) as error:
             last_error = str(error)
         time.sleep(0.2)
-    server.process.kill()
-    server.process.wait(timeout=10)
+    code = server.exit_code()
+    server.stop()
     pytest.fail(
         f"the e2e server did not answer /healthz within {SERVER_START_TIMEOUT_SECONDS:.0f} s "
-        f"(last error: {last_error}, exit code: {server.process.returncode}); its log ends with:\n"
+        f"(last error: {last_error}, exit code: {code}); its log ends with:\n"
         f"{server.log_tail()}",
         pytrace=False,
     )
@@ -142,11 +158,11 @@ def _wait_until_healthy(server: E2EServer) -> None:
 def e2e_server(
     request: pytest.FixtureRequest, django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[E2EServer]:
-    """uvicorn serving helpdesk.asgi on a free loopback port, on the test database and Redis."""
+    """The front door on a free loopback port, gunicorn and uvicorn behind it, on the test database."""
     from django.conf import settings
 
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("e2e-server") / "uvicorn.log"
+    port, http_port, websocket_port = _free_port(), _free_port(), _free_port()
+    log_path = tmp_path_factory.mktemp("e2e-server") / "server.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.e2e.server_settings",
@@ -156,6 +172,7 @@ def e2e_server(
         "DB_CONN_MAX_AGE": "0",
         "REDIS_URL": settings.REDIS_URL,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "TRUSTED_PROXIES": "127.0.0.1",
         "WHITENOISE_USE_FINDERS": "1",
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
@@ -164,29 +181,35 @@ def e2e_server(
     # The settings module reads these on import; the server must not see the test process's overrides.
     for name in ("HELPDESK_REDIS_DB",):
         env.pop(name, None)
-    command = [
-        sys.executable, "-m", "uvicorn", "helpdesk.asgi:application",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--no-access-log", "--log-level", "warning",
+    commands = [
+        [
+            sys.executable, "-m", "gunicorn", "helpdesk.wsgi:application", "--bind", f"127.0.0.1:{http_port}",
+            "--workers", "2", "--worker-class", "sync", "--log-level", "warning",
+        ],
+        [
+            sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",
+            "--port", str(websocket_port), "--no-access-log", "--log-level", "warning", "--lifespan", "off",
+        ],
+        [
+            sys.executable, "-m", "helpdesk.frontdoor", "--listen", f"127.0.0.1:{port}",
+            "--http", f"127.0.0.1:{http_port}", "--websocket", f"127.0.0.1:{websocket_port}",
+        ],
     ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = E2EServer(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
+        processes = [
+            subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
+                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            for command in commands
+        ]
+    server = E2EServer(processes=processes, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
     request.config.stash[_server_key] = server
     try:
         _wait_until_healthy(server)
         yield server
     finally:
         del request.config.stash[_server_key]
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        server.stop()
 
 
 # --- Playwright ----------------------------------------------------------------------------------

@@ -117,7 +117,9 @@ def test_serve_runs_web_worker_and_beat_and_sigterm_stops_the_whole_tree(serve, 
         assert response.status == 200
     descendants = tree.descendants()
     names = " ".join(" ".join(process.cmdline()) for process in descendants)
+    assert "gunicorn" in names
     assert "uvicorn" in names
+    assert "helpdesk.frontdoor" in names
     assert "worker" in names
     assert "beat" in names
 
@@ -127,6 +129,7 @@ def test_serve_runs_web_worker_and_beat_and_sigterm_stops_the_whole_tree(serve, 
     assert "serve  | SIGTERM received: stopping." in tree.output
     assert "serve  | Stopped embedded postgres and redis." in tree.output
     assert any(line.startswith("web    | ") for line in tree.lines)
+    assert any(line.startswith("front  | ") for line in tree.lines)
     assert any(line.startswith("worker | ") for line in tree.lines)
     psutil.wait_procs(descendants, timeout=10)
     assert [process.pid for process in descendants if process.is_running()] == []
