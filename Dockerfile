@@ -34,4 +34,6 @@ RUN pip install -e . \
 
 USER helpdesk
 EXPOSE 8000
-CMD ["uvicorn", "helpdesk.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--lifespan", "off"]
+# docker-compose.yml runs this image as front (the front door), web (gunicorn), ws (uvicorn), worker
+# and beat; on its own it serves plain HTTP.
+CMD ["gunicorn", "helpdesk.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
