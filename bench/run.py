@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=None, help="tickets to seed (default 1,000,000; 10,000 --quick)")
     parser.add_argument("--quick", action="store_true", help="10k tickets and short runs: a smoke test")
     parser.add_argument("--skip-seed", action="store_true", help="use the bench database as it is")
-    parser.add_argument("--servers", default="gunicorn-2,gunicorn-4,uvicorn-2",
+    parser.add_argument("--servers", default="make-run,gunicorn-2,uvicorn-2",
                         help=f"comma-separated, from {', '.join(servers.SERVERS)}")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
     args = parser.parse_args(argv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ HOST = "127.0.0.1"
 @dataclass(frozen=True)
 class ServerConfig:
     name: str  # as shown in the results
-    kind: str  # "gunicorn" or "uvicorn"
+    kind: str  # "gunicorn", "uvicorn" or "frontdoor" (what `make run` serves: gunicorn + uvicorn behind it)
     workers: int
 
     def command(self, port: int) -> list[str]:
@@ -37,6 +38,16 @@ class ServerConfig:
                 "--workers", str(self.workers), "--lifespan", "off", "--no-access-log", "--log-level", "warning",
                 "--backlog", "2048",
             ]
+        if self.kind == "frontdoor":
+            # One process group: the shell starts gunicorn and uvicorn, then becomes the front door.
+            http_port, websocket_port = free_port(), free_port()
+            http = ServerConfig(self.name, "gunicorn", self.workers).command(http_port)
+            websocket = ServerConfig(self.name, "uvicorn", 1).command(websocket_port)
+            front = [
+                sys.executable, "-m", "helpdesk.frontdoor", "--listen", f"{HOST}:{port}",
+                "--http", f"{HOST}:{http_port}", "--websocket", f"{HOST}:{websocket_port}",
+            ]
+            return ["sh", "-c", f"{shlex.join(http)} & {shlex.join(websocket)} & exec {shlex.join(front)}"]
         raise ValueError(self.kind)
 
 
@@ -44,6 +55,7 @@ SERVERS = {
     "gunicorn-2": ServerConfig("gunicorn (WSGI), 2 sync workers", "gunicorn", 2),
     "gunicorn-4": ServerConfig("gunicorn (WSGI), 4 sync workers", "gunicorn", 4),
     "uvicorn-2": ServerConfig("uvicorn (ASGI), 2 workers", "uvicorn", 2),
+    "make-run": ServerConfig("make run: front door → gunicorn, 2 sync workers", "frontdoor", 2),
 }
 
 
