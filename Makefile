@@ -13,7 +13,7 @@ CATALOG_STAMP := .stamp-catalogs
 PO_FILES := $(shell find locale tickets knowledgebase metrics channels_intake helpdesk -name '*.po' 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint bench services-start services-stop services-status clean-data catalogs
+.PHONY: help setup run test lint bench services-start services-stop services-status clean-data catalogs messages
 
 help:
 	@echo "make setup           virtualenv, Python and npm packages, compiled translations"
@@ -54,6 +54,11 @@ $(CATALOG_STAMP): $(PO_FILES) | $(PIP_STAMP)
 	fi
 
 catalogs: $(CATALOG_STAMP)
+
+# Developers only: refresh the .po files from the source (needs GNU gettext: apt-get install gettext).
+messages: $(PIP_STAMP)
+	$(PY) manage.py makemessages -l zh_Hans -l zh_Hant --no-obsolete \
+		--ignore='.venv/*' --ignore='node_modules/*' --ignore='bench/*' --ignore='tests/*' --ignore='staticfiles/*'
 
 setup: $(PIP_STAMP) $(NPM_TARGET) $(CATALOG_STAMP)
 
