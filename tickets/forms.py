@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from tickets.models import (
     CustomFieldDefinition,
@@ -70,7 +71,7 @@ class ReplyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6, "placeholder": _("Write your reply…")}),
     )
     visibility = forms.ChoiceField(
-        label=_("Type"), choices=Visibility.choices, initial=Visibility.PUBLIC, widget=forms.RadioSelect
+        label=_("Reply or note"), choices=Visibility.choices, initial=Visibility.PUBLIC, widget=forms.RadioSelect
     )
     status = forms.ChoiceField(label=_("Submit as"), required=False)
     attachments = MultipleFileField(label=_("Attachments"))
@@ -222,7 +223,14 @@ class BulkActionForm(forms.Form):
         if not numbers:
             raise ValidationError(_("Select at least one ticket."))
         if len(numbers) > BULK_MAX_TICKETS:
-            raise ValidationError(_("Select at most %(count)s tickets at a time.") % {"count": BULK_MAX_TICKETS})
+            raise ValidationError(
+                ngettext(
+                    "Select at most %(count)s ticket at a time.",
+                    "Select at most %(count)s tickets at a time.",
+                    BULK_MAX_TICKETS,
+                )
+                % {"count": BULK_MAX_TICKETS}
+            )
         return numbers
 
     def clean(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from tickets.models import CustomFieldDefinition, Role, Status, Team, User
 from tickets.services.accounts import time_zone_names
@@ -38,7 +39,7 @@ class LoginForm(forms.Form):
 
 class SignupForm(forms.Form):
     name = forms.CharField(label=_("Your name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    email = forms.EmailField(label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(label=_("Email address"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password = forms.CharField(
         label=_("Password"), strip=False, max_length=4096,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -53,7 +54,7 @@ class SignupForm(forms.Form):
         cleaned = super().clean()
         password, confirm = cleaned.get("password"), cleaned.get("password_confirm")
         if password and confirm and password != confirm:
-            self.add_error("password_confirm", _("The two passwords differ."))
+            self.add_error("password_confirm", _("The passwords do not match."))
         elif password:
             candidate = User(username=cleaned.get("email", ""), email=cleaned.get("email", ""),
                              display_name=cleaned.get("name", ""), role=Role.CUSTOMER)
@@ -109,7 +110,9 @@ class MultipleFileField(forms.FileField):
         uploads = [item for item in (data if isinstance(data, list | tuple) else [data]) if item]
         if len(uploads) > MAX_FILES_PER_MESSAGE:
             raise ValidationError(
-                _("Attach at most %(count)d files.") % {"count": MAX_FILES_PER_MESSAGE}, code="too_many_files"
+                ngettext("Attach at most %(count)d file.", "Attach at most %(count)d files.", MAX_FILES_PER_MESSAGE)
+                % {"count": MAX_FILES_PER_MESSAGE},
+                code="too_many_files",
             )
         files = [super(MultipleFileField, self).clean(upload, initial) for upload in uploads]
         limit = max_upload_bytes()

@@ -63,7 +63,7 @@ def test_weak_or_mismatched_password_is_refused(client):
 
     assert weak.status_code == 200
     assert "This password is too common." in weak.content.decode()
-    assert "The two passwords differ." in mismatched.content.decode()
+    assert "The passwords do not match." in mismatched.content.decode()
     assert not User.objects.filter(email="dora@example.com").exists()
     assert mail.outbox == []
 
