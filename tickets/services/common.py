@@ -45,13 +45,15 @@ def emit_ticket_event(
     ]
     if previous_team_id != ticket.team_id and previous_team_id is not None:
         groups.append(realtime.team_group(previous_team_id))
-    for user_id in {ticket.assignee_id, previous_assignee_id} - {None}:
-        groups.append(realtime.user_group(user_id))
+    for user_id in dict.fromkeys((ticket.assignee_id, previous_assignee_id)):
+        if user_id is not None:
+            groups.append(realtime.user_group(user_id))
     event = {"type": event_type, "ticket": ticket_summary(ticket), "changes": changes or {}, **(extra or {})}
-    realtime.broadcast_after_commit(groups, event)
+    deliveries: list[realtime.Delivery] = [(groups, event)]
     if is_public:
         customer_event = {"type": event_type, "ticket": {"number": ticket.number, "status": ticket.status}}
-        realtime.broadcast_after_commit([realtime.customer_group(ticket.requester_id)], customer_event)
+        deliveries.append(([realtime.customer_group(ticket.requester_id)], customer_event))
+    realtime.broadcast_many_after_commit(deliveries)
 
 
 def require(condition: bool, message: str = "") -> None:
