@@ -30,7 +30,7 @@ class ServerConfig:
             return [
                 sys.executable, "-m", "gunicorn", "helpdesk.wsgi:application", "--bind", f"{HOST}:{port}",
                 "--workers", str(self.workers), "--worker-class", "sync", "--backlog", "2048",
-                "--log-level", "warning", "--timeout", "120",
+                "--log-level", "warning", "--timeout", "120", "--no-control-socket",
             ]
         if self.kind == "uvicorn":
             return [

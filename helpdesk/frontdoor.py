@@ -30,6 +30,7 @@ HEAD_TIMEOUT_SECONDS = 30.0  # a client that never finishes its request head is 
 CONNECT_TIMEOUT_SECONDS = 5.0
 COPY_CHUNK_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0
+CLOSE_TIMEOUT_SECONDS = 5.0
 WEBSOCKET_PATH_PREFIX = b"/ws/"
 
 
@@ -108,8 +109,15 @@ class FrontDoor:
     def __init__(self, *, http_backend: Address, websocket_backend: Address) -> None:
         self.http_backend = http_backend
         self.websocket_backend = websocket_backend
+        # asyncio keeps only weak references to the tasks serving connections; one parked on a
+        # future nobody else holds would be garbage-collected mid-connection.
+        self.connections: set[asyncio.Task] = set()
 
     async def handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.connections.add(task)
+            task.add_done_callback(self.connections.discard)
         peer = client_writer.get_extra_info("peername")
         client_host = peer[0] if isinstance(peer, tuple) else "unknown"
         backend_writer: asyncio.StreamWriter | None = None
@@ -152,8 +160,8 @@ class FrontDoor:
             for writer in (backend_writer, client_writer):
                 if writer is not None:
                     writer.close()
-                    with contextlib.suppress(OSError, ConnectionError):
-                        await writer.wait_closed()
+                    with contextlib.suppress(OSError, ConnectionError, TimeoutError):
+                        await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT_SECONDS)
 
     async def serve(self, listen: Address, *, ready: asyncio.Event | None = None) -> None:
         server = await asyncio.start_server(

@@ -184,7 +184,7 @@ def e2e_server(
     commands = [
         [
             sys.executable, "-m", "gunicorn", "helpdesk.wsgi:application", "--bind", f"127.0.0.1:{http_port}",
-            "--workers", "2", "--worker-class", "sync", "--log-level", "warning",
+            "--workers", "2", "--worker-class", "sync", "--log-level", "warning", "--no-control-socket",
         ],
         [
             sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",

@@ -374,7 +374,7 @@ class Command(BaseCommand):
         http_port, websocket_port = _free_ports(2)
         web = [python, "-m", "gunicorn", "helpdesk.wsgi:application", "--bind", f"127.0.0.1:{http_port}"]
         web += ["--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--worker-class", "sync"]
-        web += ["--backlog", "2048", "--timeout", "120", "--access-logfile", "-"]
+        web += ["--backlog", "2048", "--timeout", "120", "--access-logfile", "-", "--no-control-socket"]
         websocket = [python, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1"]
         websocket += ["--port", str(websocket_port), "--workers", "1", "--no-access-log"]
         websocket += ["--lifespan", "off"]  # Channels' ProtocolTypeRouter has no lifespan handler.
