@@ -93,7 +93,9 @@ def ticket_create(
     safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
     via = via_for(actor, via or channel)
     try:
-        with transaction.atomic():
+        # A savepoint (two round trips inside a caller's transaction) only for what can fail here and
+        # leave the caller's transaction usable: the duplicate-delivery race below and a refused file.
+        with transaction.atomic(savepoint=bool(external_id or files)):
             now = timezone.now()
             ticket = Ticket.objects.create(
                 subject=subject,
@@ -111,8 +113,7 @@ def ticket_create(
                 last_customer_message_at=now,
                 follow_up_of=follow_up_of,
             )
-            # db_default: the number is assigned by the database sequence.
-            ticket.refresh_from_db(fields=["number", "created_at", "updated_at"])
+            # The number comes from the database sequence (db_default) in the INSERT's RETURNING.
             message = Message.objects.create(
                 ticket=ticket,
                 author_kind=AuthorKind.CUSTOMER,
