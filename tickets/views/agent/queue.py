@@ -103,7 +103,7 @@ def _results(request: HttpRequest) -> tuple[dict[str, Any], int]:
         filters = selectors.TicketFilters.from_params(request.GET, user=user)
         page = selectors.ticket_page(
             user=user, filters=filters, sort=request.GET.get("sort"), cursor=request.GET.get("cursor"),
-            page_size=_page_size(request),
+            page_size=_page_size(request), fields=selectors.QUEUE_ROW_FIELDS,
         )
     except selectors.InvalidQuery as error:
         page = selectors.TicketPage(tickets=[], next_cursor=None, previous_cursor=None, sort=selectors.DEFAULT_SORT)
@@ -152,6 +152,7 @@ def ticket_row(request: HttpRequest, number: int) -> HttpResponse:
         filters.apply(selectors.ticket_queryset(user=request.user))
         .filter(number=number)
         .select_related("requester", "team", "assignee")
+        .only(*selectors.QUEUE_ROW_FIELDS)
         .first()
     )
     if ticket is None:
