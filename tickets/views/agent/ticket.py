@@ -26,6 +26,7 @@ from tickets.services import (
 )
 from tickets.transitions import TransitionNotAllowed
 from tickets.views.agent.common import sidebar_views, staff_agents, staff_required, user_teams
+from tickets.views.agent.rendering import FORM_RENDERER
 from tickets.views.agent.timeline import timeline_entries
 
 
@@ -45,7 +46,7 @@ def _assignable_agents(user: User, ticket: Ticket) -> list[User]:
 def _fields_form(request: HttpRequest, ticket: Ticket, data: Any = None) -> TicketFieldsForm:
     return TicketFieldsForm(
         data, ticket=ticket, teams=user_teams(request.user), agents=_assignable_agents(request.user, ticket),
-        definitions=list(CustomFieldDefinition.objects.all()),
+        definitions=list(CustomFieldDefinition.objects.all()), renderer=FORM_RENDERER,
     )
 
 
@@ -71,7 +72,7 @@ def render_ticket(
         "timeline": timeline,
         "reply_form": reply_form or ReplyForm(ticket=ticket),
         "fields_form": fields_form,
-        "merge_form": merge_form or MergeForm(),
+        "merge_form": merge_form or MergeForm(renderer=FORM_RENDERER),
         "other_tickets": selectors.requester_other_tickets(user=user, ticket=ticket),
         "present": presence.presence_list(ticket_id=ticket.pk, exclude_user_id=user.pk),
         "is_closed": ticket.status == Status.CLOSED,
@@ -147,7 +148,7 @@ def fields(request: HttpRequest, number: int) -> HttpResponse:
 @require_POST
 def merge(request: HttpRequest, number: int) -> HttpResponse:
     ticket = _workable_ticket(request, number)
-    form = MergeForm(request.POST)
+    form = MergeForm(request.POST, renderer=FORM_RENDERER)
     if form.is_valid():
         target = selectors.ticket_queryset(user=request.user).filter(number=form.cleaned_data["target_number"]).first()
         if target is None:
