@@ -422,7 +422,7 @@ def _default_filename(content_type: str, *, subject: str = "", index: int = 0) -
 
 def _clean_filename(name: str) -> str:
     name = name.replace("\\", "/").split("/")[-1]
-    return _CONTROL.sub("", _LINE_BREAKS.sub(" ", _storable(name))).strip()
+    return _storable(_CONTROL.sub("", _LINE_BREAKS.sub(" ", name))).strip()
 
 
 # --- walking the MIME tree --------------------------------------------------------------------

@@ -142,6 +142,11 @@ def split_reply(text: str, *, is_forward: bool = False) -> ReplyParts:
     body, signature = _split_signature(own)
     if not "\n".join(body).strip():
         body, signature = own, []
+    if not signature and quoted:
+        # A signature under the quoted history (reply above the quote, signature at the very end).
+        history, tail = _split_signature(quoted)
+        if tail and not any(_QUOTED.match(line) for line in tail):
+            quoted, signature = history, tail
     return ReplyParts(
         new_text="\n".join(body).strip("\n").rstrip(),
         quoted_text="\n".join(quoted).strip("\n"),

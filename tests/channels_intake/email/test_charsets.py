@@ -209,3 +209,12 @@ def test_encoded_word_with_bad_base64_is_kept_visible():
 
     assert text == "Hello =?utf-8?B?!!!?= world"
     assert defects == ["Undecodable encoded word '=?utf-8?B?!!!?=' kept as is"]
+
+
+def test_html_without_declared_charset_uses_its_meta_tag():
+    parsed = parse("html_only_meta_charset.eml")
+
+    assert parsed.subject == "网页表单提交"
+    assert parsed.body_html == "<h1>表单</h1><p>姓名：吴九</p><p>留言：产品很好用！</p>\n"
+    assert parsed.body_text == "表单\n姓名：吴九\n留言：产品很好用！"
+    assert parsed.defects == ()
