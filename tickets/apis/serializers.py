@@ -116,7 +116,8 @@ class SlaTargetSerializer(serializers.Serializer):
 
 
 class TicketSerializer(serializers.Serializer):
-    """A ticket as the caller may see it. Context: `custom_field_keys` (None = all) and `link` ({number})."""
+    """A ticket as the caller may see it. Context: `custom_field_keys` (None = all), `link` ({number}) and,
+    for lists, `organizations` ({id: reference}, instead of loading each ticket's organization)."""
 
     id = serializers.IntegerField(read_only=True)
     number = serializers.IntegerField(read_only=True, help_text=_("The human ticket number used in URLs."))
@@ -153,6 +154,13 @@ class TicketSerializer(serializers.Serializer):
             custom_fields = {k: v for k, v in custom_fields.items() if k in keys}
         requester = ticket.requester
         link = self.context.get("link") or ""
+        organizations = self.context.get("organizations")
+        if not ticket.organization_id:
+            organization = None
+        elif organizations is not None:
+            organization = organizations.get(ticket.organization_id)
+        else:
+            organization = organization_ref(ticket.organization)
         return {
             "id": ticket.pk,
             "number": ticket.number,
@@ -162,7 +170,7 @@ class TicketSerializer(serializers.Serializer):
             "type": ticket.type,
             "channel": ticket.channel,
             "requester": {"id": requester.pk, "name": requester.name, "email": requester.email},
-            "organization": organization_ref(ticket.organization) if ticket.organization_id else None,
+            "organization": organization,
             "team": team_ref(ticket.team) if ticket.team_id else None,
             "assignee": user_ref(ticket.assignee) if ticket.assignee_id else None,
             "tags": list(ticket.tags or []),

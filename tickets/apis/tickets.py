@@ -6,7 +6,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -88,6 +87,14 @@ def ticket_context(request: Request) -> dict[str, Any]:
     }
 
 
+def organization_refs(tickets: list[Ticket]) -> dict[int, dict[str, Any]]:
+    """{id: {"id", "name"}} of the tickets' organizations, in one small query (lighter than a prefetch)."""
+    ids = {ticket.organization_id for ticket in tickets if ticket.organization_id}
+    if not ids:
+        return {}
+    return {pk: {"id": pk, "name": name} for pk, name in Organization.objects.filter(pk__in=ids).values_list("pk", "name")}
+
+
 def ticket_response(request: Request, ticket: Ticket, *, status: int = http_status.HTTP_200_OK) -> Response:
     return Response(TicketSerializer(ticket, context=ticket_context(request)).data, status=status)
 
@@ -110,8 +117,8 @@ class TicketListCreateApi(APIView):
             user=user, filters=filters, sort=params.get("sort"), cursor=params.get("cursor") or None,
             page_size=requested_page_size(request), fields=LIST_FIELDS,
         )
-        prefetch_related_objects(page.tickets, Prefetch("organization", Organization.objects.only("id", "name")))
-        serializer = TicketSerializer(page.tickets, many=True, context=ticket_context(request))
+        context = {**ticket_context(request), "organizations": organization_refs(page.tickets)}
+        serializer = TicketSerializer(page.tickets, many=True, context=context)
         return ticket_page_response(request, page, serializer.data)
 
     @extend_schema(
