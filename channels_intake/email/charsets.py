@@ -312,7 +312,7 @@ def _decode_word_payload(encoding: str, payload: str) -> bytes | None:
             return base64.b64decode(compact.replace("-", "+").replace("_", "/"))
         except (binascii.Error, ValueError):
             return None
-    raw = payload.encode("ascii", "surrogateescape").replace(b"_", b" ")
+    raw = payload.encode("utf-8", "surrogateescape").replace(b"_", b" ")
     return _Q_ESCAPE.sub(lambda match: bytes([int(match.group(1), 16)]), raw)
 
 

@@ -273,8 +273,23 @@ def parse_addresses(value: str, defects: list[str] | None = None, *, header: str
     Linear in the header length: 10,000 recipients take milliseconds. Encoded words are decoded
     per display name, after splitting, so a decoded comma never splits a name.
     """
+    value = value or ""
+    for _ in range(3):
+        # An unbalanced quote or comment would swallow every address after it: read the header without it.
+        unterminated = next(
+            (
+                match.start()
+                for match in _ADDRESS_TOKEN.finditer(value)
+                if match.group()[:1] in ('"', "(")
+                and (len(match.group()) == 1 or match.group()[-1] != {'"': '"', "(": ")"}[match.group()[0]])
+            ),
+            None,
+        )
+        if unterminated is None:
+            break
+        value = value[:unterminated] + value[unterminated + 1 :]
     items: list[list[str]] = [[]]
-    for token in _ADDRESS_TOKEN.findall(value or ""):
+    for token in _ADDRESS_TOKEN.findall(value):
         if token in (",", ";"):
             items.append([])
         else:
