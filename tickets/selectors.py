@@ -342,14 +342,26 @@ def ticket_messages(*, user: User, ticket: Ticket) -> QuerySet[Message]:
     )
 
 
+# What a timeline shows of people: their names (User.name), never password hashes or login times.
+_USER_NAME_FIELDS = ("username", "display_name", "first_name", "last_name")
+
+
 def ticket_timeline(*, user: User, ticket: Ticket) -> list[tuple[str, Message | Event]]:
-    """Messages and (for staff) audit events, merged in time order."""
-    entries: list[tuple[str, Message | Event]] = [("message", m) for m in ticket_messages(user=user, ticket=ticket)]
+    """Messages and (for staff) audit events, merged in time order, with the columns a timeline shows."""
+    messages = ticket_messages(user=user, ticket=ticket).only(
+        "author_kind", "author_user_id", "author_customer_id", "visibility", "body_html", "channel",
+        "created_at", "author_customer__name", *[f"author_user__{name}" for name in _USER_NAME_FIELDS],
+    ).prefetch_related(None).prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.only("message_id", "filename", "size").order_by("id"))
+    )
+    entries: list[tuple[str, Message | Event]] = [("message", m) for m in messages]
     if permissions.is_staff_member(user):
         changes = (
             Event.objects.filter(ticket=ticket)
             .exclude(kind__in=["reply_added", "note_added"])
             .select_related("actor_user")
+            .only("kind", "actor_user_id", "via", "field", "from_value", "to_value", "created_at",
+                  *[f"actor_user__{name}" for name in _USER_NAME_FIELDS])
             .order_by("created_at", "id")
         )
         entries += [("event", e) for e in changes]
@@ -374,10 +386,12 @@ def attachment_get(*, user: User, attachment_id: int) -> Attachment:
 
 
 def requester_other_tickets(*, user: User, ticket: Ticket, limit: int = 8) -> list[Ticket]:
+    """The requester's latest other tickets, with what the requester card lists (number, subject, status)."""
     return list(
         permissions.visible_tickets(user)
         .filter(requester_id=ticket.requester_id)
         .exclude(pk=ticket.pk)
+        .only("number", "subject", "status")
         .order_by("-updated_at")[:limit]
     )
 

@@ -9,11 +9,12 @@ them); any widget or value it does not know goes through the templates as before
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from django.forms.renderers import DjangoTemplates
 from django.utils.functional import Promise
-from django.utils.html import conditional_escape
+from django.utils.html import conditional_escape as django_conditional_escape
 
 SELECT = "django/forms/widgets/select.html"
 SELECT_OPTION = "django/forms/widgets/select_option.html"
@@ -23,6 +24,13 @@ INPUTS = frozenset(
     for name in ("input", "text", "number", "email", "url", "password", "hidden", "date", "datetime", "time",
                  "checkbox", "search", "tel", "color")
 )
+
+
+def conditional_escape(value: Any) -> str:
+    """Django's conditional_escape, without its lazy-string wrapper for the common plain str."""
+    if type(value) is str:
+        return escape(value)
+    return django_conditional_escape(value)
 
 
 def _is_text(value: Any) -> bool:
