@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import make_agent, make_customer, make_team, make_ticket, make_user
 from tickets.models import Channel, Event, Priority, Role, Status, Ticket
+from tickets.services import ticket_update
+from tickets.views.agent import common
 
 pytestmark = pytest.mark.django_db
 
@@ -287,9 +292,10 @@ def test_row_endpoint_is_empty_for_other_teams_and_for_filtered_out_tickets(agen
     assert missing.status_code == 200 and missing.content == b""
 
 
-def test_pages_load_view_counts_after_rendering_and_reuse_them_for_a_while(agent_client, support,
+def test_pages_load_view_counts_after_rendering_and_reuse_them_for_a_while(agent_client, support, settings,
                                                                           django_assert_max_num_queries):
     """Counting views scans many rows at scale: a page never waits for it."""
+    settings.HELPDESK_VIEW_COUNTS_SECONDS = 60  # long enough for this test on a slow machine
     make_ticket(team=support)
     first = agent_client.get("/agent/").content.decode()
     assert 'hx-get="/agent/views/" hx-trigger="load"' in first
@@ -303,6 +309,51 @@ def test_pages_load_view_counts_after_rendering_and_reuse_them_for_a_while(agent
     page = agent_client.get("/agent/").content.decode()
     assert 'hx-trigger="load"' not in page
     assert re.search(r'data-view="open">\s*<span class="nav__label">All open in my teams</span><span class="count">1<', page)
+    # ... and the page re-reads them when they expire.
+    assert 'hx-get="/agent/views/" hx-trigger="load delay:60000ms"' in page
+
+
+def test_view_counts_show_a_change_once_the_cached_counts_expire(agent_client, agent, support, settings):
+    """Cached counts are short-lived: a ticket that changes shows in the counts a few seconds later."""
+    settings.HELPDESK_VIEW_COUNTS_SECONDS = 0.5
+    ticket = make_ticket(team=support)
+
+    def open_count() -> str:
+        html = agent_client.get(reverse("agent:views")).content.decode()
+        return re.search(r'data-view="open">\s*<span class="nav__label">All open in my teams</span>'
+                         r'<span class="count">(\d+)<', html).group(1)
+
+    assert open_count() == "1"
+    ticket_update(ticket=ticket, actor=agent, status=Status.PENDING)
+    time.sleep(0.6)
+    assert open_count() == "0"
+    assert common.VIEW_COUNTS_SECONDS <= 3  # not above the 3 s workspace.js waits before re-reading counts
+
+
+def test_agents_of_a_team_share_view_counts_but_not_their_own_or_other_teams(support, billing, settings):
+    settings.HELPDESK_VIEW_COUNTS_SECONDS = 60
+    ada, bea = make_agent(support, username="ada2"), make_agent(support, username="bea")
+    cyd = make_agent(billing, username="cyd")
+    make_ticket(team=support, assignee=ada)
+    make_ticket(team=support)
+    make_ticket(team=billing, assignee=cyd)
+
+    def counts(user) -> tuple[dict[str, str], list[str]]:
+        client = Client()
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(reverse("agent:views")).content.decode()
+        found = dict(re.findall(r'data-view="(\w+)">\s*<span class="nav__label">[^<]*</span><span class="count">(\d*)<', html))
+        return found, [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"]]
+
+    ada_counts, ada_sql = counts(ada)
+    bea_counts, bea_sql = counts(bea)
+    cyd_counts, cyd_sql = counts(cyd)
+    assert ada_counts == {"mine": "1", "unassigned": "1", "open": "2", "pending": "0", "solved": "0"}
+    assert bea_counts == {"mine": "0", "unassigned": "1", "open": "2", "pending": "0", "solved": "0"}
+    assert cyd_counts == {"mine": "1", "unassigned": "0", "open": "1", "pending": "0", "solved": "0"}
+    # Bea counted only her own view; Cyd, in another team, counted everything for herself.
+    assert [sql.count("COUNT(") for sql in ada_sql + bea_sql + cyd_sql] == [5, 1, 5]
 
 
 def test_sidebar_fragment_has_fresh_counts(agent_client, support):
