@@ -52,13 +52,13 @@ if TYPE_CHECKING:
     from tickets.services.attachments import IncomingFile
 
 _PARSE_POLICY = email.policy.default
-# Writes a parsed sub-message back byte for byte as it came (no refolding, 8-bit kept).
+# Writes a parsed sub-message back as it came: source headers not refolded, 8-bit bodies kept.
 _FLATTEN_POLICY = email.policy.default.clone(refold_source="none", max_line_length=0, cte_type="8bit")
 _MAX_DEPTH = 30  # MIME nesting we follow; deeper parts are kept whole as attachments
 _MAX_SUMMARY_DEPTH = 3  # forwarded mails inside forwarded mails we summarise in the body
 _MAX_SUMMARY_CHARS = 20_000
-_MAX_EXTERNAL_ID = 500
-_MAX_INLINE_TEXT_BYTES = 256 * 1024  # Message.external_id holds 512
+_MAX_EXTERNAL_ID = 500  # Message.external_id holds 512
+_MAX_INLINE_TEXT_BYTES = 256 * 1024
 
 
 class UnparseableEmail(ValueError):
@@ -119,7 +119,7 @@ class ForwardedMessage:
 class ParsedEmail:
     message_id: str  # without <>; "" when missing
     in_reply_to: str  # the first id of In-Reply-To, without <>
-    references: tuple[str, ...]  # References ids in order (In-Reply-To ids not repeated)
+    references: tuple[str, ...]  # References ids without <>, oldest first, duplicates dropped
     subject: str  # decoded, one line
     from_address: str
     from_name: str
@@ -187,7 +187,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 _MESSAGE_ID = re.compile(r"<([^<>]+)>")
 _CID_REFERENCE = re.compile(r"""(?i)(\b(?:src|background)\s*=\s*)(["']?)cid:([^"'\s>]+)\2""")
-_CONTENT_ID_SAFE = re.compile(r"^[A-Za-z0-9@._$+=!#&*~^{}|/?%-]{1,200}$")
+# Characters that survive sanitising and need no URL quoting, so `cid:<id>` is found verbatim in the HTML.
+_CONTENT_ID_SAFE = re.compile(r"^[A-Za-z0-9@._$+=!~-]{1,200}$")
 _VALID_ADDRESS = re.compile(r'^(?:"[^"\r\n]*"|[^\s@"<>(),;:\\\[\]]+)@(?:[^\s@"<>(),;:\\\[\]]+|\[[^\]\s]+\])$')
 _ADDRESS_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|\((?:[^()\\]|\\.)*\)?|<[^<>]*>?|[,;]|[^,;"(<]+', re.DOTALL)
 _NAME_ONLY = re.compile(r"^[^\W\d_][^\W\d_.'-]*$")  # one word of letters, as in "Doe" of "Doe, John"
