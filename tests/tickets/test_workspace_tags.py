@@ -1,0 +1,65 @@
+"""The workspace template helpers: relative times read exactly as Django's timesince would write them."""
+
+from __future__ import annotations
+
+import random
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone, translation
+from django.utils.html import avoid_wrapping
+from django.utils.timesince import TIME_STRINGS, timesince
+
+from tickets.templatetags.workspace import _RelativeWords, largest_unit, relative_time
+
+ZONES = [UTC, zoneinfo.ZoneInfo("America/Los_Angeles"), zoneinfo.ZoneInfo("Asia/Shanghai"),
+         zoneinfo.ZoneInfo("Australia/Lord_Howe")]
+
+
+def instants() -> list[tuple[datetime, datetime]]:
+    """Month ends, leap days, DST changes, a minute either side of each unit, and random spans."""
+    pairs = []
+    for now in (datetime(2024, 3, 1, 0, 30, tzinfo=UTC), datetime(2025, 3, 9, 10, 0, tzinfo=UTC),
+                datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 2, 9, 0, tzinfo=UTC)):
+        for span in (timedelta(seconds=59), timedelta(minutes=1), timedelta(minutes=59, seconds=59),
+                     timedelta(hours=1), timedelta(days=1) - timedelta(seconds=1), timedelta(days=1),
+                     timedelta(days=6, hours=23), timedelta(days=7), timedelta(days=27), timedelta(days=28),
+                     timedelta(days=29), timedelta(days=30), timedelta(days=31), timedelta(days=364),
+                     timedelta(days=365), timedelta(days=366), timedelta(days=800)):
+            pairs.append((now - span, now))
+    generator = random.Random(7)
+    for _ in range(3000):
+        now = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=generator.randrange(0, 400 * 24 * 3600))
+        span = timedelta(seconds=generator.choice([generator.randrange(0, 3 * 24 * 3600),
+                                                   generator.randrange(0, 900 * 24 * 3600)]))
+        pairs.append((now - span, now))
+    return pairs
+
+
+@pytest.mark.parametrize("zone", ZONES, ids=str)
+def test_largest_unit_is_the_unit_timesince_shows(zone):
+    for value, now in instants():
+        value = value.astimezone(zone)
+        name, count = largest_unit(value, now)
+        assert avoid_wrapping(TIME_STRINGS[name] % {"num": count}) == timesince(value, now, depth=1), (value, now)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_relative_words_are_the_filters_words_in_every_language(language):
+    with translation.override(language):
+        words = _RelativeWords()
+        for value, now in instants()[:400]:
+            reference = (translation.gettext("just now") if now - value < timedelta(minutes=1)
+                         else translation.gettext("%(time)s ago") % {"time": timesince(value, now, depth=1)})
+            assert words.text(value, now) == reference
+
+
+def test_relative_time_filter():
+    now = timezone.now()
+    with translation.override("en"):
+        assert relative_time(None) == ""
+        assert relative_time(now + timedelta(minutes=5)) == "just now"
+        assert relative_time(now - timedelta(seconds=20)) == "just now"
+        assert relative_time(now - timedelta(minutes=5, seconds=3)) == "5\xa0minutes ago"
+        assert relative_time(now - timedelta(days=40)) == "1\xa0month ago"
