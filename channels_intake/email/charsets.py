@@ -371,8 +371,9 @@ def raw_header_text(
 
     Raw 8-bit headers are UTF-8 (RFC 6532) or, from older clients, the body's charset: `hint`.
     """
-    if not has_raw_bytes(raw):
+    if not has_raw_bytes(raw) and "\x1b" not in raw:
         return raw
+    # ESC in a 7-bit header: raw ISO-2022-JP from old Japanese mailers, decoded like body text.
     data = raw.encode("utf-8", "surrogateescape")
     decoded = decode_bytes(data, hint, prefer_utf8=True, what=f"Header {name}".strip())
     if decoded.defect and defects is not None:

@@ -24,7 +24,7 @@ _ATTRIBUTION = re.compile(
     re.IGNORECASE,
 )
 # Gmail/Apple Mail in Chinese: "张三 <a@b.c> 于2024年1月1日周一 10:00写道：", "在 2024年1月1日，…写道：".
-_CHINESE_ATTRIBUTION = re.compile(r"^.{0,300}(写道|寫道)\s*[:：]?\s*$")
+_CHINESE_ATTRIBUTION = re.compile(r"^.{0,300}(写道|寫道)\s*[:：]\s*$")
 _HEADER_LABEL = r"\s*[*\[]?\s*({labels})\s*[*\]]?\s*[:：]"
 _FROM_LINE = re.compile(
     _HEADER_LABEL.format(labels=r"from|发件人|發件人|寄件者|寄件人|von|de|da|van|od|från|fra"), re.IGNORECASE
@@ -67,6 +67,15 @@ def _is_header_block(lines: list[str], index: int) -> bool:
     return sum(1 for line in following if _OTHER_HEADER_LINE.match(line)) >= 2
 
 
+def _is_attribution(line: str) -> bool:
+    # Client attribution lines always carry a date or time; prose like "On Monday I wrote:" does not.
+    return (
+        len(line) <= 400
+        and bool(re.search(r"\d", line))
+        and bool(_ATTRIBUTION.match(line) or _CHINESE_ATTRIBUTION.match(line))
+    )
+
+
 def find_quote_start(lines: list[str], *, allow_quoted_block: bool = True) -> int | None:
     """The index of the first line of quoted history in `lines`, or None."""
     for index, line in enumerate(lines):
@@ -75,7 +84,7 @@ def find_quote_start(lines: list[str], *, allow_quoted_block: bool = True) -> in
             continue
         if _SEPARATOR.match(stripped) or _is_header_block(lines, index):
             return _include_rule_above(lines, index)
-        if len(stripped) <= 400 and (_ATTRIBUTION.match(stripped) or _CHINESE_ATTRIBUTION.match(stripped)):
+        if _is_attribution(stripped):
             return index
         if re.match(r"^\s*(on|am|le|el|il|op|den|på|em)\s", stripped, re.IGNORECASE) and not _QUOTED.match(
             line
@@ -83,7 +92,7 @@ def find_quote_start(lines: list[str], *, allow_quoted_block: bool = True) -> in
             # Attribution lines wrapped over two or three lines ("On …, Ann <\nann@example.com> wrote:").
             for end in (2, 3):
                 candidate = " ".join(part.strip() for part in lines[index : index + end])
-                if len(candidate) <= 400 and _ATTRIBUTION.match(candidate):
+                if _is_attribution(candidate):
                     return index
     if not allow_quoted_block:
         return None

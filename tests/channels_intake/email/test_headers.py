@@ -165,3 +165,9 @@ def test_address_forms_seen_in_the_wild():
         "eve@example.org",
     ]
     assert parsed.to[1].name == ""  # a name that only repeats the address is no name
+
+
+def test_raw_iso2022jp_subject_without_encoded_words_is_decoded():
+    raw = b"From: a@example.jp\nSubject: " + "請求書の件".encode("iso-2022-jp") + b"\n\nx\n"
+
+    assert parse_email(raw).subject == "請求書の件"

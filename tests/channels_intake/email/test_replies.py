@@ -185,3 +185,9 @@ def test_text_mentioning_from_is_not_mistaken_for_a_header_block():
 
 def test_html_without_history_is_not_cut():
     assert cut_html_reply("<p>Hello</p><p>Just a question.</p>") is None
+
+
+def test_prose_that_looks_like_an_attribution_is_not_cut():
+    text = "On Monday I wrote:\nthe printer is broken.\n他在信里写道：\n机器坏了。"
+
+    assert split_reply(text).new_text == text
