@@ -55,8 +55,11 @@ def customer_find_or_create(*, email: str, name: str = "", language: str = "") -
                 language=language,
             )
     except IntegrityError:
-        # Created concurrently by another delivery.
-        return Customer.objects.get(email__iexact=email)
+        # Created concurrently by another delivery (looked up by the lower() index, not a scan).
+        concurrent = customer_by_email(email)
+        if concurrent is None:
+            raise
+        return concurrent
 
 
 def customer_create(
