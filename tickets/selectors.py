@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import reduce
@@ -57,16 +57,6 @@ SORT_FIELDS: dict[str, str] = {
 DEFAULT_SORT = "-updated"
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 200
-
-# The columns of a queue row (and of every sort key): at a hundred rows, loading each column of the
-# ticket, requester, team and assignee costs more Python time than the query itself (psycopg parses
-# every timestamp in Python), and would read password hashes of assignees for nothing.
-QUEUE_ROW_FIELDS = (
-    "number", "subject", "status", "priority", "tags", "created_at", "updated_at",
-    "requester_id", "team_id", "assignee_id",
-    "requester__name", "team__name",
-    "assignee__username", "assignee__display_name", "assignee__first_name", "assignee__last_name",
-)
 
 
 class InvalidQuery(ValueError):
@@ -219,7 +209,7 @@ def _search_condition(q: str, *, public_only: bool = False) -> Q:
 
 @dataclass
 class TicketPage:
-    tickets: list[Ticket]
+    tickets: list[Any]  # Tickets, or QueueRows from queue_page
     next_cursor: str | None
     previous_cursor: str | None
     sort: str
@@ -269,20 +259,91 @@ def ticket_page(
     """One page of the tickets `user` may see, keyset-paginated on (sort value, id).
 
     Stays as fast on page 1,000 as on page 1: no OFFSET, and the open-queue indexes match the
-    default sort. `fields` (names for `.only()`, e.g. QUEUE_ROW_FIELDS) loads just the columns a
-    caller shows; other fields still load on access, one query per row, so list every one used.
+    default sort. `fields` (names for `.only()`) loads just the columns a caller shows; other
+    fields still load on access, one query per row, so list every one used.
     """
+
+    def fetch(queryset: QuerySet[Ticket], path: str, limit: int) -> list[Ticket]:
+        queryset = queryset.select_related("requester", "team", "assignee")
+        if fields is not None:
+            queryset = queryset.only(*fields)
+        return list(queryset[:limit])
+
+    return _keyset_page(filters.apply(ticket_queryset(user=user)), sort=sort, cursor=cursor, page_size=page_size,
+                        fetch=fetch, sort_value=_sort_value)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """What a row of the agent queue shows of a ticket.
+
+    Read as plain values: at a hundred rows a page, building Ticket, Customer, Team and User
+    instances (and parsing every timestamp column of them) costs more Python time than the query.
+    """
+
+    id: int
+    number: int
+    subject: str
+    status: str
+    priority: str
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    requester_name: str
+    team_name: str | None
+    assignee_name: str | None
+    sort_value: Any = None  # the value of the page's sort column, for its cursors
+
+
+_QUEUE_ROW_VALUES = (
+    "id", "number", "subject", "status", "priority", "tags", "created_at", "updated_at", "requester__name",
+    "team__name", "assignee_id", "assignee__display_name", "assignee__first_name", "assignee__last_name",
+    "assignee__username",
+)
+
+
+def _queue_rows(queryset: QuerySet[Ticket], path: str, limit: int | None = None) -> list[QueueRow]:
+    sorted_by = _QUEUE_ROW_VALUES.index(path) if path in _QUEUE_ROW_VALUES else len(_QUEUE_ROW_VALUES)
+    columns = _QUEUE_ROW_VALUES if sorted_by < len(_QUEUE_ROW_VALUES) else (*_QUEUE_ROW_VALUES, path)
+    values = queryset.values_list(*columns)
+    rows = []
+    for row in values[:limit] if limit is not None else values:
+        (pk, number, subject, status, priority, tags, created_at, updated_at, requester_name, team_name,
+         assignee_id, display_name, first_name, last_name, username) = row[:15]
+        # The same name as User.name: display name, else full name, else username.
+        assignee_name = (display_name or f"{first_name} {last_name}".strip() or username) if assignee_id else None
+        rows.append(QueueRow(pk, number, subject, status, priority, tags, created_at, updated_at, requester_name,
+                             team_name, assignee_name, row[sorted_by]))
+    return rows
+
+
+def queue_page(
+    *, user: User, filters: TicketFilters, sort: str | None = None, cursor: str | None = None,
+    page_size: int = PAGE_SIZE_DEFAULT,
+) -> TicketPage:
+    """A page of the agent queue: `ticket_page`'s tickets, as QueueRow values."""
+    return _keyset_page(filters.apply(ticket_queryset(user=user)), sort=sort, cursor=cursor, page_size=page_size,
+                        fetch=_queue_rows, sort_value=lambda row, _path: row.sort_value)
+
+
+def queue_row(*, user: User, filters: TicketFilters, number: int) -> QueueRow | None:
+    """One row of the queue (a live update); None when the ticket is not visible or does not match."""
+    rows = _queue_rows(filters.apply(ticket_queryset(user=user)).filter(number=number), "id")
+    return rows[0] if rows else None
+
+
+def _keyset_page(
+    queryset: QuerySet[Ticket], *, sort: str | None, cursor: str | None, page_size: int,
+    fetch: Callable[[QuerySet[Ticket], str, int], list[Any]], sort_value: Callable[[Any, str], Any],
+) -> TicketPage:
+    """Sort `queryset`, continue after `cursor` and `fetch(queryset, sort path, limit)` one page of rows."""
     key, descending = parse_sort(sort)
     page_size = max(1, min(int(page_size), PAGE_SIZE_MAX))
     path = SORT_FIELDS[key]
-    queryset = filters.apply(ticket_queryset(user=user))
     if path == "priority_rank":
         queryset = queryset.annotate(priority_rank=PRIORITY_RANK)
     elif path == "status_rank":
         queryset = queryset.annotate(status_rank=STATUS_RANK)
-    queryset = queryset.select_related("requester", "team", "assignee")
-    if fields is not None:
-        queryset = queryset.only(*fields)
 
     direction = "next"
     if cursor:
@@ -305,14 +366,14 @@ def ticket_page(
     else:
         forward_desc = descending
     order = [f"-{path}", "-id"] if forward_desc else [path, "id"]
-    rows = list(queryset.order_by(*order)[: page_size + 1])
+    rows = fetch(queryset.order_by(*order), path, page_size + 1)
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if direction == "prev":
         rows.reverse()
 
-    def cursor_for(ticket: Ticket, towards: str) -> str:
-        return _encode_cursor([_sort_value(ticket, path), ticket.pk], towards)
+    def cursor_for(row: Any, towards: str) -> str:
+        return _encode_cursor([sort_value(row, path), row.id], towards)
 
     next_cursor = previous_cursor = None
     if rows:

@@ -1,11 +1,14 @@
 import pytest
 
-from tests.factories import make_agent, make_team, make_ticket
+from tests.factories import make_agent, make_customer, make_team, make_ticket
 from tickets.models import Ticket, User
 from tickets.selectors import (
+    SORT_FIELDS,
     InvalidQuery,
     TicketFilters,
     builtin_views,
+    queue_page,
+    queue_row,
     ticket_page,
     ticket_timeline,
     view_counts,
@@ -38,6 +41,48 @@ def test_keyset_pages_cover_every_ticket_once_in_order(sort):
 
     assert sorted(numbers) == sorted(Ticket.objects.values_list("number", flat=True))
     assert len(numbers) == len(set(numbers)) == 23
+
+
+@pytest.mark.parametrize("sort", [f"{direction}{key}" for key in SORT_FIELDS for direction in ("", "-")])
+def test_queue_pages_are_the_ticket_pages_as_row_values(sort):
+    team, other_team = make_team(), make_team()
+    agent = make_agent(team, other_team, display_name="Ada Agent")
+    named = make_agent(team, display_name="", first_name="Bea", last_name="Bauer")
+    bare = make_agent(team, display_name="", username="cyd")
+    assignees = [None, agent, named, bare]
+    for index in range(11):
+        ticket = make_ticket(team=[team, other_team][index % 2], subject=f"Subject {index % 4}", tags=["a", "b"][: index % 3],
+                             requester=make_customer(name=f"Requester {index % 3}", with_login=False))
+        ticket_update(ticket=ticket, actor=agent, priority=["low", "high", "urgent", "normal"][index % 4],
+                      assignee=assignees[index // 2 % 4] if index % 2 == 0 else None)
+
+    tickets_cursor = rows_cursor = None
+    pages = 0
+    while True:
+        tickets = ticket_page(user=agent, filters=TicketFilters(), sort=sort, cursor=tickets_cursor, page_size=3)
+        rows = queue_page(user=agent, filters=TicketFilters(), sort=sort, cursor=rows_cursor, page_size=3)
+        assert [(row.id, row.number, row.subject, row.status, row.priority, row.tags, row.created_at, row.updated_at,
+                 row.requester_name, row.team_name, row.assignee_name) for row in rows.tickets] == [
+            (t.id, t.number, t.subject, t.status, t.priority, t.tags, t.created_at, t.updated_at, t.requester.name,
+             t.team.name if t.team else None, t.assignee.name if t.assignee else None) for t in tickets.tickets]
+        assert (rows.next_cursor, rows.previous_cursor) == (tickets.next_cursor, tickets.previous_cursor)
+        pages += 1
+        if not tickets.next_cursor:
+            break
+        tickets_cursor, rows_cursor = tickets.next_cursor, rows.next_cursor
+    assert pages == 4
+    assert {"Ada Agent", "Bea Bauer", "cyd", None} <= {row.assignee_name for row in queue_page(
+        user=agent, filters=TicketFilters(), page_size=50).tickets}
+
+
+def test_queue_row_is_none_for_invisible_and_filtered_out_tickets():
+    team, other_team = make_team(), make_team()
+    agent = make_agent(team)
+    mine, theirs = make_ticket(team=team, subject="Mine"), make_ticket(team=other_team)
+
+    assert queue_row(user=agent, filters=TicketFilters(), number=mine.number).subject == "Mine"
+    assert queue_row(user=agent, filters=TicketFilters(), number=theirs.number) is None
+    assert queue_row(user=agent, filters=TicketFilters(statuses=["pending"]), number=mine.number) is None
 
 
 def test_previous_cursor_returns_the_page_before():

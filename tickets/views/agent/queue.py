@@ -101,9 +101,9 @@ def _results(request: HttpRequest) -> tuple[dict[str, Any], int]:
     user = request.user
     try:
         filters = selectors.TicketFilters.from_params(request.GET, user=user)
-        page = selectors.ticket_page(
+        page = selectors.queue_page(
             user=user, filters=filters, sort=request.GET.get("sort"), cursor=request.GET.get("cursor"),
-            page_size=_page_size(request), fields=selectors.QUEUE_ROW_FIELDS,
+            page_size=_page_size(request),
         )
     except selectors.InvalidQuery as error:
         page = selectors.TicketPage(tickets=[], next_cursor=None, previous_cursor=None, sort=selectors.DEFAULT_SORT)
@@ -148,16 +148,10 @@ def ticket_row(request: HttpRequest, number: int) -> HttpResponse:
         filters = selectors.TicketFilters.from_params(request.GET, user=request.user)
     except selectors.InvalidQuery:
         return HttpResponse(status=400)
-    ticket = (
-        filters.apply(selectors.ticket_queryset(user=request.user))
-        .filter(number=number)
-        .select_related("requester", "team", "assignee")
-        .only(*selectors.QUEUE_ROW_FIELDS)
-        .first()
-    )
-    if ticket is None:
+    row = selectors.queue_row(user=request.user, filters=filters, number=number)
+    if row is None:
         return HttpResponse("")
-    return render(request, "agent/_queue_row.html", {"ticket": ticket})
+    return render(request, "agent/_queue_row.html", {"ticket": row})
 
 
 @staff_required
