@@ -27,6 +27,10 @@ class InboundMessage:
     external_id: str = ""
     # Which ticket this continues, if the adapter already knows (number from a subject, reply token...).
     ticket_number: int | None = None
+    # The adapter checked that this sender may continue ticket_number (a Message-ID of its thread, a
+    # signed reply token, the requester's own ticket): ingest then skips its own check that the
+    # sender is the ticket's requester. Leave False for a number that was merely quoted.
+    ticket_number_confirmed: bool = False
     team_slug: str = ""
     priority: str = ""
     tags: Sequence[str] = ()

@@ -15,6 +15,8 @@ app.conf.task_queues = [
 app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "helpdesk.tasks.worker_heartbeat", "schedule": 15.0},
     "close-solved-tickets": {"task": "tickets.tasks.close_solved_tickets", "schedule": 3600.0},
+    # Stored inbound mail whose processing task was lost (broker down at commit time) is queued again.
+    "intake-requeue-unprocessed": {"task": "channels_intake.tasks.requeue_unprocessed", "schedule": 300.0},
 }
 app.autodiscover_tasks()
 app.autodiscover_tasks(["helpdesk"])

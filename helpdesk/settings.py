@@ -196,6 +196,21 @@ HELPDESK_LOGIN_LOCKOUT_SECONDS = env.int("HELPDESK_LOGIN_LOCKOUT_SECONDS", defau
 HELPDESK_WEBSOCKET_URL = env.str("HELPDESK_WEBSOCKET_URL", default="")
 HELPDESK_SITE_URL = env.str("HELPDESK_SITE_URL", default="http://127.0.0.1:8000")
 
+# Email intake (channels_intake). The SMTP listener (`manage.py run_smtp_intake`) takes mail for the
+# teams' addresses and valid reply addresses only, up to HELPDESK_EMAIL_MAX_BYTES (advertised as
+# SIZE; the HTTP endpoint has the same limit). STARTTLS is offered when a certificate is set.
+HELPDESK_SMTP_INTAKE_HOST = env.str("HELPDESK_SMTP_INTAKE_HOST", default="127.0.0.1")
+HELPDESK_SMTP_INTAKE_PORT = env.int("HELPDESK_SMTP_INTAKE_PORT", default=2525)
+HELPDESK_SMTP_INTAKE_TLS_CERT = env.str("HELPDESK_SMTP_INTAKE_TLS_CERT", default="")
+HELPDESK_SMTP_INTAKE_TLS_KEY = env.str("HELPDESK_SMTP_INTAKE_TLS_KEY", default="")
+HELPDESK_SMTP_INTAKE_REQUIRE_STARTTLS = env.bool("HELPDESK_SMTP_INTAKE_REQUIRE_STARTTLS", default=False)
+HELPDESK_EMAIL_MAX_BYTES = env.int("HELPDESK_EMAIL_MAX_BYTES", default=35 * 1024 * 1024)
+# Subjects carry the ticket number as "[<tag><number>]", e.g. "[#10023]"; replies are threaded by it.
+HELPDESK_EMAIL_TICKET_TAG = env.str("HELPDESK_EMAIL_TICKET_TAG", default="#")
+# A secret for mail relays posting raw MIME to /api/v1/intake/email/ ("Authorization: Bearer <it>");
+# empty: only admins' API tokens may post there.
+HELPDESK_EMAIL_INTAKE_TOKEN = env.str("HELPDESK_EMAIL_INTAKE_TOKEN", default="")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

@@ -150,12 +150,8 @@ class ParsedEmail:
     @property
     def external_id(self) -> str:
         """The idempotency key: the Message-ID, else a hash of the content (same mail, same key)."""
-        if self.message_id and len(self.message_id) <= _MAX_EXTERNAL_ID:
-            return self.message_id
         if self.message_id:
-            return (
-                "mid-sha256:" + hashlib.sha256(self.message_id.encode("utf-8", "surrogatepass")).hexdigest()
-            )
+            return message_id_key(self.message_id)
         return "sha256:" + self.content_hash
 
     def header(self, name: str) -> str:
@@ -224,6 +220,17 @@ def normalise_message_id(value: str) -> str:
     match = _MESSAGE_ID.search(value or "")
     token = match.group(1) if match else ((value or "").split() or [""])[0]
     return _storable(re.sub(r"\s+", "", token)).strip("<>")[:998]
+
+
+def message_id_key(message_id: str) -> str:
+    """How a Message-ID (without <>) is stored and looked up: as it is, or its hash when over-long.
+
+    `ParsedEmail.external_id` is this key, and so are the ids stored for threading: an id from a
+    References header is looked up as `message_id_key(id)`.
+    """
+    if len(message_id) <= _MAX_EXTERNAL_ID:
+        return message_id
+    return "mid-sha256:" + hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def message_ids(value: str) -> list[str]:

@@ -1,0 +1,52 @@
+"""Celery entry points of the intake (queue `email_in`): thin wrappers over the processing service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+from channels_intake.email.processing import PARENT_WAIT_SECONDS, Outcome, raw_inbound_process
+from channels_intake.models import RawInbound, RawInboundState
+
+# Rows still `received` this long after they arrived lost their task (broker down at commit time,
+# a worker killed past its retries): the sweep queues them again. Processing is idempotent, so a
+# row that was merely slow is harmless to queue twice.
+STALE_AFTER = timedelta(minutes=10)
+SWEEP_BATCH = 1000
+
+
+@shared_task(
+    name="channels_intake.tasks.process_raw_inbound",
+    queue="email_in",
+    acks_late=True,
+    bind=True,
+    # Only a database outage is retried here; every other failure is recorded on the row.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=30,
+)
+def process_raw_inbound(self, raw_inbound_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Parse, thread and ingest one stored mail (idempotent: a processed row is left alone)."""
+    outcome = raw_inbound_process(raw_inbound_id=raw_inbound_id)
+    if outcome is Outcome.WAITING_FOR_PARENT:
+        self.apply_async(args=[raw_inbound_id], countdown=PARENT_WAIT_SECONDS)
+    return outcome.name
+
+
+@shared_task(name="channels_intake.tasks.requeue_unprocessed", queue="email_in", acks_late=True)
+def requeue_unprocessed() -> int:
+    """Queue again the messages stored long ago and never processed; returns how many."""
+    cutoff = timezone.now() - STALE_AFTER
+    ids = list(
+        RawInbound.objects.filter(state=RawInboundState.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for raw_inbound_id in ids:
+        process_raw_inbound.delay(raw_inbound_id)
+    return len(ids)
