@@ -17,10 +17,12 @@ class ActorKind(models.TextChoices):
 
 
 class Event(models.Model):
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket"))
     kind = models.CharField(_("kind"), max_length=32)
     actor_kind = models.CharField(_("actor kind"), max_length=16, choices=ActorKind.choices)
-    actor_user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("actor")
+    )
     # The channel or automation the change came through ("web", "email", "api", "auto_close" ...).
     via = models.CharField(_("via"), max_length=32, blank=True)
     field = models.CharField(_("field"), max_length=64, blank=True)

@@ -34,13 +34,15 @@ class DeliveryState(models.TextChoices):
 
 
 class Message(models.Model):
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages", verbose_name=_("ticket"))
     author_kind = models.CharField(_("author kind"), max_length=16, choices=AuthorKind.choices)
     author_user = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="authored_messages"
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="authored_messages",
+        verbose_name=_("author (user)"),
     )
     author_customer = models.ForeignKey(
-        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="authored_messages"
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="authored_messages",
+        verbose_name=_("author (customer)"),
     )
     visibility = models.CharField(_("visibility"), max_length=16, choices=Visibility.choices)
     # body_html is always sanitised before it is stored (tickets.sanitize); body_text is plain text.
@@ -93,16 +95,17 @@ def attachment_upload_to(instance: Attachment, filename: str) -> str:
 
 
 class Attachment(models.Model):
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("ticket"))
     message = models.ForeignKey(
-        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments",
+        verbose_name=_("message"),
     )
     file = models.FileField(_("file"), upload_to=attachment_upload_to, max_length=255)
     filename = models.CharField(_("file name"), max_length=255)
     content_type = models.CharField(_("content type"), max_length=255)
     size = models.PositiveBigIntegerField(_("size"))
-    is_inline = models.BooleanField(default=False)
-    content_id = models.CharField(max_length=255, blank=True)
+    is_inline = models.BooleanField(_("inline"), default=False)
+    content_id = models.CharField(_("content id"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -10,13 +10,17 @@ from tickets.models.people import Team, User
 
 class SavedView(models.Model):
     name = models.CharField(_("name"), max_length=100)
-    owner = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="saved_views")
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True, related_name="saved_views")
+    owner = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="saved_views", verbose_name=_("owner")
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, null=True, blank=True, related_name="saved_views", verbose_name=_("team")
+    )
     # Keys and values as the queue's query string (validated against the filter allowlist on use).
     filters = models.JSONField(_("filters"), default=dict)
-    sort = models.CharField(_("sort"), max_length=32, default="-updated_at")
-    position = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    sort = models.CharField(_("sort"), max_length=32, default="-updated")
+    position = models.PositiveIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("saved view")

@@ -7,6 +7,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tickets.models.people import Customer, Organization, Team, User
 
@@ -93,14 +94,16 @@ class Ticket(models.Model):
     solved_at = models.DateTimeField(_("solved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
-    message_count = models.PositiveIntegerField(_("messages"), default=0)
-    last_customer_message_at = models.DateTimeField(null=True, blank=True)
-    last_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    message_count = models.PositiveIntegerField(_("message count"), default=0)
+    last_customer_message_at = models.DateTimeField(_("last customer message"), null=True, blank=True)
+    last_agent_reply_at = models.DateTimeField(_("last agent reply"), null=True, blank=True)
     merged_into = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_tickets"
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_tickets",
+        verbose_name=_("merged into"),
     )
     follow_up_of = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups"
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups",
+        verbose_name=_("follow-up of"),
     )
 
     class Meta:
@@ -148,7 +151,7 @@ class CustomFieldDefinition(models.Model):
 
     class FieldType(models.TextChoices):
         TEXT = "text", _("Text")
-        NUMBER = "number", _("Number")
+        NUMBER = "number", pgettext_lazy("custom field type", "Number")
         DECIMAL = "decimal", _("Decimal")
         DATE = "date", _("Date")
         CHECKBOX = "checkbox", _("Checkbox")
