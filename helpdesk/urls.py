@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script from a URL, not inline, so the CSP can stay strict.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/intake/", include("channels_intake.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
     path("", include("tickets.urls")),
 ]
