@@ -88,15 +88,15 @@ def raw_inbound_store(
     return row
 
 
-def raw_inbound_retry(*, raw_inbound: RawInbound) -> bool:
+def raw_inbound_retry(*, raw_inbound_id: int) -> bool:
     """Put a failed (or stuck) message back in the queue, e.g. after a fix; False if it is done already.
 
     Processed, duplicate and suspended messages stay as they are: a retry would only repeat the
     same outcome (suspension rules included).
     """
     with transaction.atomic():
-        locked = RawInbound.objects.select_for_update().only("pk", "state").get(pk=raw_inbound.pk)
-        if locked.state not in (RawInboundState.FAILED, RawInboundState.RECEIVED):
+        locked = RawInbound.objects.select_for_update().only("pk", "state").filter(pk=raw_inbound_id).first()
+        if locked is None or locked.state not in (RawInboundState.FAILED, RawInboundState.RECEIVED):
             return False
         RawInbound.objects.filter(pk=locked.pk).update(state=RawInboundState.RECEIVED, error="", processed_at=None)
         transaction.on_commit(lambda: _enqueue_processing(locked.pk), robust=True)

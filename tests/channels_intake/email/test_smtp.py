@@ -175,6 +175,24 @@ def test_bounce_over_smtp_marks_the_outbound_message(port):
     assert Ticket.objects.count() == 1
 
 
+def test_unparseable_mail_over_smtp_lands_in_the_failed_inbox_for_admins(port, client):
+    from tests.factories import make_user
+    from tickets.models import Role
+
+    junk = b"\x00\x01\x02 this is no mail at all\r\n"
+
+    assert send(port, junk) == {}
+
+    row = RawInbound.objects.get()
+    assert row.state == RawInboundState.FAILED
+    assert row.error
+    client.force_login(make_user(role=Role.ADMIN, is_staff=True, is_superuser=True))
+    listing = client.get("/admin/channels_intake/rawinbound/", {"state__exact": "failed"})
+    assert list(listing.context["cl"].result_list) == [row]
+    download = client.get(f"/admin/channels_intake/rawinbound/{row.pk}/download/")
+    assert download.content == junk
+
+
 # --- the real command, in its own process ------------------------------------------------------
 
 

@@ -1,0 +1,177 @@
+"""The failed-mail inbox (and every other inbound message) in the admin site.
+
+Admins see what arrived, through which door, what became of it and why; they download the raw
+message as it arrived (.eml) and retry processing after a fix. Rows are never edited or deleted
+here: the raw message is the record of what the sender sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import BinaryField, F, Func, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from channels_intake.models import RawInbound, RawInboundState
+from channels_intake.services import raw_inbound_retry
+
+HEADER_PREVIEW_BYTES = 16 * 1024
+DOWNLOAD_CSP = "default-src 'none'; sandbox"
+
+
+class _Substring(Func):
+    function = "substring"
+    output_field = BinaryField()
+
+
+@admin.register(RawInbound)
+class RawInboundAdmin(admin.ModelAdmin):
+    change_form_template = "channels_intake/admin/rawinbound_change_form.html"
+    list_display = ("id", "received_at", "door", "state", "from_address", "short_subject", "outcome", "ticket_link")
+    list_display_links = ("id", "received_at")
+    list_filter = ("state", "door", "is_auto_submitted")
+    search_fields = ("=header_message_id", "=external_id", "from_address", "envelope_sender", "subject")
+    ordering = ("-received_at",)
+    list_per_page = 50
+    show_full_result_count = False
+    actions = ["retry_selected"]
+    fieldsets = (
+        (None, {"fields": ("state", "error_text", "note", "ticket_link", "message", "duplicate_of")}),
+        (_("Message"), {"fields": ("from_address", "subject", "cc", "is_auto_submitted", "header_message_id",
+                                   "external_id")}),
+        (_("Delivery"), {"fields": ("door", "received_at", "processed_at", "attempts", "envelope_sender",
+                                    "envelope_recipients", "remote_addr", "size", "sha256")}),
+        (_("Headers as received"), {"fields": ("header_preview",)}),
+    )
+    readonly_fields = (
+        "state", "error_text", "note", "ticket_link", "message", "duplicate_of", "from_address", "subject", "cc",
+        "is_auto_submitted", "header_message_id", "external_id", "door", "received_at", "processed_at", "attempts",
+        "envelope_sender", "envelope_recipients", "remote_addr", "size", "sha256", "header_preview",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RawInbound]:
+        # Never the raw bytes (up to 35 MB a row): the page shows the start of them, the download has all.
+        return super().get_queryset(request).defer("raw").select_related("ticket")
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> RawInbound | None:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj.raw_head = (
+                RawInbound.objects.filter(pk=obj.pk)
+                .annotate(head=_Substring(F("raw"), 1, HEADER_PREVIEW_BYTES))
+                .values_list("head", flat=True)
+                .first()
+            )
+        return obj
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("subject"))
+    def short_subject(self, obj: RawInbound) -> str:
+        return Truncator(obj.subject).chars(60)
+
+    @admin.display(description=_("outcome"))
+    def outcome(self, obj: RawInbound) -> str:
+        text = obj.error or obj.note
+        return Truncator(text.splitlines()[0] if text else "").chars(90)
+
+    @admin.display(description=_("ticket"))
+    def ticket_link(self, obj: RawInbound) -> str:
+        if obj.ticket is None:
+            return "–"
+        try:
+            url = reverse("agent:ticket", args=[obj.ticket.number])
+        except NoReverseMatch:
+            return f"#{obj.ticket.number}"
+        return format_html('<a href="{}">#{}</a>', url, obj.ticket.number)
+
+    @admin.display(description=_("error"))
+    def error_text(self, obj: RawInbound) -> str:
+        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', obj.error) if obj.error else "–"
+
+    @admin.display(description=_("headers"))
+    def header_preview(self, obj: RawInbound) -> str:
+        head = bytes(getattr(obj, "raw_head", b"") or b"")
+        for separator in (b"\r\n\r\n", b"\n\n"):
+            if separator in head:
+                head = head.split(separator, 1)[0]
+                break
+        return format_html(
+            '<pre style="white-space: pre-wrap; margin: 0">{}</pre>', head.decode("utf-8", "backslashreplace")
+        )
+
+    @admin.action(description=_("Retry processing of the selected messages"))
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[RawInbound]) -> None:
+        selected = list(queryset.values_list("pk", flat=True))
+        queued = sum(raw_inbound_retry(raw_inbound_id=pk) for pk in selected)
+        skipped = len(selected) - queued
+        if queued:
+            self.message_user(
+                request,
+                ngettext("%(count)d message queued for processing.", "%(count)d messages queued for processing.",
+                         queued) % {"count": queued},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext("%(count)d message was not failed and was left as it is.",
+                         "%(count)d messages were not failed and were left as they are.", skipped)
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+    # --- per-message pages: download and retry ----------------------------------------------------
+
+    def get_urls(self) -> list[Any]:
+        own = [
+            path("<int:object_id>/download/", self.admin_site.admin_view(self.download_view),
+                 name="channels_intake_rawinbound_download"),
+            path("<int:object_id>/retry/", self.admin_site.admin_view(self.retry_view),
+                 name="channels_intake_rawinbound_retry"),
+        ]
+        return own + super().get_urls()
+
+    def download_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        row = get_object_or_404(RawInbound.objects.only("pk", "raw"), pk=object_id)
+        # A download, never rendered: a mail is attacker-written HTML and scripts.
+        response = HttpResponse(bytes(row.raw), content_type="message/rfc822")
+        response["Content-Disposition"] = f'attachment; filename="inbound-{row.pk}.eml"'
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = DOWNLOAD_CSP
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def retry_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        row = get_object_or_404(RawInbound.objects.only("pk", "state"), pk=object_id)
+        if raw_inbound_retry(raw_inbound_id=row.pk):
+            self.message_user(request, _("Queued for processing again."), messages.SUCCESS)
+        else:
+            self.message_user(request, _("Only failed messages can be retried."), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:channels_intake_rawinbound_change", args=[row.pk]))
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        obj = context.get("original")
+        context["can_retry"] = obj is not None and obj.state in (RawInboundState.FAILED, RawInboundState.RECEIVED)
+        return super().render_change_form(request, context, *args, **kwargs)
