@@ -71,3 +71,26 @@ def test_message_to_closed_ticket_creates_follow_up():
 
     assert again.ticket.follow_up_of_id == first.ticket.pk
     assert again.created_ticket
+
+
+def test_confirmed_ticket_number_lets_another_sender_continue_the_ticket():
+    first = ingest(InboundMessage(channel="email", sender_email="ann@example.org", subject="Hi", body_text="x"))
+
+    colleague = ingest(InboundMessage(channel="email", sender_email="bob@example.org", subject="Re: Hi",
+                                      body_text="me too", ticket_number=first.ticket.number,
+                                      ticket_number_confirmed=True))
+
+    assert colleague.ticket.pk == first.ticket.pk
+    assert not colleague.created_ticket
+    assert colleague.message.author_customer.email == "bob@example.org"
+    assert first.ticket.requester.email == "ann@example.org"
+
+
+def test_redelivery_reports_the_duplicate_and_the_original_message():
+    inbound = InboundMessage(channel="email", sender_email="a@example.org", subject="Hi", body_text="x",
+                             external_id="dup-report@example.org")
+
+    first, second = ingest(inbound), ingest(inbound)
+
+    assert (first.is_duplicate, second.is_duplicate) == (False, True)
+    assert second.message.external_id == "dup-report@example.org"
