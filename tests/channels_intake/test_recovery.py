@@ -21,11 +21,16 @@ def dead_broker():
     """Point Celery at a port nobody listens on (a fresh connection pool, not one made earlier)."""
     from helpdesk.celery import app
 
+    def forget_connections() -> None:
+        # Celery keeps its producer pool (bound to the broker URL of its first use) beyond app.close().
+        app.close()
+        app.amqp._producer_pool = None
+
     previous = app.conf.broker_url, app.conf.task_always_eager
-    app.close()
+    forget_connections()
     app.conf.broker_url, app.conf.task_always_eager = f"redis://127.0.0.1:{free_port()}/0", False
     yield app
-    app.close()
+    forget_connections()
     app.conf.broker_url, app.conf.task_always_eager = previous
 
 
