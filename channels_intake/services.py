@@ -187,7 +187,7 @@ def ingest(inbound: InboundMessage) -> IngestResult:
                     channel=inbound.channel, external_id=inbound.external_id[:512]
                 ).first()
             if message is None:
-                message = ticket.messages.order_by("id").first()
+                message = ticket.messages.earliest("id")
             result = IngestResult(ticket=ticket, message=message, created_ticket=True)
         _link_inline_images(result.message)
         return result

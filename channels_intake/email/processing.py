@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 MAX_PARENT_WAITS = 5
 PARENT_WAIT_SECONDS = 2.0
 _EMPTY_BODY = "(no text)"
+# What processing records on the row; the delivery (raw bytes, envelope) stays as it was stored.
+_PROCESSING_FIELDS = [
+    "state", "processed_at", "attempts", "header_message_id", "external_id", "from_address", "subject", "cc",
+    "is_auto_submitted", "error", "note", "ticket", "message", "duplicate_of",
+]
 
 
 class Outcome(enum.Enum):
@@ -206,5 +211,5 @@ def raw_inbound_process(*, raw_inbound_id: int) -> Outcome:
             )
         if outcome is not Outcome.WAITING_FOR_PARENT:
             row.processed_at = timezone.now()
-        row.save()
+        row.save(update_fields=_PROCESSING_FIELDS)  # never rewrite the raw bytes
         return outcome

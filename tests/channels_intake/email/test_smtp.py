@@ -4,6 +4,7 @@ the test (or as the real `manage.py run_smtp_intake` process where the database 
 from __future__ import annotations
 
 import os
+import select
 import smtplib
 import subprocess
 import sys
@@ -216,7 +217,8 @@ def run_command():
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         processes.append(process)
-        banner = process.stdout.readline()
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        banner = process.stdout.readline() if ready else ""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
