@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import make_agent, make_customer, make_team, make_ticket, make_user
-from tickets.models import Channel, Event, Priority, Role, Status, Ticket
+from tickets.models import Channel, Event, Priority, Role, SavedView, Status, Ticket
 from tickets.services import ticket_update
 from tickets.views.agent import common
 
@@ -328,6 +328,19 @@ def test_view_counts_show_a_change_once_the_cached_counts_expire(agent_client, a
     time.sleep(0.6)
     assert open_count() == "0"
     assert common.VIEW_COUNTS_SECONDS <= 3  # not above the 3 s workspace.js waits before re-reading counts
+
+
+def test_a_saved_view_with_filters_no_longer_valid_has_no_count_and_does_not_block_the_others(
+        agent_client, agent, support, settings):
+    settings.HELPDESK_VIEW_COUNTS_SECONDS = 60
+    make_ticket(team=support)
+    bad = SavedView.objects.create(owner=agent, name="Old statuses", filters={"status": ["bogus"]})
+    fragment = agent_client.get(reverse("agent:views")).content.decode()
+    assert re.search(rf'data-view="saved-{bad.pk}">\s*<span class="nav__icon"[^>]*>[^<]*</span>\s*'
+                     r'<span class="nav__label">Old statuses</span><span class="count"><', fragment)
+    assert re.search(r'data-view="open">\s*<span class="nav__label">All open in my teams</span><span class="count">1<', fragment)
+    page = agent_client.get("/agent/").content.decode()
+    assert 'hx-trigger="load delay:60000ms"' in page  # every count was there, the bad view's "none" too
 
 
 def test_agents_of_a_team_share_view_counts_but_not_their_own_or_other_teams(support, billing, settings):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import math
 import time
 from collections.abc import Callable
@@ -76,19 +74,15 @@ def _view_counts_seconds() -> float:
     return float(getattr(settings, "HELPDESK_VIEW_COUNTS_SECONDS", VIEW_COUNTS_SECONDS))
 
 
-def _count_cache_key(user: User, view: selectors.BuiltInView | SavedView) -> str | None:
-    """The same key for everyone who sees the same tickets through the same filters.
+def _count_cache_key(user: User, visibility: str, view: selectors.BuiltInView | SavedView) -> str:
+    """The same key for everyone who sees the same tickets (`visibility`) through the same filters.
 
-    A team's agents share every count but "My open tickets", so after a change one of them counts
-    and the others reuse it. None for a view whose filters are no longer valid (it has no count).
+    A team's agents share every count but "My open tickets" (a filter on "me" is per user), so after
+    a change one of them counts and the others reuse it.
     """
-    params = {k: v for k, v in selectors.view_params(view).items() if k != "sort"}
-    try:
-        filters = selectors.TicketFilters.from_params(params, user=user)  # "me" becomes the user's id
-    except selectors.InvalidQuery:
-        return None
-    visibility = repr(permissions.ticket_visibility_filter(user))
-    signature = json.dumps([visibility, dataclasses.asdict(filters)], sort_keys=True, default=str)
+    params = sorted((k, v) for k, v in selectors.view_params(view).items() if k != "sort")
+    per_user = any("me" in str(value).split(",") for _key, value in params)
+    signature = repr((visibility, params, user.pk if per_user else None))
     return f"agent:view-count:{hashlib.sha256(signature.encode()).hexdigest()[:32]}"
 
 
@@ -96,7 +90,9 @@ def _view_counts(
     user: User, views: list[selectors.BuiltInView | SavedView], *, compute: bool
 ) -> tuple[dict[int, int], bool]:
     """Counts by position in `views` and whether all are there: fresh cached ones, and (if `compute`) the rest."""
-    keys = {index: key for index, view in enumerate(views) if (key := _count_cache_key(user, view)) is not None}
+    # What the user may see decides the counts: the tickets, and (for searches) the internal notes.
+    visibility = repr((permissions.ticket_visibility_filter(user), permissions.can_see_internal_notes(user)))
+    keys = {index: _count_cache_key(user, visibility, view) for index, view in enumerate(views)}
     lifetime = _view_counts_seconds()
     cached = cache.get_many(set(keys.values())) if keys else {}
     now = time.time()
@@ -105,7 +101,8 @@ def _view_counts(
     for index, key in keys.items():
         entry = cached.get(key)
         if entry is not None and now - entry[0] < lifetime:
-            counts[index] = entry[1]
+            if entry[1] is not None:
+                counts[index] = entry[1]
         else:
             missing.append(index)
     if missing and compute:
@@ -113,9 +110,10 @@ def _view_counts(
         fresh = selectors.view_counts(user=user, views=[views[index] for index in missing])
         new_entries = {}
         for position, index in enumerate(missing):
+            # A view whose filters are no longer valid has no count; remember that too.
+            new_entries[keys[index]] = (started, fresh.get(position))
             if position in fresh:
                 counts[index] = fresh[position]
-                new_entries[keys[index]] = (started, fresh[position])
         cache.set_many(new_entries, timeout=max(1, math.ceil(lifetime)))
         missing = []
     return counts, not missing
