@@ -176,6 +176,49 @@ def test_bounce_over_smtp_marks_the_outbound_message(port):
     assert Ticket.objects.count() == 1
 
 
+def _self_signed_certificate(directory: Path) -> tuple[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_starttls_is_offered_and_can_be_required(start_listener, settings, tmp_path):
+    import ssl
+
+    settings.HELPDESK_SMTP_INTAKE_TLS_CERT, settings.HELPDESK_SMTP_INTAKE_TLS_KEY = _self_signed_certificate(tmp_path)
+    settings.HELPDESK_SMTP_INTAKE_REQUIRE_STARTTLS = True
+    port = start_listener()
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # our self-signed test certificate
+
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        assert client.has_extn("starttls")
+        assert client.mail("ann@customer.example")[0] == 530  # plain text refused
+        client.starttls(context=context)
+        client.ehlo()
+        assert client.sendmail("ann@customer.example", [SUPPORT_ADDRESS], build_mail(subject="Over TLS")) == {}
+
+    assert Ticket.objects.get().subject == "Over TLS"
+
+
 def test_unparseable_mail_over_smtp_lands_in_the_failed_inbox_for_admins(port, client):
     from tests.factories import make_user
     from tickets.models import Role
