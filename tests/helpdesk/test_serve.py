@@ -87,6 +87,7 @@ def serve_env():
         "HELPDESK_PG_PORT": str(_free_port()),
         "HELPDESK_REDIS_PORT": str(_free_port()),
         "HELPDESK_PORT": str(_free_port()),
+        "HELPDESK_SMTP_INTAKE_PORT": str(_free_port()),
         "WEB_CONCURRENCY": "1",
         "WHITENOISE_USE_FINDERS": "1",
         "HELPDESK_PG_FAST": "1",
@@ -120,6 +121,7 @@ def test_serve_runs_web_worker_and_beat_and_sigterm_stops_the_whole_tree(serve, 
     assert "gunicorn" in names
     assert "uvicorn" in names
     assert "helpdesk.frontdoor" in names
+    assert "run_smtp_intake" in names
     assert "worker" in names
     assert "beat" in names
 
