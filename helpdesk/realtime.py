@@ -49,27 +49,32 @@ def customer_group(customer_id: int) -> str:
 
 
 class _SenderLoop:
-    """The process's sending loop, started on first use and again after a fork (gunicorn workers)."""
+    """The process's sending loop, started on first use (and again in a forked child, e.g. a gunicorn worker)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid: int | None = None
+        self._thread: threading.Thread | None = None
 
     def get(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop
-        if loop is not None and self._pid == os.getpid() and not loop.is_closed():
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None and thread.is_alive():
             return loop
         with self._lock:
-            # A forked child inherits the parent's loop object but not its thread: start its own.
-            if self._loop is None or self._pid != os.getpid() or self._loop.is_closed():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="realtime-sender", daemon=True).start()
-                self._loop, self._pid = loop, os.getpid()
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="realtime-sender", daemon=True)
+                self._thread.start()
             return self._loop
+
+    def forget(self) -> None:
+        # In a forked child the thread is gone and the lock may be held by a thread that no longer exists.
+        self._lock = threading.Lock()
+        self._loop = self._thread = None
 
 
 _sender = _SenderLoop()
+os.register_at_fork(after_in_child=_sender.forget)
 
 
 async def _group_send_all(layer: Any, sends: list[tuple[str, dict[str, Any]]]) -> list[BaseException | None]:

@@ -162,3 +162,18 @@ def test_a_forked_process_sends_on_its_own_loop():
     os.waitpid(pid, 0)
     with os.fdopen(read_end, "rb") as pipe:
         assert pipe.read() == b"ok"
+
+
+def test_sends_continue_after_the_sending_thread_stopped(recording_layer, monkeypatch):
+    monkeypatch.setattr(realtime, "SEND_TIMEOUT_SECONDS", 2.0)
+    realtime.send_now(["ticket-1"], {"type": "first"})
+    stopped = realtime._sender.get()
+    thread = realtime._sender._thread
+    stopped.call_soon_threadsafe(stopped.stop)
+    thread.join(2)
+
+    realtime.send_now(["ticket-1"], {"type": "second"})
+
+    assert [message["event"]["type"] for _, message in recording_layer.sent] == ["first", "second"]
+    assert realtime._sender.get() is not stopped
+
