@@ -1,14 +1,18 @@
-"""The failed-mail inbox (and every other inbound message) in the admin site.
+"""The failed-mail inbox (and every other inbound message) and the IMAP mailboxes in the admin site.
 
 Admins see what arrived, through which door, what became of it and why; they download the raw
 message as it arrived (.eml) and retry processing after a fix. Rows are never edited or deleted
 here: the raw message is the record of what the sender sent.
+
+IMAP mailboxes are configured here; their credentials are write-only (never shown back, blank
+keeps the stored one) and each mailbox shows when it was last polled and its last error.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import BinaryField, F, Func, QuerySet
@@ -20,7 +24,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from channels_intake.models import RawInbound, RawInboundState
+from channels_intake.models import MailboxAccount, MailboxAuthMethod, RawInbound, RawInboundState
 from channels_intake.services import raw_inbound_retry
 
 HEADER_PREVIEW_BYTES = 16 * 1024
@@ -175,3 +179,125 @@ class RawInboundAdmin(admin.ModelAdmin):
         obj = context.get("original")
         context["can_retry"] = obj is not None and obj.state in (RawInboundState.FAILED, RawInboundState.RECEIVED)
         return super().render_change_form(request, context, *args, **kwargs)
+
+
+# --- IMAP mailboxes -------------------------------------------------------------------------------
+
+_SECRET_FIELDS = ("password", "oauth_client_secret", "oauth_refresh_token")
+
+
+def _secret_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=False,
+        # Never rendered back into the page, not even masked.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted and never shown. Leave blank to keep the stored one."),
+    )
+
+
+class MailboxAccountForm(forms.ModelForm):
+    password = _secret_field(_("password"))
+    oauth_client_secret = _secret_field(_("OAuth client secret"))
+    oauth_refresh_token = _secret_field(_("OAuth refresh token"))
+    oauth_token_url = forms.URLField(
+        label=_("OAuth token URL"), required=False, max_length=500, assume_scheme="https",
+        help_text=_("Blank: the provider's usual one."),
+    )
+
+    class Meta:
+        model = MailboxAccount
+        fields = (
+            "team", "name", "is_enabled", "host", "port", "security", "username", "auth_method", "folder",
+            "after_fetch", "move_to_folder", "oauth_provider", "oauth_token_url", "oauth_scope", "oauth_client_id",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        instance = self.instance
+        method = cleaned.get("auth_method")
+        if method == MailboxAuthMethod.PASSWORD and not cleaned.get("password") and not instance.password_sealed:
+            self.add_error("password", _("Enter the mailbox's password."))
+        if (method == MailboxAuthMethod.OAUTH2 and not cleaned.get("oauth_refresh_token")
+                and not instance.oauth_refresh_token_sealed):
+            self.add_error("oauth_refresh_token", _("Enter the refresh token the provider issued for this mailbox."))
+        return cleaned
+
+    def save(self, commit: bool = True) -> MailboxAccount:
+        instance = super().save(commit=False)
+        for name in _SECRET_FIELDS:
+            if value := self.cleaned_data.get(name):
+                setattr(instance, name, value)
+        if self.cleaned_data.get("oauth_refresh_token") or self.cleaned_data.get("oauth_client_secret"):
+            # An access token from the old grant must not outlive it.
+            instance.oauth_access_token = ""
+            instance.oauth_access_token_expires_at = None
+        if commit:
+            instance.save()
+        return instance
+
+
+@admin.register(MailboxAccount)
+class MailboxAccountAdmin(admin.ModelAdmin):
+    form = MailboxAccountForm
+    list_display = ("name", "team", "account", "is_enabled", "status", "last_success_at", "last_error_at")
+    list_filter = ("is_enabled", "team", "auth_method")
+    search_fields = ("name", "host", "username")
+    list_select_related = ("team",)
+    actions = ["fetch_now"]
+    fieldsets = (
+        (None, {"fields": ("team", "name", "is_enabled")}),
+        (_("Server"), {"fields": ("host", "port", "security", "username", "auth_method", "password")}),
+        (_("Folder"), {"fields": ("folder", "after_fetch", "move_to_folder")}),
+        (_("OAuth 2.0 (Microsoft 365, Gmail)"), {
+            "fields": ("oauth_provider", "oauth_token_url", "oauth_scope", "oauth_client_id", "oauth_client_secret",
+                       "oauth_refresh_token", "oauth_state"),
+        }),
+        (_("Polling"), {"fields": ("status", "error_text", "last_polled_at", "last_success_at", "last_error_at",
+                                   "last_uidvalidity", "last_uid")}),
+    )
+    readonly_fields = ("status", "error_text", "last_polled_at", "last_success_at", "last_error_at",
+                       "last_uidvalidity", "last_uid", "oauth_state")
+
+    @admin.display(description=_("account"))
+    def account(self, obj: MailboxAccount) -> str:
+        return f"{obj.username} @ {obj.host}:{obj.port} / {obj.folder}"
+
+    @admin.display(description=_("status"))
+    def status(self, obj: MailboxAccount) -> str:
+        if obj.last_polled_at is None:
+            return str(_("Not polled yet"))
+        failing = obj.last_success_at is None or (obj.last_error_at and obj.last_error_at >= obj.last_success_at)
+        if obj.last_error and failing:
+            return str(_("Error: %(error)s") % {"error": Truncator(obj.last_error.splitlines()[0]).chars(120)})
+        return str(_("OK"))
+
+    @admin.display(description=_("last error"))
+    def error_text(self, obj: MailboxAccount) -> str:
+        if not obj.last_error:
+            return "–"
+        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', obj.last_error)
+
+    @admin.display(description=_("OAuth tokens"))
+    def oauth_state(self, obj: MailboxAccount) -> str:
+        if not obj.oauth_refresh_token_sealed:
+            return str(_("No refresh token stored."))
+        if obj.oauth_access_token_expires_at is None:
+            return str(_("Refresh token stored; no access token yet (one is fetched at the next poll)."))
+        return str(_("Refresh token stored; access token valid until %(time)s.")
+                   % {"time": obj.oauth_access_token_expires_at.isoformat(timespec="seconds")})
+
+    @admin.action(description=_("Fetch mail now"))
+    def fetch_now(self, request: HttpRequest, queryset: QuerySet[MailboxAccount]) -> None:
+        from channels_intake.tasks import poll_mailbox
+
+        selected = list(queryset.values_list("pk", flat=True))
+        for mailbox_id in selected:
+            poll_mailbox.delay(mailbox_id, include_disabled=True)
+        self.message_user(
+            request,
+            ngettext("%(count)d mailbox queued for polling.", "%(count)d mailboxes queued for polling.", len(selected))
+            % {"count": len(selected)},
+            messages.SUCCESS,
+        )

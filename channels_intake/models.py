@@ -8,11 +8,20 @@ here as `failed`, with the reason, for an admin to download and retry: nothing i
 
 from __future__ import annotations
 
+import base64
+import ipaddress
+from typing import TYPE_CHECKING
+
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from tickets.models import Message, Ticket
+from tickets.models import Message, Team, Ticket
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 
 class Door(models.TextChoices):
@@ -102,3 +111,256 @@ class RawInbound(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_door_display()} {self.get_state_display()}"
+
+
+# --- IMAP mailboxes ---------------------------------------------------------------------------
+#
+# Credentials are stored sealed (Fernet: AES-128-CBC + HMAC-SHA256) and only ever unsealed by
+# the poller. The key is derived from HELPDESK_FIELD_ENCRYPTION_KEY (several, comma-separated:
+# the first seals, every one unseals, for rotation) or, when that is empty, from SECRET_KEY and
+# SECRET_KEY_FALLBACKS, so a fresh install needs no extra secret.
+
+
+class SecretUnavailable(Exception):
+    """A sealed value that none of the configured keys opens (the key was changed or lost)."""
+
+
+def _fernet_key(secret: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"helpdesk field encryption v1").derive(
+        secret.encode()
+    )
+    return base64.urlsafe_b64encode(derived)
+
+
+def _fernet() -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet
+
+    configured = getattr(settings, "HELPDESK_FIELD_ENCRYPTION_KEY", "") or ""
+    secrets = [part.strip() for part in configured.split(",") if part.strip()]
+    if not secrets:
+        secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return MultiFernet([Fernet(_fernet_key(secret)) for secret in secrets])
+
+
+def seal_secret(value: str) -> str:
+    """The encrypted form of `value` to store ("" stays "", so an unset secret reads as unset)."""
+    return _fernet().encrypt(value.encode()).decode() if value else ""
+
+
+def unseal_secret(sealed: str) -> str:
+    if not sealed:
+        return ""
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return _fernet().decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError) as error:
+        raise SecretUnavailable(
+            "A stored secret cannot be decrypted: SECRET_KEY or HELPDESK_FIELD_ENCRYPTION_KEY changed "
+            "since it was saved. Enter it again in the admin."
+        ) from error
+
+
+class MailboxSecurity(models.TextChoices):
+    SSL = "ssl", _("SSL/TLS from the start (usually port 993)")
+    STARTTLS = "starttls", _("STARTTLS (usually port 143)")
+    # Only accepted for loopback hosts (a local test server): a password must never cross a network in clear.
+    NONE = "none", _("None (loopback test servers only)")
+
+
+class MailboxAuthMethod(models.TextChoices):
+    PASSWORD = "password", _("Password")
+    OAUTH2 = "oauth2", _("OAuth 2.0 (XOAUTH2)")
+
+
+class OAuthProvider(models.TextChoices):
+    MICROSOFT = "microsoft", _("Microsoft 365 / Outlook.com")
+    GOOGLE = "google", _("Google Workspace / Gmail")
+    CUSTOM = "custom", _("Other (token URL below)")
+
+
+class AfterFetch(models.TextChoices):
+    MARK_SEEN = "mark_seen", _("Mark as read (\\Seen)")
+    MOVE = "move", _("Move to another folder")
+
+
+# Where each provider issues tokens and what IMAP access is called there, when the account leaves
+# them blank. Microsoft's "common" endpoint serves work and personal accounts; a single-tenant app
+# sets https://login.microsoftonline.com/<tenant id>/oauth2/v2.0/token instead.
+OAUTH_PROVIDER_DEFAULTS: dict[str, tuple[str, str]] = {
+    OAuthProvider.MICROSOFT: (
+        "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+        "https://outlook.office.com/IMAP.AccessAsUser.All offline_access",
+    ),
+    OAuthProvider.GOOGLE: ("https://oauth2.googleapis.com/token", ""),
+    OAuthProvider.CUSTOM: ("", ""),
+}
+
+
+def is_loopback_host(host: str) -> bool:
+    host = (host or "").strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class MailboxAccount(models.Model):
+    """A team's mailbox that the IMAP poller reads (`channels_intake.email.imap.mailbox_poll`).
+
+    Mail found there goes through the same door as any other (`raw_inbound_store`, door "imap")
+    and reaches the team that owns the mailbox. The poller remembers the folder's UIDVALIDITY and
+    the highest UID it has stored and acted upon, so it only ever asks for newer messages.
+    """
+
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="mailbox_accounts", verbose_name=_("team")
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("For people: e.g. “Support inbox at Fastmail”."))
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+
+    host = models.CharField(_("IMAP server"), max_length=255)
+    port = models.PositiveIntegerField(_("port"), default=993)
+    security = models.CharField(_("security"), max_length=16, choices=MailboxSecurity.choices,
+                                default=MailboxSecurity.SSL)
+    username = models.CharField(_("user name"), max_length=320)
+    auth_method = models.CharField(_("sign-in method"), max_length=16, choices=MailboxAuthMethod.choices,
+                                   default=MailboxAuthMethod.PASSWORD)
+    # Sealed with seal_secret(); the admin never shows them back.
+    password_sealed = models.TextField(_("password (encrypted)"), blank=True, editable=False)
+
+    oauth_provider = models.CharField(_("OAuth provider"), max_length=16, choices=OAuthProvider.choices,
+                                      blank=True)
+    oauth_token_url = models.URLField(_("OAuth token URL"), max_length=500, blank=True,
+                                      help_text=_("Blank: the provider's usual one."))
+    oauth_scope = models.CharField(_("OAuth scope"), max_length=500, blank=True,
+                                   help_text=_("Blank: the provider's usual one for IMAP."))
+    oauth_client_id = models.CharField(_("OAuth client ID"), max_length=500, blank=True)
+    oauth_client_secret_sealed = models.TextField(_("OAuth client secret (encrypted)"), blank=True, editable=False)
+    oauth_refresh_token_sealed = models.TextField(_("OAuth refresh token (encrypted)"), blank=True, editable=False)
+    oauth_access_token_sealed = models.TextField(_("OAuth access token (encrypted)"), blank=True, editable=False)
+    oauth_access_token_expires_at = models.DateTimeField(_("access token expires"), null=True, blank=True,
+                                                         editable=False)
+
+    folder = models.CharField(_("folder"), max_length=255, default="INBOX")
+    after_fetch = models.CharField(_("after storing a message"), max_length=16, choices=AfterFetch.choices,
+                                   default=AfterFetch.MARK_SEEN)
+    move_to_folder = models.CharField(_("move to folder"), max_length=255, blank=True,
+                                      help_text=_("Created when missing. Only used with “Move to another folder”."))
+
+    # Where the poller is: the folder's UIDVALIDITY when it last read it, and the highest UID it
+    # has stored and acted upon (everything at or below it is done).
+    last_uidvalidity = models.PositiveBigIntegerField(_("last UIDVALIDITY"), null=True, blank=True, editable=False)
+    last_uid = models.PositiveBigIntegerField(_("last UID done"), default=0, editable=False)
+    last_polled_at = models.DateTimeField(_("last poll"), null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(_("last successful poll"), null=True, blank=True, editable=False)
+    last_error = models.TextField(_("last error"), blank=True, editable=False)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("IMAP mailbox")
+        verbose_name_plural = _("IMAP mailboxes")
+        ordering = ["team__name", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.username}@{self.host})"
+
+    # Secrets: set in clear, stored sealed.
+    @property
+    def password(self) -> str:
+        return unseal_secret(self.password_sealed)
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.password_sealed = seal_secret(value)
+
+    @property
+    def oauth_client_secret(self) -> str:
+        return unseal_secret(self.oauth_client_secret_sealed)
+
+    @oauth_client_secret.setter
+    def oauth_client_secret(self, value: str) -> None:
+        self.oauth_client_secret_sealed = seal_secret(value)
+
+    @property
+    def oauth_refresh_token(self) -> str:
+        return unseal_secret(self.oauth_refresh_token_sealed)
+
+    @oauth_refresh_token.setter
+    def oauth_refresh_token(self, value: str) -> None:
+        self.oauth_refresh_token_sealed = seal_secret(value)
+
+    @property
+    def oauth_access_token(self) -> str:
+        return unseal_secret(self.oauth_access_token_sealed)
+
+    @oauth_access_token.setter
+    def oauth_access_token(self, value: str) -> None:
+        self.oauth_access_token_sealed = seal_secret(value)
+
+    @property
+    def effective_oauth_token_url(self) -> str:
+        return self.oauth_token_url or OAUTH_PROVIDER_DEFAULTS.get(self.oauth_provider, ("", ""))[0]
+
+    @property
+    def effective_oauth_scope(self) -> str:
+        return self.oauth_scope or OAUTH_PROVIDER_DEFAULTS.get(self.oauth_provider, ("", ""))[1]
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.security == MailboxSecurity.NONE and not is_loopback_host(self.host):
+            errors["security"] = _("Without TLS the password would cross the network in clear: "
+                                   "only allowed for a server on this machine (127.0.0.1, ::1, localhost).")
+        if self.after_fetch == AfterFetch.MOVE:
+            if not self.move_to_folder.strip():
+                errors["move_to_folder"] = _("Say which folder to move fetched mail to.")
+            elif self.move_to_folder.strip() == self.folder.strip():
+                errors["move_to_folder"] = _("Moving mail into the folder it is read from would fetch it again.")
+        if self.auth_method == MailboxAuthMethod.OAUTH2:
+            if not self.oauth_provider:
+                errors["oauth_provider"] = _("Choose the OAuth provider.")
+            elif not self.effective_oauth_token_url:
+                errors["oauth_token_url"] = _("A custom provider needs its token URL.")
+            if not self.oauth_client_id:
+                errors["oauth_client_id"] = _("The OAuth client ID is needed to renew access tokens.")
+        if self.team_id is not None and not Team.objects.filter(pk=self.team_id).exclude(email_addresses=[]).exists():
+            errors["team"] = _("Give this team an email address first: mail fetched here is routed by it.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class MailboxReceipt(models.Model):
+    """The note that one message of one mailbox (folder UIDVALIDITY + UID) was stored, and as what.
+
+    Written in the same transaction as the stored message, before the message is flagged or
+    moved: a poll cut off between the two finds the receipt and only finishes the flag or move.
+    After a UIDVALIDITY change (UIDs renumbered) the Message-ID or the content hash recognises
+    messages stored before, so nothing is stored twice.
+    """
+
+    mailbox = models.ForeignKey(MailboxAccount, on_delete=models.CASCADE, related_name="receipts")
+    uidvalidity = models.PositiveBigIntegerField()
+    uid = models.PositiveBigIntegerField()
+    raw_inbound = models.ForeignKey(RawInbound, on_delete=models.SET_NULL, null=True, related_name="+")
+    header_message_id = models.CharField(max_length=512, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    stored_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mailbox", "uidvalidity", "uid"], name="mailboxreceipt_uid_unique"),
+        ]
+        indexes = [
+            models.Index("mailbox", "header_message_id", name="mailboxreceipt_message_id_idx",
+                         condition=~models.Q(header_message_id="")),
+            models.Index("mailbox", "sha256", name="mailboxreceipt_sha256_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox_id}:{self.uidvalidity}:{self.uid}"

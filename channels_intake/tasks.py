@@ -1,10 +1,12 @@
-"""Celery entry points of the intake (queue `email_in`): thin wrappers over the processing service."""
+"""Celery entry points of the intake (queue `email_in`): thin wrappers over the processing service and
+the IMAP poller."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
@@ -50,3 +52,28 @@ def requeue_unprocessed() -> int:
     for raw_inbound_id in ids:
         process_raw_inbound.delay(raw_inbound_id)
     return len(ids)
+
+
+@shared_task(name="channels_intake.tasks.poll_mailboxes", queue="email_in")
+def poll_mailboxes() -> int:
+    """Beat: queue one poll per enabled IMAP mailbox (so workers poll different mailboxes in parallel)."""
+    from channels_intake.email.imap import enabled_mailbox_ids
+
+    # A poll still queued when the next beat fires is superseded by the next one.
+    expires = max(float(settings.HELPDESK_IMAP_POLL_SECONDS), 1.0)
+    ids = enabled_mailbox_ids()
+    for mailbox_id in ids:
+        poll_mailbox.apply_async(args=[mailbox_id], expires=expires)
+    return len(ids)
+
+
+@shared_task(name="channels_intake.tasks.poll_mailbox", queue="email_in", acks_late=True)
+def poll_mailbox(mailbox_id: int, include_disabled: bool = False) -> str:
+    """Fetch one mailbox's new mail. Idempotent: a second poll at the same time finds the mailbox
+    locked and returns; one killed midway is finished by the next without loss or duplicates."""
+    from channels_intake.email.imap import mailbox_poll
+
+    result = mailbox_poll(
+        mailbox_id=mailbox_id, max_messages=settings.HELPDESK_IMAP_MAX_PER_POLL, include_disabled=include_disabled
+    )
+    return result.summary()

@@ -18,5 +18,19 @@ app.conf.beat_schedule = {
     # Stored inbound mail whose processing task was lost (broker down at commit time) is queued again.
     "intake-requeue-unprocessed": {"task": "channels_intake.tasks.requeue_unprocessed", "schedule": 300.0},
 }
+
+
+@app.on_after_configure.connect
+def _schedule_mailbox_polls(sender: Celery, **kwargs: object) -> None:
+    # IMAP mailboxes are polled every HELPDESK_IMAP_POLL_SECONDS; read here, once Django's settings
+    # are loaded (this module is imported while they load).
+    from django.conf import settings
+
+    sender.add_periodic_task(
+        settings.HELPDESK_IMAP_POLL_SECONDS, sender.signature("channels_intake.tasks.poll_mailboxes"),
+        name="intake-poll-mailboxes",
+    )
+
+
 app.autodiscover_tasks()
 app.autodiscover_tasks(["helpdesk"])

@@ -210,6 +210,18 @@ HELPDESK_EMAIL_TICKET_TAG = env.str("HELPDESK_EMAIL_TICKET_TAG", default="#")
 # A secret for mail relays posting raw MIME to /api/v1/intake/email/ ("Authorization: Bearer <it>");
 # empty: only admins' API tokens may post there.
 HELPDESK_EMAIL_INTAKE_TOKEN = env.str("HELPDESK_EMAIL_INTAKE_TOKEN", default="")
+# IMAP mailboxes (admin: "IMAP mailboxes") are polled by Celery beat every HELPDESK_IMAP_POLL_SECONDS,
+# at most HELPDESK_IMAP_MAX_PER_POLL messages per mailbox and poll (the next poll takes the rest).
+# Servers' certificates are verified against the system's CAs, plus HELPDESK_IMAP_CA_FILE if set.
+HELPDESK_IMAP_POLL_SECONDS = env.float("HELPDESK_IMAP_POLL_SECONDS", default=60.0)
+HELPDESK_IMAP_MAX_PER_POLL = env.int("HELPDESK_IMAP_MAX_PER_POLL", default=500)
+HELPDESK_IMAP_TIMEOUT_SECONDS = env.float("HELPDESK_IMAP_TIMEOUT_SECONDS", default=60.0)
+HELPDESK_IMAP_CA_FILE = env.str("HELPDESK_IMAP_CA_FILE", default="")
+# Keys that encrypt stored credentials (mailbox passwords, OAuth secrets and tokens): any long random
+# strings, comma-separated; the first encrypts, all decrypt (to rotate, put the new one first).
+# Empty: derived from SECRET_KEY (and SECRET_KEY_FALLBACKS), so changing SECRET_KEY then means
+# entering those credentials again.
+HELPDESK_FIELD_ENCRYPTION_KEY = env.str("HELPDESK_FIELD_ENCRYPTION_KEY", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
