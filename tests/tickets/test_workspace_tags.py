@@ -7,9 +7,13 @@ import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.template import Context, Template
+from django.test import RequestFactory
 from django.utils import timezone, translation
 from django.utils.html import avoid_wrapping
+from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_STRINGS, timesince
+from django.utils.translation import gettext_lazy
 
 from tickets.templatetags.workspace import _RelativeWords, largest_unit, relative_time
 
@@ -63,3 +67,27 @@ def test_relative_time_filter():
         assert relative_time(now - timedelta(seconds=20)) == "just now"
         assert relative_time(now - timedelta(minutes=5, seconds=3)) == "5\xa0minutes ago"
         assert relative_time(now - timedelta(days=40)) == "1\xa0month ago"
+
+
+LOOP = Template(
+    '{% for value, label in choices %}<option value="{{ value }}"{% if value == selected %} selected{% endif %}>'
+    "{{ label }}</option>{% endfor %}"
+)
+LOOP_WITHOUT_SELECTION = Template('{% for value, label in choices %}<option value="{{ value }}">{{ label }}</option>{% endfor %}')
+
+
+@pytest.mark.parametrize("selected", ["", "open", "a&b", None, 3, "missing"])
+def test_options_tag_writes_what_the_template_loop_writes(selected):
+    choices = [("", "Any status"), ("open", gettext_lazy("Open")), ("a&b", '<b>"Bold"</b>'), (3, 1234567),
+               ("safe", mark_safe("<em>safe</em>")), ("zh", "处理中")]
+    context = {"choices": choices, "selected": selected}
+    assert Template("{% load workspace %}{% options choices selected=selected %}").render(Context(context)) == \
+        LOOP.render(Context(context))
+    assert Template("{% load workspace %}{% options choices %}").render(Context(context)) == \
+        LOOP_WITHOUT_SELECTION.render(Context(context))
+
+
+def test_query_value_tag_reads_the_query_string_and_escapes():
+    request = RequestFactory().get("/agent/", {"q": '"><script>', "sort": "-updated"})
+    tag = Template('{% load workspace %}[{% query_value "q" %}][{% query_value "sort" %}][{% query_value "cursor" %}]')
+    assert tag.render(Context({"request": request})) == "[&quot;&gt;&lt;script&gt;][-updated][]"

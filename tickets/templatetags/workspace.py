@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from html import escape
 
 from django import template
+from django.template.base import render_value_in_context
 from django.utils import timezone
 from django.utils.html import avoid_wrapping
 from django.utils.safestring import SafeString, mark_safe
@@ -93,6 +94,38 @@ def filesize(value: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return ""
+
+
+_NO_SELECTION = object()
+
+
+@register.simple_tag(takes_context=True)
+def options(context: template.Context, choices, selected=_NO_SELECTION) -> SafeString:
+    """<option>s of (value, label) pairs, the one equal to `selected` marked: the HTML of
+    `{% for value, label in choices %}<option value="{{ value }}"{% if value == selected %} selected{% endif %}>{{ label }}</option>{% endfor %}`.
+
+    Written in Python because a queue page has some sixty options, and through the template engine
+    they cost more than the rows of tickets."""
+    parts = []
+    for value, label in choices:
+        marked = " selected" if selected is not _NO_SELECTION and value == selected else ""
+        parts.append(f'<option value="{_shown(value, context)}"{marked}>{_shown(label, context)}</option>')
+    return mark_safe("".join(parts))  # noqa: S308 - every value and label is escaped by _shown
+
+
+def _shown(value, context: template.Context) -> str:
+    """A value as `{{ value }}` shows it (localized, escaped unless safe); plain strings take a short cut."""
+    if type(value) is str and context.autoescape:
+        return escape(value)
+    return render_value_in_context(value, context)
+
+
+@register.simple_tag(takes_context=True)
+def query_value(context: template.Context, name: str) -> str:
+    """A parameter of the page's query string, or "" (`request.GET.name` in a template raises and
+    inspects the QueryDict with dir() for every parameter that is absent)."""
+    request = context.get("request")
+    return request.GET.get(name, "") if request is not None else ""
 
 
 class _RowText:

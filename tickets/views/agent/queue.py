@@ -52,8 +52,13 @@ def _page_size(request: HttpRequest) -> int:
     return size if size in PAGE_SIZES else 50
 
 
-def _columns(sort: str) -> list[dict[str, Any]]:
+def _columns(request: HttpRequest, sort: str) -> list[dict[str, Any]]:
     current, descending = sort.lstrip("-"), sort.startswith("-")
+    # The header links: this page's query with another sort, from its first page (what
+    # `{% querystring sort=... cursor=None fragment=None %}` writes, with one copy of the query).
+    query = request.GET.copy()
+    for key in ("cursor", "fragment"):
+        query.pop(key, None)
     columns = []
     for key, label, css, descending_first in COLUMNS:
         if key == current:
@@ -62,7 +67,9 @@ def _columns(sort: str) -> list[dict[str, Any]]:
         else:
             next_sort = f"-{key}" if descending_first else key
             aria = None
-        columns.append({"key": key, "label": label, "css": css, "sort_param": next_sort, "aria_sort": aria})
+        query["sort"] = next_sort
+        columns.append({"key": key, "label": label, "css": css, "sort_param": next_sort, "aria_sort": aria,
+                        "url": f"?{query.urlencode()}"})
     return columns
 
 
@@ -107,8 +114,8 @@ def _results(request: HttpRequest) -> tuple[dict[str, Any], int]:
         )
     except selectors.InvalidQuery as error:
         page = selectors.TicketPage(tickets=[], next_cursor=None, previous_cursor=None, sort=selectors.DEFAULT_SORT)
-        return {"page": page, "columns": _columns(page.sort), "query_error": str(error)}, 400
-    return {"page": page, "columns": _columns(page.sort), "query_error": None}, 200
+        return {"page": page, "columns": _columns(request, page.sort), "query_error": str(error)}, 400
+    return {"page": page, "columns": _columns(request, page.sort), "query_error": None}, 200
 
 
 @staff_required
