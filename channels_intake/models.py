@@ -4,6 +4,9 @@ Every door (SMTP listener, IMAP poller, HTTP relay endpoint) writes one `RawInbo
 commits it before it acknowledges the message; processing (parse, thread, ingest) runs later in a
 Celery task and records its outcome on the same row. A message that cannot be processed stays
 here as `failed`, with the reason, for an admin to download and retry: nothing is dropped.
+
+`MailboxAccount` is a team's IMAP mailbox for the poller (credentials sealed at rest), and
+`MailboxReceipt` its note of each message stored from there.
 """
 
 from __future__ import annotations

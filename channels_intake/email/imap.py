@@ -234,8 +234,11 @@ def oauth_access_token(*, mailbox: MailboxAccount) -> tuple[str, bool]:
 
 
 def _ssl_context() -> ssl.SSLContext:
-    # Certificates are always verified; a private CA (an in-house server) is added by file.
-    return ssl.create_default_context(cafile=settings.HELPDESK_IMAP_CA_FILE or None)
+    # Certificates are always verified; a private CA (an in-house server) is trusted besides the system's.
+    context = ssl.create_default_context()
+    if settings.HELPDESK_IMAP_CA_FILE:
+        context.load_verify_locations(cafile=settings.HELPDESK_IMAP_CA_FILE)
+    return context
 
 
 @contextlib.contextmanager
