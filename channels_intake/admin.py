@@ -19,6 +19,7 @@ from django.db.models import BinaryField, F, Func, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
@@ -210,8 +211,15 @@ class MailboxAccountForm(forms.ModelForm):
         model = MailboxAccount
         fields = (
             "team", "name", "is_enabled", "host", "port", "security", "username", "auth_method", "folder",
-            "after_fetch", "move_to_folder", "oauth_provider", "oauth_token_url", "oauth_scope", "oauth_client_id",
+            "fetch_since", "after_fetch", "move_to_folder", "oauth_provider", "oauth_token_url", "oauth_scope",
+            "oauth_client_id",
         )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            # A mailbox connected now takes the mail arriving from now on, unless the admin says otherwise.
+            self.initial.setdefault("fetch_since", timezone.now())
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -249,7 +257,7 @@ class MailboxAccountAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("team", "name", "is_enabled")}),
         (_("Server"), {"fields": ("host", "port", "security", "username", "auth_method", "password")}),
-        (_("Folder"), {"fields": ("folder", "after_fetch", "move_to_folder")}),
+        (_("Folder"), {"fields": ("folder", "fetch_since", "after_fetch", "move_to_folder")}),
         (_("OAuth 2.0 (Microsoft 365, Gmail)"), {
             "fields": ("oauth_provider", "oauth_token_url", "oauth_scope", "oauth_client_id", "oauth_client_secret",
                        "oauth_refresh_token", "oauth_state"),

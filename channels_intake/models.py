@@ -251,6 +251,13 @@ class MailboxAccount(models.Model):
                                                          editable=False)
 
     folder = models.CharField(_("folder"), max_length=255, default="INBOX")
+    # Connecting a mailbox that holds years of mail must not open a ticket (and send an
+    # acknowledgement) for each old message.
+    fetch_since = models.DateTimeField(
+        _("skip mail received before"), null=True, blank=True,
+        help_text=_("Mail the server received before this moment is left alone. Empty: take everything in the "
+                    "folder, old mail included."),
+    )
     after_fetch = models.CharField(_("after storing a message"), max_length=16, choices=AfterFetch.choices,
                                    default=AfterFetch.MARK_SEEN)
     move_to_folder = models.CharField(_("move to folder"), max_length=255, blank=True,

@@ -5,7 +5,9 @@
 1. Under a per-mailbox PostgreSQL advisory lock, so two workers never poll one mailbox at once.
 2. It SELECTs the folder and compares its UIDVALIDITY with the one remembered: when the server
    renumbered the folder (or on the first poll) every message is a candidate again, otherwise
-   only UIDs above the last one done (`UID SEARCH UID n+1:*`), in UID order.
+   only UIDs above the last one done (`UID SEARCH UID n+1:*`), in UID order. Mail the server
+   received before the mailbox's `fetch_since` is left alone (connecting a mailbox full of old
+   mail must not ticket all of it).
 3. Per message, in UID order: the Message-ID (a header fetch) or, failing that, the content hash
    says whether this mailbox stored it before (a `MailboxReceipt`); if not, `BODY.PEEK[]` (which
    never sets \\Seen) and `raw_inbound_store(door="imap")` with the receipt, committed together.
@@ -35,7 +37,8 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -63,6 +66,9 @@ _TOKEN_MARGIN = timedelta(seconds=60)
 _MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+# imaplib refuses response lines over 1 MB; the UID SEARCH of a folder with 150,000 messages is longer.
+_MAX_LINE = 64 * 1024 * 1024
 
 
 class MailboxError(Exception):
@@ -85,12 +91,29 @@ class MailboxProtocolError(MailboxError):
     pass
 
 
+class _LongLines:
+    def readline(self) -> bytes:
+        line = self.file.readline(_MAX_LINE + 1)  # type: ignore[attr-defined]
+        if len(line) > _MAX_LINE:
+            raise imaplib.IMAP4.error(f"got more than {_MAX_LINE} bytes")
+        return line
+
+
+class _IMAP4(_LongLines, imaplib.IMAP4):
+    pass
+
+
+class _IMAP4_SSL(_LongLines, imaplib.IMAP4_SSL):  # noqa: N801 - imaplib's name
+    pass
+
+
 @dataclass
 class PollResult:
     mailbox_id: int
     stored: int = 0  # new inbound messages
     already_stored: int = 0  # stored by an earlier poll that was cut off: only the flag or move was left
     left_in_mailbox: int = 0  # too large to take: left unread on the server, and said so
+    older_skipped: int = 0  # received before the mailbox's `fetch_since`: left alone
     busy: bool = False  # another worker holds this mailbox's lock
     error: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -106,6 +129,8 @@ class PollResult:
         parts = [f"{self.stored} new", f"{self.already_stored} finished from an earlier poll"]
         if self.left_in_mailbox:
             parts.append(f"{self.left_in_mailbox} left in the mailbox")
+        if self.older_skipped:
+            parts.append(f"{self.older_skipped} older than the mailbox's start date skipped")
         text = ", ".join(parts)
         if self.error:
             text += f"; error: {self.error}"
@@ -143,6 +168,29 @@ def encode_folder_name(name: str) -> str:
 def quote_folder(name: str) -> str:
     encoded = encode_folder_name(name)
     return '"' + encoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_internaldate(value: bytes) -> datetime | None:
+    """An INTERNALDATE ("17-Jul-1996 02:44:25 -0700") as an aware datetime; None when malformed."""
+    match = imaplib.InternalDate.match(b'INTERNALDATE "' + value + b'"')
+    if match is None:
+        return None
+    offset = timedelta(hours=int(match.group("zoneh")), minutes=int(match.group("zonem")))
+    try:
+        return datetime(
+            int(match.group("year")), imaplib.Mon2num[match.group("mon")], int(match.group("day")),
+            int(match.group("hour")), int(match.group("min")), int(match.group("sec")),
+            tzinfo=dt_timezone(-offset if match.group("zonen") == b"-" else offset),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class _Header:
+    size: int
+    received_at: datetime | None
+    message_id: str
 
 
 def xoauth2_string(*, username: str, access_token: str) -> bytes:
@@ -272,8 +320,8 @@ class _Session:
             raise MailboxConnectionError(f"Refusing to connect to {where} without TLS: only loopback servers may.")
         with _wire_errors(f"connecting to {where}"):
             if mailbox.security == MailboxSecurity.SSL:
-                return imaplib.IMAP4_SSL(mailbox.host, mailbox.port, ssl_context=_ssl_context(), timeout=timeout)
-            imap = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=timeout)
+                return _IMAP4_SSL(mailbox.host, mailbox.port, ssl_context=_ssl_context(), timeout=timeout)
+            imap = _IMAP4(mailbox.host, mailbox.port, timeout=timeout)
         if mailbox.security == MailboxSecurity.STARTTLS:
             try:
                 if "STARTTLS" not in imap.capabilities:
@@ -397,15 +445,16 @@ class _Session:
         # "n:*" also matches the highest UID when it is below n (RFC 3501): keep only newer ones.
         return sorted(uid for uid in (int(item) for item in _text(data).split()) if uid > last_uid)
 
-    def headers(self, uids: list[int]) -> dict[int, tuple[int, str]]:
-        """Size and Message-ID key of each UID still there."""
+    def headers(self, uids: list[int]) -> dict[int, _Header]:
+        """Size, arrival time and Message-ID key of each UID still there."""
         with _wire_errors("reading message headers"):
             typ, data = self.imap.uid(
-                "FETCH", ",".join(map(str, uids)), "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+                "FETCH", ",".join(map(str, uids)),
+                "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
             )
         if typ != "OK":
             raise MailboxProtocolError(f"FETCH of headers failed: {_text(data)}")
-        found: dict[int, tuple[int, str]] = {}
+        found: dict[int, _Header] = {}
         for index, item in enumerate(data):
             if not isinstance(item, tuple):
                 continue
@@ -413,10 +462,12 @@ class _Session:
             following = data[index + 1] if index + 1 < len(data) and isinstance(data[index + 1], bytes) else b""
             attributes = item[0] + b" " + following
             uid_match, size_match = _UID.search(attributes), _SIZE.search(attributes)
+            date_match = _INTERNALDATE.search(attributes)
             if uid_match:
-                found[int(uid_match.group(1))] = (
-                    int(size_match.group(1)) if size_match else 0,
-                    peek_message_id(item[1] or b""),
+                found[int(uid_match.group(1))] = _Header(
+                    size=int(size_match.group(1)) if size_match else 0,
+                    received_at=parse_internaldate(date_match.group(1)) if date_match else None,
+                    message_id=peek_message_id(item[1] or b""),
                 )
         return found
 
@@ -551,12 +602,16 @@ def _advance(mailbox: MailboxAccount, uid: int) -> None:
 
 def _handle(
     *, session: _Session, mailbox: MailboxAccount, uidvalidity: int, uid: int,
-    header: tuple[int, str] | None, result: PollResult,
+    header: _Header | None, result: PollResult,
 ) -> None:
     if header is None:  # expunged or moved by someone since the search: nothing left to take
         _advance(mailbox, uid)
         return
-    size, message_id = header
+    size, message_id = header.size, header.message_id
+    if mailbox.fetch_since and header.received_at and header.received_at < mailbox.fetch_since:
+        result.older_skipped += 1
+        _advance(mailbox, uid)
+        return
     receipt = _known_receipt(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, message_id=message_id)
     if receipt is None:
         if size > settings.HELPDESK_EMAIL_MAX_BYTES:

@@ -208,3 +208,12 @@ def test_beat_schedule_polls_mailboxes_on_the_email_in_queue_every_interval(sett
     assert entry["task"] == "channels_intake.tasks.poll_mailboxes"
     assert float(entry["schedule"]) == settings.HELPDESK_IMAP_POLL_SECONDS == 60.0
     assert poll_mailboxes.queue == poll_mailbox.queue == "email_in"
+
+
+def test_new_mailbox_takes_only_mail_arriving_from_now_unless_told_otherwise(admin_client):
+    from django.utils import timezone
+
+    page = admin_client.get(f"{LIST_URL}add/").content.decode()
+
+    today = timezone.localtime().strftime("%Y-%m-%d")
+    assert f'name="fetch_since_0" value="{today}"' in page

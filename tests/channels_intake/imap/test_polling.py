@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import psycopg
 import pytest
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
-from channels_intake.email.imap import encode_folder_name
+from channels_intake.email.imap import encode_folder_name, parse_internaldate
 from channels_intake.models import Door, MailboxReceipt, RawInbound, RawInboundState
 from tests.channels_intake.helpers import SUPPORT_ADDRESS, build_mail
 from tickets.models import Message, Ticket
@@ -321,3 +324,31 @@ def test_disabled_mailbox_is_not_polled(dovecot, imap_user, make_mailbox, poll):
 
     assert poll(mailbox).stored == 0
     assert poll(mailbox, include_disabled=True).stored == 1
+
+
+def test_mail_received_before_the_start_date_is_left_alone(dovecot, imap_user, make_mailbox, poll):
+    now = timezone.now()
+    with dovecot.client(imap_user) as imap:
+        # INTERNALDATE is when the server received it: years of mail were there before we connected.
+        imap.append("INBOX", None, now - timedelta(days=400), build_mail(subject="From last year"))
+        imap.append("INBOX", None, now - timedelta(minutes=5), build_mail(subject="This morning"))
+    mailbox = make_mailbox(imap_user, fetch_since=now - timedelta(hours=1))
+
+    result = poll(mailbox)
+
+    assert (result.stored, result.older_skipped) == (1, 1)
+    assert list(Ticket.objects.values_list("subject", flat=True)) == ["This morning"]
+    flags = dovecot.messages(imap_user)
+    assert "\\Seen" not in flags[1] and "\\Seen" in flags[2]  # the old one is untouched
+    assert mailbox.last_uid == 2
+    assert poll(mailbox).older_skipped == 0  # not looked at again
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (b"17-Jul-1996 02:44:25 -0700", datetime(1996, 7, 17, 9, 44, 25, tzinfo=UTC)),
+    (b" 1-Jan-2027 00:00:00 +0800", datetime(2026, 12, 31, 16, 0, 0, tzinfo=UTC)),
+    (b"31-Feb-2026 00:00:00 +0000", None),
+    (b"yesterday", None),
+])
+def test_internaldate_is_read_with_its_zone(value, expected):
+    assert parse_internaldate(value) == expected
