@@ -10,7 +10,7 @@ keeps the stored one) and each mailbox shows when it was last polled and its las
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -27,6 +27,9 @@ from django.utils.translation import ngettext
 
 from channels_intake.models import MailboxAccount, MailboxAuthMethod, RawInbound, RawInboundState
 from channels_intake.services import raw_inbound_retry
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
 
 HEADER_PREVIEW_BYTES = 16 * 1024
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
@@ -187,7 +190,7 @@ class RawInboundAdmin(admin.ModelAdmin):
 _SECRET_FIELDS = ("password", "oauth_client_secret", "oauth_refresh_token")
 
 
-def _secret_field(label: str) -> forms.CharField:
+def _secret_field(label: StrOrPromise) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=False,
@@ -222,7 +225,8 @@ class MailboxAccountForm(forms.ModelForm):
             self.initial.setdefault("fetch_since", timezone.now())
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         instance = self.instance
         method = cleaned.get("auth_method")
         if method == MailboxAuthMethod.PASSWORD and not cleaned.get("password") and not instance.password_sealed:

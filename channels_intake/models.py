@@ -323,7 +323,7 @@ class MailboxAccount(models.Model):
         return self.oauth_scope or OAUTH_PROVIDER_DEFAULTS.get(self.oauth_provider, ("", ""))[1]
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, object] = {}
         if self.security == MailboxSecurity.NONE and not is_loopback_host(self.host):
             errors["security"] = _("Without TLS the password would cross the network in clear: "
                                    "only allowed for a server on this machine (127.0.0.1, ::1, localhost).")

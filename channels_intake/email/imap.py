@@ -67,6 +67,13 @@ _MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_INTERNALDATE_VALUE = re.compile(
+    rb" ?(?P<day>\d{1,2})-(?P<month>[A-Za-z]{3})-(?P<year>\d{4}) (?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2}) "
+    rb"(?P<sign>[-+])(?P<zone_hours>\d{2})(?P<zone_minutes>\d{2})"
+)
+_MONTHS = {name: number for number, name in enumerate(
+    (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"), start=1
+)}
 # imaplib refuses response lines over 1 MB; the UID SEARCH of a folder with 150,000 messages is longer.
 _MAX_LINE = 64 * 1024 * 1024
 
@@ -172,17 +179,17 @@ def quote_folder(name: str) -> str:
 
 def parse_internaldate(value: bytes) -> datetime | None:
     """An INTERNALDATE ("17-Jul-1996 02:44:25 -0700") as an aware datetime; None when malformed."""
-    match = imaplib.InternalDate.match(b'INTERNALDATE "' + value + b'"')
-    if match is None:
+    match = _INTERNALDATE_VALUE.fullmatch(value)
+    if match is None or match.group("month") not in _MONTHS:
         return None
-    offset = timedelta(hours=int(match.group("zoneh")), minutes=int(match.group("zonem")))
+    day, year, hour, minute, second, zone_hours, zone_minutes = (
+        int(match.group(name)) for name in ("day", "year", "hour", "minute", "second", "zone_hours", "zone_minutes")
+    )
+    offset = timedelta(hours=zone_hours, minutes=zone_minutes)
     try:
-        return datetime(
-            int(match.group("year")), imaplib.Mon2num[match.group("mon")], int(match.group("day")),
-            int(match.group("hour")), int(match.group("min")), int(match.group("sec")),
-            tzinfo=dt_timezone(-offset if match.group("zonen") == b"-" else offset),
-        )
-    except (KeyError, ValueError):
+        return datetime(year, _MONTHS[match.group("month")], day, hour, minute, second,
+                        tzinfo=dt_timezone(-offset if match.group("sign") == b"-" else offset))
+    except ValueError:
         return None
 
 
