@@ -238,16 +238,34 @@ class MailboxAccountForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> MailboxAccount:
         instance = super().save(commit=False)
+        # Only what the admin changed is written: the poller updates its position, its status and
+        # renewed (possibly rotated) OAuth tokens on the same row meanwhile.
+        concrete = {model_field.name for model_field in MailboxAccount._meta.concrete_fields}
+        columns = concrete & set(self._meta.fields or ())
         for name in _SECRET_FIELDS:
             if value := self.cleaned_data.get(name):
                 setattr(instance, name, value)
+                columns.add(f"{name}_sealed")
         if self.cleaned_data.get("oauth_refresh_token") or self.cleaned_data.get("oauth_client_secret"):
             # An access token from the old grant must not outlive it.
             instance.oauth_access_token = ""
             instance.oauth_access_token_expires_at = None
+            columns |= {"oauth_access_token_sealed", "oauth_access_token_expires_at"}
+        if instance.pk is not None and {"host", "port", "username", "folder"} & set(self.changed_data):
+            # Another folder may happen to have the same UIDVALIDITY: start over from its first UID
+            # (messages stored before are recognised and not stored twice).
+            instance.last_uidvalidity, instance.last_uid = None, 0
+            columns |= {"last_uidvalidity", "last_uid"}
+        self._columns_to_save = columns
         if commit:
-            instance.save()
+            self.save_instance(instance)
         return instance
+
+    def save_instance(self, instance: MailboxAccount) -> None:
+        if instance._state.adding:
+            instance.save()
+        else:
+            instance.save(update_fields=sorted(self._columns_to_save))
 
 
 @admin.register(MailboxAccount)
@@ -271,6 +289,9 @@ class MailboxAccountAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("status", "error_text", "last_polled_at", "last_success_at", "last_error_at",
                        "last_uidvalidity", "last_uid", "oauth_state")
+
+    def save_model(self, request: HttpRequest, obj: MailboxAccount, form: forms.ModelForm, change: bool) -> None:
+        form.save_instance(obj)  # type: ignore[attr-defined]
 
     @admin.display(description=_("account"))
     def account(self, obj: MailboxAccount) -> str:

@@ -69,6 +69,32 @@ def test_admin_saves_a_new_password_encrypted_and_blank_keeps_it(admin_client, i
     assert (mailbox.name, mailbox.password) == ("Renamed", "n3w-pass")
 
 
+def test_pointing_the_mailbox_elsewhere_starts_from_the_first_uid_without_duplicates(
+    admin_client, dovecot, imap_user, make_mailbox, poll
+):
+    dovecot.append(imap_user, build_mail(subject="In the inbox", message_id="<elsewhere-1@customer.example>"))
+    dovecot.create_folder(imap_user, "Archive")
+    dovecot.append(imap_user, build_mail(subject="In the inbox", message_id="<elsewhere-1@customer.example>"),
+                   folder="Archive")
+    dovecot.append(imap_user, build_mail(subject="Only archived"), folder="Archive")
+    mailbox = make_mailbox(imap_user)
+    poll(mailbox)
+    assert (mailbox.last_uid, mailbox.last_uidvalidity is not None) == (1, True)
+
+    renamed = admin_client.post(f"{LIST_URL}{mailbox.pk}/change/", _form_data(mailbox, name="Renamed"))
+    mailbox.refresh_from_db()
+    assert renamed.status_code == 302 and mailbox.last_uid == 1  # position kept
+
+    moved = admin_client.post(f"{LIST_URL}{mailbox.pk}/change/", _form_data(mailbox, folder="Archive"))
+    mailbox.refresh_from_db()
+    assert moved.status_code == 302 and (mailbox.last_uid, mailbox.last_uidvalidity) == (0, None)
+
+    result = poll(mailbox)
+
+    assert (result.stored, result.already_stored) == (1, 1)
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["In the inbox", "Only archived"]
+
+
 def test_admin_creates_a_mailbox_and_asks_for_what_is_missing(admin_client, support_team):
     blank = MailboxAccount(team=support_team, name="Inbox", host="imap.example.com", port=993, security="ssl",
                            username="support@example.com")
