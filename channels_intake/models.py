@@ -20,6 +20,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tickets.models import Message, Team, Ticket
 
@@ -36,7 +37,7 @@ class Door(models.TextChoices):
 class RawInboundState(models.TextChoices):
     RECEIVED = "received", _("Received, not processed yet")
     PROCESSED = "processed", _("Processed")
-    FAILED = "failed", _("Failed")
+    FAILED = "failed", pgettext_lazy("inbound message state", "Failed")
     # Kept and visible to admins, but neither ticketed nor answered (mail loops, our own address...).
     SUSPENDED = "suspended", _("Suspended")
     DUPLICATE = "duplicate", _("Duplicate of an earlier delivery")
@@ -75,7 +76,7 @@ class RawInbound(models.Model):
     # Both in the form of `channels_intake.email.message_id_key` (an over-long id becomes its hash).
     header_message_id = models.CharField(_("Message-ID"), max_length=512, blank=True)
     external_id = models.CharField(_("idempotency key"), max_length=512, blank=True)
-    from_address = models.CharField(_("from"), max_length=998, blank=True)
+    from_address = models.CharField(pgettext_lazy("email header", "from"), max_length=998, blank=True)
     subject = models.CharField(_("subject"), max_length=998, blank=True)
     # Tickets have no participants yet: CC'd addresses are kept here, [{"address": ..., "name": ...}].
     cc = models.JSONField(_("CC"), default=list, blank=True)
