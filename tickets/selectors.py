@@ -273,6 +273,24 @@ def ticket_page(
                         fetch=fetch, sort_value=_sort_value)
 
 
+def ticket_row_page(
+    *, user: User, filters: TicketFilters, columns: Sequence[str], sort: str | None = None,
+    cursor: str | None = None, page_size: int = PAGE_SIZE_DEFAULT,
+) -> TicketPage:
+    """`ticket_page`'s tickets as named tuples of `columns` (values_list names, e.g. "requester__name").
+
+    For callers that render many rows (the API list): no Ticket, Customer, Team or User instances are
+    built, which is most of the Python cost of a page. The sort column is added when not among `columns`.
+    """
+
+    def fetch(queryset: QuerySet[Ticket], path: str, limit: int) -> list[Any]:
+        names = tuple(columns) if path in columns else (*columns, path)
+        return list(queryset.values_list(*names, named=True)[:limit])
+
+    return _keyset_page(filters.apply(ticket_queryset(user=user)), sort=sort, cursor=cursor, page_size=page_size,
+                        fetch=fetch, sort_value=lambda row, path: getattr(row, path))
+
+
 @dataclass(frozen=True, slots=True)
 class QueueRow:
     """What a row of the agent queue shows of a ticket.
