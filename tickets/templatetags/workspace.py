@@ -20,6 +20,7 @@ register = template.Library()
 
 # timesince's units, largest first, below a month.
 _UNITS = (("week", 7 * 24 * 3600), ("day", 24 * 3600), ("hour", 3600), ("minute", 60))
+_MINUTE = timedelta(minutes=1)
 
 
 def largest_unit(value: datetime, now: datetime) -> tuple[str, int]:
@@ -28,11 +29,16 @@ def largest_unit(value: datetime, now: datetime) -> tuple[str, int]:
     timesince works out every unit and joins them with a translated ", " even for one; a queue
     page asks for a hundred of these. tests/tickets/test_workspace_tags.py holds the two equal.
     """
-    if timezone.is_aware(now) and timezone.is_aware(value):
+    if now.tzinfo is not value.tzinfo and timezone.is_aware(now) and timezone.is_aware(value):
+        # Like timesince: the difference on value's wall clock (which is what subtracting two
+        # datetimes of one tzinfo gives, DST changes included).
         now = now.astimezone(value.tzinfo)
     delta = now - value
     if delta.days * 24 * 3600 + delta.seconds <= 0:
         return "minute", 0
+    if delta.days < 28:
+        # Shorter than any calendar month, so no month or year: the units below are plain seconds.
+        return _small_unit(delta.total_seconds())
     months = (now.year - value.year) * 12 + (now.month - value.month)
     if value.day > now.day or (value.day == now.day and value.time() > now.time()):
         months -= 1
@@ -40,7 +46,10 @@ def largest_unit(value: datetime, now: datetime) -> tuple[str, int]:
         return "year", months // 12
     if months:
         return "month", months
-    remaining = delta.total_seconds()
+    return _small_unit(delta.total_seconds())
+
+
+def _small_unit(remaining: float) -> tuple[str, int]:
     for unit, seconds in _UNITS:
         if remaining >= seconds:
             return unit, int(remaining // seconds)
@@ -56,7 +65,7 @@ class _RelativeWords:
         self.texts: dict[tuple[str, int], str] = {}
 
     def text(self, value: datetime, now: datetime) -> str:
-        if value > now or now - value < timedelta(minutes=1):
+        if value > now or now - value < _MINUTE:
             return self.just_now
         unit = largest_unit(value, now)
         text = self.texts.get(unit)
@@ -129,32 +138,39 @@ def query_value(context: template.Context, name: str) -> str:
 
 
 class _RowText:
-    """Labels, formats and the clock a queue render needs, looked up once per render instead of once per row."""
+    """Labels, formats and the clock a queue render needs, looked up (and escaped) once per render
+    instead of once per row."""
 
     def __init__(self) -> None:
         from django.urls import reverse
 
         from tickets.models import Priority, Status
 
-        self.status = {value: str(label) for value, label in Status.choices}
-        self.priority = {value: str(label) for value, label in Priority.choices}
-        self.unassigned = _("Unassigned")
-        self.select = _("Select ticket #%(number)s")
+        self.status_cells = {value: self._badge_cell("status", value, label) for value, label in Status.choices}
+        self.priority_cells = {value: self._badge_cell("priority", value, label) for value, label in Priority.choices}
+        self.unassigned = f'<span class="muted">{escape(_("Unassigned"))}</span>'
+        # Escaped before the number goes in: the number is digits only.
+        self.select = escape(_("Select ticket #%(number)s"))
         # Reversed once per render; every row's link differs only in the number.
-        self.url_prefix = reverse("agent:ticket", args=[0]).removesuffix("0/")
+        self.url_prefix = escape(reverse("agent:ticket", args=[0]).removesuffix("0/"))
         # The whole page at one instant, so the same age reads the same on every row.
         self.now = timezone.now()
         self.zone = timezone.get_current_timezone()
         self.relative = _RelativeWords()
+
+    @staticmethod
+    def _badge_cell(kind: str, value: str, label: object) -> str:
+        return (f'<td class="col-{kind}"><span class="badge badge--{kind}-{escape(value)}">'
+                f"{escape(str(label))}</span></td>")
 
     def time_cell(self, css: str, value: datetime, *, relative: bool) -> str:
         """A date cell in the viewer's time zone. ISO-style dates read the same in every language and
         cost far less than localized formats, which matters at a hundred rows: the date and the
         minute are cut from the ISO text (the same as strftime "%Y-%m-%d" and "%Y-%m-%d %H:%M")."""
         iso = value.astimezone(self.zone).isoformat()
-        shown = self.relative.text(value, self.now) if relative else iso[:10]
+        shown = escape(self.relative.text(value, self.now)) if relative else iso[:10]
         return (f'<td class="{css} col-date"><time datetime="{iso}" '
-                f'title="{iso[:10]} {iso[11:16]}">{escape(shown)}</time></td>')
+                f'title="{iso[:10]} {iso[11:16]}">{shown}</time></td>')
 
     def row(self, ticket: QueueRow) -> str:
         """One row of the agent queue. Every value from the ticket goes through `escape` (the standard
@@ -166,20 +182,19 @@ class _RowText:
         team = (f'<div class="cell-truncate">{escape(ticket.team_name)}</div>' if ticket.team_name is not None
                 else '<span class="muted">—</span>')
         assignee = (f'<div class="cell-truncate">{escape(ticket.assignee_name)}</div>' if ticket.assignee_name is not None
-                    else f'<span class="muted">{escape(self.unassigned)}</span>')
-        status, priority = escape(ticket.status), escape(ticket.priority)
+                    else self.unassigned)
+        status = self.status_cells.get(ticket.status) or self._badge_cell("status", ticket.status, ticket.status)
+        priority = (self.priority_cells.get(ticket.priority)
+                    or self._badge_cell("priority", ticket.priority, ticket.priority))
         return (
             f'<tr id="ticket-row-{number}" data-number="{number}">'
             f'<td class="col-check"><input type="checkbox" name="numbers" value="{number}" form="bulk-form" '
-            f'data-row-check aria-label="{escape(self.select % {"number": number})}"></td>'
+            f'data-row-check aria-label="{self.select % {"number": number}}"></td>'
             f'<td class="col-number mono">#{number}</td>'
-            f'<td class="col-subject"><div class="truncate"><a href="{escape(self.url_prefix)}{number}/">'
+            f'<td class="col-subject"><div class="truncate"><a href="{self.url_prefix}{number}/">'
             f'{escape(ticket.subject)}</a></div>{tags}</td>'
             f'<td class="col-requester"><div class="cell-truncate">{escape(ticket.requester_name)}</div></td>'
-            f'<td class="col-status"><span class="badge badge--status-{status}">'
-            f'{escape(self.status.get(ticket.status, ticket.status))}</span></td>'
-            f'<td class="col-priority"><span class="badge badge--priority-{priority}">'
-            f'{escape(self.priority.get(ticket.priority, ticket.priority))}</span></td>'
+            f'{status}{priority}'
             f'<td class="col-team">{team}</td>'
             f'<td class="col-assignee">{assignee}</td>'
             f'{self.time_cell("col-updated", ticket.updated_at, relative=True)}'
