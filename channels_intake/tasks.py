@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from channels_intake.email.outbound import TemporaryDeliveryError, message_email_deliver, message_email_failed
 from channels_intake.email.processing import PARENT_WAIT_SECONDS, Outcome, raw_inbound_process
 from channels_intake.models import RawInbound, RawInboundState
 
@@ -77,3 +78,40 @@ def poll_mailbox(mailbox_id: int, include_disabled: bool = False) -> str:
         mailbox_id=mailbox_id, max_messages=settings.HELPDESK_IMAP_MAX_PER_POLL, include_disabled=include_disabled
     )
     return result.summary()
+
+
+# --- outbound mail (queue `email_out`) ----------------------------------------------------------
+
+
+def _retry_countdown(retries: int) -> float:
+    base = float(getattr(settings, "HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS", 30.0))
+    ceiling = float(getattr(settings, "HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS", 3600.0))
+    return min(base * 2**retries, ceiling)
+
+
+@shared_task(
+    name="channels_intake.tasks.deliver_message_email",
+    queue="email_out",
+    acks_late=True,
+    bind=True,
+    # A database outage is retried like the intake's; the mail server's answers are handled below.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=30,
+)
+def deliver_message_email(self, message_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Mail one queued public reply (idempotent: a message no longer `queued` is left alone).
+
+    A server that cannot take it now is tried again with exponential back-off, at most
+    HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES times; then the message is `failed`.
+    """
+    try:
+        return message_email_deliver(message_id=message_id).name
+    except TemporaryDeliveryError as error:
+        max_retries = int(getattr(settings, "HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES", 8))
+        if self.request.retries >= max_retries:
+            message_email_failed(message_id=message_id, error=str(error))
+            return "FAILED"
+        raise self.retry(exc=error, countdown=_retry_countdown(self.request.retries), max_retries=max_retries) from error

@@ -210,6 +210,14 @@ HELPDESK_EMAIL_TICKET_TAG = env.str("HELPDESK_EMAIL_TICKET_TAG", default="#")
 # A secret for mail relays posting raw MIME to /api/v1/intake/email/ ("Authorization: Bearer <it>");
 # empty: only admins' API tokens may post there.
 HELPDESK_EMAIL_INTAKE_TOKEN = env.str("HELPDESK_EMAIL_INTAKE_TOKEN", default="")
+# Outbound mail: agents' public replies go to the requester by email (channels_intake.email.outbound)
+# through EMAIL_BACKEND; a server that says "later" is tried again after 30 s, 60 s, 120 s ... (at most
+# HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS apart), HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES times, then the
+# message shows as failed. HELPDESK_EMAIL_REPLIES=False mails nothing (history imports).
+HELPDESK_EMAIL_REPLIES = env.bool("HELPDESK_EMAIL_REPLIES", default=True)
+HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES = env.int("HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES", default=8)
+HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS = env.float("HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS", default=30.0)
+HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS = env.float("HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS", default=3600.0)
 # IMAP mailboxes (admin: "IMAP mailboxes") are polled by Celery beat every HELPDESK_IMAP_POLL_SECONDS,
 # at most HELPDESK_IMAP_MAX_PER_POLL messages per mailbox and poll (the next poll takes the rest).
 # Servers' certificates are verified against the system's CAs, plus HELPDESK_IMAP_CA_FILE if set.

@@ -93,10 +93,11 @@ def replay_ticket(plan: TicketPlan, objects: _Objects) -> Ticket:
 def replay(plans: Iterable[TicketPlan]) -> int:
     """Create the planned tickets through the services; returns how many were created.
 
-    Realtime broadcasts are switched off: this is history being written, nobody is watching it live.
+    Realtime broadcasts and reply mail are switched off: this is history being written, nobody is
+    watching it live and nobody is waiting for those replies.
     """
     created = 0
-    with override_settings(CHANNEL_LAYERS={}):
+    with override_settings(CHANNEL_LAYERS={}, HELPDESK_EMAIL_REPLIES=False):
         objects = _Objects()
         for plan in plans:
             replay_ticket(plan, objects)

@@ -76,6 +76,11 @@ def ticket_reply(
             if status is not None and not is_agent:
                 raise PermissionDenied(_("Customers cannot set the status while replying."))
             now = timezone.now()
+            # An agent's reply that the requester gets by mail is stored `queued`, with its Message-ID;
+            # the mail itself goes out from a task after commit (channels_intake.email.outbound).
+            from channels_intake.email.outbound import enqueue_delivery, queued_reply_fields
+
+            mail_fields = queued_reply_fields(ticket=ticket, channel=channel, external_id=external_id) if is_agent else {}
             message = Message.objects.create(
                 ticket=ticket,
                 author_kind=AuthorKind.AGENT if is_agent else AuthorKind.CUSTOMER,
@@ -84,9 +89,14 @@ def ticket_reply(
                 visibility=Visibility.PUBLIC,
                 body_html=safe_html,
                 body_text=text,
-                channel=channel,
-                external_id=external_id[:512],
+                channel=mail_fields.get("channel", channel),
+                external_id=mail_fields.get("external_id", external_id[:512]),
+                delivery_state=mail_fields.get("delivery_state", ""),
             )
+            if mail_fields:
+                # robust: a broker outage must not fail the agent's reply; the message stays `queued`.
+                message_pk = message.pk
+                transaction.on_commit(lambda: enqueue_delivery(message_pk), robust=True)
             for incoming in files:
                 attachment_store(ticket=ticket, message=message, incoming=incoming)
             actor_kind = ActorKind.AGENT if is_agent else ActorKind.CUSTOMER
