@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from tickets.models import Channel, Event, Message, Priority, Status, Team, TicketType, User
+from tickets.models import Channel, DeliveryState, Event, Message, Priority, Status, Team, TicketType, User
 
 FIELD_LABELS = {
     "status": lambda: _("status"),
@@ -76,6 +76,13 @@ def describe_event(event: Event, teams: dict[int, str], users: dict[int, str]) -
         return format_html(_("{actor} merged #{number} into this ticket"), actor=strong_actor, number=to_value.get("ticket", "?"))
     if event.kind == "follow_up_of":
         return format_html(_("Follow-up of closed ticket #{number}"), number=to_value.get("ticket", "?"))
+    if event.field == "delivery_state":
+        # Written when a reply mailed to the requester failed or bounced (channels_intake.email).
+        state = to_value.get("state", "")
+        label = DeliveryState(state).label if state in DeliveryState.values else state
+        return format_html(
+            _("Email of a reply to the requester: {state}"), state=format_html("<strong>{}</strong>", label)
+        )
     if event.field:
         label = FIELD_LABELS.get(event.field, lambda: event.field)()
         if event.field in ("custom_fields", "subject", "tags") or event.from_value in (None, "", []):
@@ -91,11 +98,22 @@ def describe_event(event: Event, teams: dict[int, str], users: dict[int, str]) -
     return format_html("{actor} · {kind}", actor=strong_actor, kind=event.kind)
 
 
+def _load_delivery_states(messages: list[Message]) -> None:
+    """Each message's delivery state (the badge of mailed replies) in one query, for the messages
+    read without that column: otherwise the template would load it one message at a time."""
+    missing = {m.pk: m for m in messages if "delivery_state" in m.get_deferred_fields()}
+    if not missing:
+        return
+    for pk, state in Message.objects.filter(pk__in=missing).values_list("pk", "delivery_state"):
+        missing[pk].delivery_state = state
+
+
 def timeline_entries(
     entries: list[tuple[str, Message | Event]], *, teams: Iterable[Team] = (), users: Iterable[User] = ()
 ) -> list[dict[str, Any]]:
     """The selector's (kind, object) pairs as template-ready dicts (`teams`/`users`: names already loaded)."""
     events = [obj for kind, obj in entries if kind == "event"]
+    _load_delivery_states([obj for kind, obj in entries if kind == "message"])
     teams, users = _names_for(events, {t.pk: t.name for t in teams}, {u.pk: u.name for u in users})
     rendered = []
     for kind, obj in entries:
