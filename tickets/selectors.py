@@ -428,7 +428,7 @@ _USER_NAME_FIELDS = ("username", "display_name", "first_name", "last_name")
 def ticket_timeline(*, user: User, ticket: Ticket) -> list[tuple[str, Message | Event]]:
     """Messages and (for staff) audit events, merged in time order, with the columns a timeline shows."""
     messages = ticket_messages(user=user, ticket=ticket).only(
-        "author_kind", "author_user_id", "author_customer_id", "visibility", "body_html", "channel",
+        "author_kind", "author_user_id", "author_customer_id", "visibility", "body_html", "channel", "delivery_state",
         "created_at", "author_customer__name", *[f"author_user__{name}" for name in _USER_NAME_FIELDS],
     ).prefetch_related(None).prefetch_related(
         Prefetch("attachments", queryset=Attachment.objects.only("message_id", "filename", "size").order_by("id"))

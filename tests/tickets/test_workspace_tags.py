@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django import forms
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.utils import timezone, translation
@@ -91,3 +92,37 @@ def test_query_value_tag_reads_the_query_string_and_escapes():
     request = RequestFactory().get("/agent/", {"q": '"><script>', "sort": "-updated"})
     tag = Template('{% load workspace %}[{% query_value "q" %}][{% query_value "sort" %}][{% query_value "cursor" %}]')
     assert tag.render(Context({"request": request})) == "[&quot;&gt;&lt;script&gt;][-updated][]"
+
+
+# The include the form_field tag replaced, kept here as the reference for its HTML.
+FORM_FIELD_TEMPLATE = Template("""{% if field.is_hidden %}{{ field }}{% else %}
+<div class="field{% if field.errors %} field--error{% endif %}{% if field.widget_type == 'checkbox' %} field--inline{% endif %}">
+  {% if field.widget_type == 'checkbox' %}
+    {{ field }}<label class="field__label" for="{{ field.id_for_label }}">{{ field.label }}</label>
+  {% else %}
+    <label class="field__label" for="{{ field.id_for_label }}">{{ field.label }}</label>
+    {{ field }}
+  {% endif %}
+  {% if field.help_text %}<div class="field__help">{{ field.help_text }}</div>{% endif %}
+  {% for error in field.errors %}<div class="field__error">{{ error }}</div>{% endfor %}
+</div>
+{% endif %}
+""")
+
+
+class EveryKindOfField(forms.Form):
+    name = forms.CharField(label="Name <full>", help_text='Say "who" & why', max_length=3)
+    agree = forms.BooleanField(label="I agree")
+    choice = forms.ChoiceField(label=gettext_lazy("Status"), choices=[("a", "A & B"), ("b", "B")], required=False)
+    secret = forms.CharField(widget=forms.HiddenInput, required=False)
+    number = forms.IntegerField(label="Number", min_value=1, required=False)
+
+
+@pytest.mark.parametrize("data", [None, {"name": "<too long>", "number": "0", "choice": "zzz", "secret": '"x"'}])
+def test_form_field_tag_writes_what_the_field_include_wrote(data):
+    form = EveryKindOfField(data)
+    tag = Template("{% load workspace %}{% form_field field %}")
+    for field in form:
+        assert tag.render(Context({"field": field})) == FORM_FIELD_TEMPLATE.render(Context({"field": field})), field.name
+    if data:
+        assert "field--error" in tag.render(Context({"field": form["name"]}))

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.db import connection
+from django.db.models import Model
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -258,6 +259,20 @@ def test_queue_page_query_count_does_not_grow_with_page_size(agent_client, agent
     with django_assert_max_num_queries(12):
         response = agent_client.get(queue_url(per_page=page_size, sort="requester", status="unsolved"))
     assert len(row_numbers(response.content.decode())) == page_size
+
+
+def test_queue_page_and_rows_load_no_column_one_at_a_time(agent_client, agent, support, monkeypatch):
+    """Rows are plain values and the lists read only what they show: nothing is fetched again per row."""
+    ticket = make_ticket(team=support, assignee=agent, tags=["x"])
+    make_ticket(team=support)
+
+    def refuse(instance, *args, **kwargs):
+        raise AssertionError(f"deferred load of {type(instance).__name__} {kwargs.get('fields') or args}")
+
+    monkeypatch.setattr(Model, "refresh_from_db", refuse)
+    for url in ("/agent/", queue_url(status="unsolved", sort="assignee"), reverse("agent:ticket_row", args=[ticket.number]),
+                reverse("agent:views")):
+        assert agent_client.get(url).status_code == 200
 
 
 def test_results_fragment_is_just_the_table(agent_client, support):

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 
@@ -23,7 +24,7 @@ from tickets.models import (
     Ticket,
     Visibility,
 )
-from tickets.services import ticket_add_note, ticket_reply, ticket_update
+from tickets.services import incoming_from_upload, ticket_add_note, ticket_reply, ticket_update
 
 pytestmark = pytest.mark.django_db
 
@@ -384,6 +385,23 @@ def test_ticket_page_query_count_is_bounded(agent_client, agent, ticket, django_
     with django_assert_max_num_queries(12):
         response = page(agent_client, ticket)
     assert response.content.decode().count('class="message ') == 31
+
+
+def test_ticket_page_and_timeline_load_no_column_one_at_a_time(agent_client, agent, ticket, monkeypatch):
+    """The page reads only the columns it shows (.only()); a column it shows but did not read would be
+    fetched again for every message, event or ticket, one query each."""
+    upload = SimpleUploadedFile("log.txt", b"hello", content_type="text/plain")
+    ticket_reply(ticket=ticket, actor=agent, body_text="Reply", files=[incoming_from_upload(upload)])
+    ticket_add_note(ticket=ticket, actor=agent, body_text="Note")
+    ticket_update(ticket=ticket, actor=agent, priority=Priority.HIGH, assignee=agent, tags=["vip"])
+    make_ticket(requester=ticket.requester, team=ticket.team)
+
+    def refuse(instance, *args, **kwargs):
+        raise AssertionError(f"deferred load of {type(instance).__name__} {kwargs.get('fields') or args}")
+
+    monkeypatch.setattr(Model, "refresh_from_db", refuse)
+    for url in (reverse("agent:ticket", args=[ticket.number]), reverse("agent:ticket_timeline", args=[ticket.number])):
+        assert agent_client.get(url).status_code == 200
 
 
 def test_manager_may_open_any_ticket(ticket):
