@@ -4,29 +4,44 @@ Admins see what arrived, through which door, what became of it and why; they dow
 message as it arrived (.eml) and retry processing after a fix. Rows are never edited or deleted
 here: the raw message is the record of what the sender sent.
 
+Mail sent to the local SMTP sink (no EMAIL_HOST set) is listed here too: headers, bodies and
+attachments of what the helpdesk sent.
+
 IMAP mailboxes are configured here; their credentials are write-only (never shown back, blank
 keeps the stored one) and each mailbox shows when it was last polled and its last error.
 """
 
 from __future__ import annotations
 
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import BinaryField, F, Func, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from channels_intake.models import MailboxAccount, MailboxAuthMethod, RawInbound, RawInboundState
+from channels_intake.models import (
+    MailboxAccount,
+    MailboxAuthMethod,
+    OutboundCapture,
+    RawInbound,
+    RawInboundState,
+)
 from channels_intake.services import raw_inbound_retry
+from tickets.sanitize import sanitize_html
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as StrOrPromise
@@ -334,3 +349,147 @@ class MailboxAccountAdmin(admin.ModelAdmin):
             % {"count": len(selected)},
             messages.SUCCESS,
         )
+
+
+# --- sent mail kept by the local SMTP sink (embedded default) -------------------------------------
+
+
+def _parsed(raw: bytes) -> EmailMessage:
+    return BytesParser(policy=email_policy.default).parsebytes(raw)  # type: ignore[return-value]
+
+
+def _attachment_parts(mail: EmailMessage) -> list[EmailMessage]:
+    """The message's attachments (named or marked as such), in order; never its text or HTML body."""
+    return [
+        part for part in mail.walk()
+        if not part.is_multipart() and (part.get_filename() or part.get_content_disposition() == "attachment")
+    ]
+
+
+def _body(mail: EmailMessage, subtype: str) -> str:
+    part = mail.get_body(preferencelist=(subtype,))
+    if part is None or part.get_content_subtype() != subtype:
+        return ""
+    try:
+        return str(part.get_content())
+    except (LookupError, UnicodeError):
+        return part.get_payload(decode=True).decode("utf-8", "replace")
+
+
+@admin.register(OutboundCapture)
+class OutboundCaptureAdmin(admin.ModelAdmin):
+    """What the helpdesk sent while no EMAIL_HOST was set: every mail as the sink received it."""
+
+    change_form_template = "channels_intake/admin/outboundcapture_change_form.html"
+    list_display = ("id", "received_at", "short_subject", "to_header", "from_header", "size")
+    list_display_links = ("id", "received_at", "short_subject")
+    search_fields = ("subject", "to_header", "from_header", "=message_id", "envelope_recipients")
+    ordering = ("-received_at",)
+    list_per_page = 50
+    show_full_result_count = False
+    fieldsets = (
+        (None, {"fields": ("received_at", "subject", "from_header", "to_header", "message_id")}),
+        (_("Delivery"), {"fields": ("envelope_sender", "envelope_recipients", "size")}),
+        (_("Headers"), {"fields": ("headers",)}),
+        (_("Text"), {"fields": ("text_body",)}),
+        (_("HTML"), {"fields": ("html_body",)}),
+        (_("Attachments"), {"fields": ("attachment_links",)}),
+    )
+    readonly_fields = (
+        "received_at", "subject", "from_header", "to_header", "message_id", "envelope_sender",
+        "envelope_recipients", "size", "headers", "text_body", "html_body", "attachment_links",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OutboundCapture]:
+        return super().get_queryset(request).defer("raw")
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> OutboundCapture | None:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj.parsed = _parsed(bytes(OutboundCapture.objects.values_list("raw", flat=True).get(pk=obj.pk)))
+        return obj
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("subject"))
+    def short_subject(self, obj: OutboundCapture) -> str:
+        return Truncator(obj.subject).chars(80)
+
+    @admin.display(description=_("headers"))
+    def headers(self, obj: OutboundCapture) -> str:
+        lines = "\n".join(f"{name}: {value}" for name, value in obj.parsed.items())
+        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', lines)
+
+    @admin.display(description=_("text"))
+    def text_body(self, obj: OutboundCapture) -> str:
+        text = _body(obj.parsed, "plain")
+        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text) if text else "–"
+
+    @admin.display(description=_("HTML"))
+    def html_body(self, obj: OutboundCapture) -> str:
+        html = _body(obj.parsed, "html")
+        if not html:
+            return "–"
+        # Shown in a sandboxed frame (no scripts, no same origin), sanitised first all the same.
+        return format_html(
+            '<iframe sandbox title="{}" srcdoc="{}" style="width: 100%; min-height: 24em; border: 1px solid #ccc">'
+            "</iframe>",
+            _("HTML body"), sanitize_html(html),
+        )
+
+    @admin.display(description=_("attachments"))
+    def attachment_links(self, obj: OutboundCapture) -> str:
+        parts = _attachment_parts(obj.parsed)
+        if not parts:
+            return "–"
+        return format_html_join(
+            mark_safe("<br>"), '<a href="{}">{}</a> ({}, {} bytes)',
+            (
+                (
+                    reverse("admin:channels_intake_outboundcapture_attachment", args=[obj.pk, index]),
+                    part.get_filename() or _("attachment %(number)s") % {"number": index + 1},
+                    part.get_content_type(),
+                    len(part.get_payload(decode=True) or b""),
+                )
+                for index, part in enumerate(parts)
+            ),
+        )
+
+    def get_urls(self) -> list[Any]:
+        own = [
+            path("<int:object_id>/download/", self.admin_site.admin_view(self.download_view),
+                 name="channels_intake_outboundcapture_download"),
+            path("<int:object_id>/attachment/<int:index>/", self.admin_site.admin_view(self.attachment_view),
+                 name="channels_intake_outboundcapture_attachment"),
+        ]
+        return own + super().get_urls()
+
+    def _raw(self, request: HttpRequest, object_id: int) -> bytes:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return bytes(get_object_or_404(OutboundCapture.objects.only("pk", "raw"), pk=object_id).raw)
+
+    @staticmethod
+    def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+        # A download, never rendered in the admin's origin.
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = DOWNLOAD_CSP
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def download_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return self._download(self._raw(request, object_id), "message/rfc822", f"sent-{object_id}.eml")
+
+    def attachment_view(self, request: HttpRequest, object_id: int, index: int) -> HttpResponse:
+        parts = _attachment_parts(_parsed(self._raw(request, object_id)))
+        if index >= len(parts):
+            raise Http404
+        part = parts[index]
+        filename = " ".join((part.get_filename() or f"attachment-{index + 1}").split())
+        return self._download(part.get_payload(decode=True) or b"", "application/octet-stream", filename)

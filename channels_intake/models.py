@@ -375,3 +375,35 @@ class MailboxReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox_id}:{self.uidvalidity}:{self.uid}"
+
+
+# --- the local SMTP sink (embedded default) ---------------------------------------------------
+
+
+class OutboundCapture(models.Model):
+    """A mail our outbound SMTP sent to the local sink (`manage.py run_smtp_sink`) instead of the world.
+
+    `make run` without EMAIL_HOST points Django's SMTP backend at the sink, so replies can be seen in
+    the admin (headers, bodies, attachments) and nothing leaves the machine. The raw message is the
+    record; the other columns are read from its headers when it is stored, for the list.
+    """
+
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    envelope_sender = models.CharField(_("envelope sender"), max_length=998, blank=True)
+    envelope_recipients = ArrayField(
+        models.CharField(max_length=998), default=list, blank=True, verbose_name=_("envelope recipients")
+    )
+    message_id = models.CharField(_("Message-ID"), max_length=998, blank=True)
+    from_header = models.CharField(pgettext_lazy("email header", "from"), max_length=998, blank=True)
+    to_header = models.TextField(pgettext_lazy("email header", "to"), blank=True)
+    subject = models.CharField(_("subject"), max_length=998, blank=True)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    raw = models.BinaryField(_("raw message"))
+
+    class Meta:
+        verbose_name = _("sent mail (local sink)")
+        verbose_name_plural = _("sent mail (local sink)")
+        indexes = [models.Index(models.F("received_at").desc(), name="outboundcapture_received_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"

@@ -6,6 +6,7 @@ Without DATABASE_URL / REDIS_URL the project uses the embedded PostgreSQL and Re
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -164,9 +165,16 @@ HELPDESK_MAX_UPLOAD_BYTES = env.int("HELPDESK_MAX_UPLOAD_BYTES", default=25 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+# Without EMAIL_HOST (and EMAIL_BACKEND), the embedded default: mail goes over SMTP to the local sink
+# `manage.py run_smtp_sink` (started by `make run`), which keeps it for the admin ("Sent mail (local
+# sink)") and delivers nothing. With EMAIL_HOST set, mail goes to that server.
+HELPDESK_SMTP_SINK_HOST = env.str("HELPDESK_SMTP_SINK_HOST", default="127.0.0.1")
+HELPDESK_SMTP_SINK_PORT = env.int("HELPDESK_SMTP_SINK_PORT", default=2526)
+HELPDESK_SMTP_SINK = "EMAIL_HOST" not in os.environ and "EMAIL_BACKEND" not in os.environ
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default=HELPDESK_SMTP_SINK_HOST)
+EMAIL_PORT = env.int("EMAIL_PORT", default=HELPDESK_SMTP_SINK_PORT if HELPDESK_SMTP_SINK else 25)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)

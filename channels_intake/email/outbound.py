@@ -20,7 +20,7 @@ import smtplib
 import zoneinfo
 from email.header import Header
 from email.utils import make_msgid, parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -32,6 +32,9 @@ from channels_intake.email.parser import message_id_key
 from channels_intake.email.tokens import reply_address
 from tickets import events
 from tickets.models import ActorKind, AuthorKind, Channel, DeliveryState, Message, Ticket, Visibility
+
+if TYPE_CHECKING:
+    from channels_intake.models import OutboundCapture
 
 logger = logging.getLogger(__name__)
 
@@ -288,3 +291,33 @@ def message_email_failed(*, message_id: int, error: str) -> bool:
             return False
         _set_state(message, state=DeliveryState.FAILED, error=error)
     return True
+
+
+# --- the local sink (embedded default) --------------------------------------------------------
+
+
+def outbound_capture_store(*, raw: bytes, sender: str, recipients: list[str]) -> OutboundCapture:
+    """Keep one mail the local SMTP sink received, with the headers the admin list shows."""
+    from email import policy
+    from email.parser import BytesHeaderParser
+
+    from channels_intake.models import OutboundCapture
+
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+
+    def header(name: str) -> str:
+        try:
+            return header_text(str(headers.get(name, "") or ""))
+        except (ValueError, IndexError, TypeError):  # a malformed header is kept raw, in `raw`
+            return ""
+
+    return OutboundCapture.objects.create(
+        envelope_sender=sender[:998],
+        envelope_recipients=[recipient[:998] for recipient in recipients],
+        message_id=header("Message-ID")[:998],
+        from_header=header("From")[:998],
+        to_header=header("To"),
+        subject=header("Subject")[:998],
+        size=len(raw),
+        raw=raw,
+    )

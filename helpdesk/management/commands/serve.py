@@ -2,7 +2,8 @@
 
 Embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL point elsewhere), migrations,
 static files, demo data on first run, then the web server, Celery worker and beat (and the SMTP
-intake listener once that command exists), their output prefixed with their names. Ctrl-C or
+intake listener once that command exists, and the local SMTP sink for outbound mail when no
+EMAIL_HOST is set), their output prefixed with their names. Ctrl-C or
 SIGTERM stops everything; a child that dies takes the tree down with a non-zero exit.
 """
 
@@ -386,4 +387,12 @@ class Command(BaseCommand):
         children = [Child("front", front), Child("web", web), Child("ws", websocket), Child("worker", worker), Child("beat", beat)]
         if "run_smtp_intake" in get_commands():
             children.append(Child("smtp", [python, manage, "run_smtp_intake"]))
+        if getattr(settings, "HELPDESK_SMTP_SINK", False) and "run_smtp_sink" in get_commands():
+            # No EMAIL_HOST: outbound mail goes to the local sink (admin: "Sent mail (local sink)").
+            # Another port when the usual one is taken; the children read it from the environment.
+            sink_port = settings.HELPDESK_SMTP_SINK_PORT
+            if not _port_is_free(settings.HELPDESK_SMTP_SINK_HOST, sink_port):
+                sink_port = _free_ports(1)[0]
+            os.environ["HELPDESK_SMTP_SINK_PORT"] = str(sink_port)
+            children.append(Child("sink", [python, manage, "run_smtp_sink", "--port", str(sink_port)]))
         return children
