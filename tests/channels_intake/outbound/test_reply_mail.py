@@ -172,6 +172,21 @@ def test_chinese_subject_and_names_are_encoded_and_read_back_intact(smtp_sink, s
     assert _texts(mail)[0].startswith("请先关闭电源。")
 
 
+def test_the_mail_is_written_in_the_customers_language(smtp_sink, support_team, reply):
+    customer = make_customer(email="zhang@customer.example", name="张三")
+    customer.language = "zh-hans"
+    customer.save(update_fields=["language"])
+    ticket = make_ticket(requester=customer, team=support_team, body="打印机坏了。")
+    agent = make_agent(support_team, display_name="李客服")
+
+    reply(ticket, agent, text="请先关闭电源。")
+
+    text, html = _texts(smtp_sink.deliveries[0].mail)
+    assert f"工单 #{ticket.number}。直接回复此邮件即可继续对话。" in text
+    assert "张三 于 " in text and "> 打印机坏了。" in text
+    assert '<html lang="zh-hans">' in html
+
+
 def test_cr_lf_in_subject_and_names_cannot_inject_headers(smtp_sink, support_team, reply):
     customer = make_customer(email="ann@customer.example", name="Ann\r\nBcc: victim@evil.example")
     ticket = make_ticket(requester=customer, team=support_team)

@@ -98,22 +98,11 @@ def describe_event(event: Event, teams: dict[int, str], users: dict[int, str]) -
     return format_html("{actor} · {kind}", actor=strong_actor, kind=event.kind)
 
 
-def _load_delivery_states(messages: list[Message]) -> None:
-    """Each message's delivery state (the badge of mailed replies) in one query, for the messages
-    read without that column: otherwise the template would load it one message at a time."""
-    missing = {m.pk: m for m in messages if "delivery_state" in m.get_deferred_fields()}
-    if not missing:
-        return
-    for pk, state in Message.objects.filter(pk__in=missing).values_list("pk", "delivery_state"):
-        missing[pk].delivery_state = state
-
-
 def timeline_entries(
     entries: list[tuple[str, Message | Event]], *, teams: Iterable[Team] = (), users: Iterable[User] = ()
 ) -> list[dict[str, Any]]:
     """The selector's (kind, object) pairs as template-ready dicts (`teams`/`users`: names already loaded)."""
     events = [obj for kind, obj in entries if kind == "event"]
-    _load_delivery_states([obj for kind, obj in entries if kind == "message"])
     teams, users = _names_for(events, {t.pk: t.name for t in teams}, {u.pk: u.name for u in users})
     rendered = []
     for kind, obj in entries:
