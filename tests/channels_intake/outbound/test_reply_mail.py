@@ -139,6 +139,21 @@ def test_a_reply_on_a_web_ticket_is_mailed_and_the_answer_to_its_reply_to_addres
     assert Ticket.objects.count() == 1
 
 
+def test_a_bounce_of_the_mailed_reply_marks_it_bounced_on_its_ticket(smtp_sink, deliver_inbound, agent, reply):
+    from tests.channels_intake.email.test_processing import dsn_for
+
+    ticket = deliver_inbound(build_mail(message_id="<first@customer.example>")).ticket
+    message = reply(ticket, agent)
+    sent_id = smtp_sink.deliveries[0].mail["Message-ID"].strip("<>")
+
+    report = deliver_inbound(dsn_for(sent_id, "ann@customer.example"))
+
+    message.refresh_from_db()
+    assert message.delivery_state == DeliveryState.BOUNCED
+    assert (report.ticket, report.message) == (ticket, message)
+    assert Ticket.objects.count() == 1
+
+
 def test_a_second_reply_answers_the_customers_latest_mail_and_references_the_whole_thread(
     smtp_sink, deliver_inbound, agent, reply
 ):
