@@ -115,3 +115,30 @@ def deliver_message_email(self, message_id: int) -> str:  # type: ignore[no-unty
             message_email_failed(message_id=message_id, error=str(error))
             return "FAILED"
         raise self.retry(exc=error, countdown=_retry_countdown(self.request.retries), max_retries=max_retries) from error
+
+
+def undelivered_cutoff_seconds() -> float:
+    """How long a reply may stay `queued` while its task still lives: every retry's back-off and ten
+    minutes more. Queued for longer, its task was lost (broker down at commit time, a worker killed)."""
+    max_retries = int(getattr(settings, "HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES", 8))
+    return sum(_retry_countdown(retries) for retries in range(max_retries)) + 600.0
+
+
+@shared_task(name="channels_intake.tasks.requeue_undelivered", queue="email_out", acks_late=True)
+def requeue_undelivered() -> int:
+    """Queue again the replies still `queued` after every retry would have run; returns how many.
+
+    Delivery is idempotent (the message row is locked and must still be `queued`), so a reply whose
+    task was merely slow is not sent twice.
+    """
+    from tickets.models import DeliveryState, Message
+
+    cutoff = timezone.now() - timedelta(seconds=undelivered_cutoff_seconds())
+    ids = list(
+        Message.objects.filter(delivery_state=DeliveryState.QUEUED, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for message_id in ids:
+        deliver_message_email.delay(message_id)
+    return len(ids)

@@ -332,3 +332,31 @@ def test_a_requester_without_an_address_gets_no_mail(smtp_sink, support_team, ag
 
     assert message.delivery_state == ""
     assert smtp_sink.attempts == 0
+
+
+def test_a_reply_whose_task_was_lost_is_sent_by_the_sweep_once_its_retries_would_be_over(
+    smtp_sink, support_team, agent, celery_eager_retrying, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from channels_intake.tasks import requeue_undelivered, undelivered_cutoff_seconds
+
+    settings.HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES = 3
+    settings.HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS = 30
+    assert undelivered_cutoff_seconds() == 30 + 60 + 120 + 600
+    ticket = make_ticket(requester=make_customer(email="ann@customer.example"), team=support_team)
+    # Written while the broker was away: stored `queued`, its on-commit task never queued.
+    lost = ticket_reply(ticket=ticket, actor=agent, body_text="Lost")
+    recent = ticket_reply(ticket=ticket, actor=agent, body_text="Still retrying")
+    Message.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(seconds=811))
+    Message.objects.filter(pk=recent.pk).update(created_at=timezone.now() - timedelta(seconds=790))
+
+    assert requeue_undelivered() == 1
+
+    lost.refresh_from_db()
+    recent.refresh_from_db()
+    assert (lost.delivery_state, recent.delivery_state) == (DeliveryState.SENT, DeliveryState.QUEUED)
+    [delivery] = smtp_sink.deliveries
+    assert "Lost" in delivery.mail.get_body(preferencelist=("plain",)).get_content()
