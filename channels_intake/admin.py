@@ -14,7 +14,7 @@ keeps the stored one) and each mailbox shows when it was last polled and its las
 from __future__ import annotations
 
 from email import policy as email_policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 
@@ -358,6 +358,20 @@ def _parsed(raw: bytes) -> EmailMessage:
     return BytesParser(policy=email_policy.default).parsebytes(raw)  # type: ignore[return-value]
 
 
+def _mail_of(obj: OutboundCapture) -> EmailMessage:
+    """The kept mail, parsed once per page (the list never loads the raw bytes)."""
+    mail = obj.__dict__.get("_parsed_mail")
+    if mail is None:
+        mail = _parsed(bytes(OutboundCapture.objects.values_list("raw", flat=True).get(pk=obj.pk)))
+        obj.__dict__["_parsed_mail"] = mail
+    return mail
+
+
+def _payload(part: MIMEPart) -> bytes:
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
 def _attachment_parts(mail: EmailMessage) -> list[EmailMessage]:
     """The message's attachments (named or marked as such), in order; never its text or HTML body."""
     return [
@@ -373,7 +387,7 @@ def _body(mail: EmailMessage, subtype: str) -> str:
     try:
         return str(part.get_content())
     except (LookupError, UnicodeError):
-        return part.get_payload(decode=True).decode("utf-8", "replace")
+        return _payload(part).decode("utf-8", "replace")
 
 
 @admin.register(OutboundCapture)
@@ -403,12 +417,6 @@ class OutboundCaptureAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutboundCapture]:
         return super().get_queryset(request).defer("raw")
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> OutboundCapture | None:
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            obj.parsed = _parsed(bytes(OutboundCapture.objects.values_list("raw", flat=True).get(pk=obj.pk)))
-        return obj
-
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -421,17 +429,17 @@ class OutboundCaptureAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("headers"))
     def headers(self, obj: OutboundCapture) -> str:
-        lines = "\n".join(f"{name}: {value}" for name, value in obj.parsed.items())
+        lines = "\n".join(f"{name}: {value}" for name, value in _mail_of(obj).items())
         return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', lines)
 
     @admin.display(description=_("text"))
     def text_body(self, obj: OutboundCapture) -> str:
-        text = _body(obj.parsed, "plain")
+        text = _body(_mail_of(obj), "plain")
         return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text) if text else "–"
 
     @admin.display(description=_("HTML"))
     def html_body(self, obj: OutboundCapture) -> str:
-        html = _body(obj.parsed, "html")
+        html = _body(_mail_of(obj), "html")
         if not html:
             return "–"
         # Shown in a sandboxed frame (no scripts, no same origin), sanitised first all the same.
@@ -443,7 +451,7 @@ class OutboundCaptureAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("attachments"))
     def attachment_links(self, obj: OutboundCapture) -> str:
-        parts = _attachment_parts(obj.parsed)
+        parts = _attachment_parts(_mail_of(obj))
         if not parts:
             return "–"
         return format_html_join(
@@ -453,7 +461,7 @@ class OutboundCaptureAdmin(admin.ModelAdmin):
                     reverse("admin:channels_intake_outboundcapture_attachment", args=[obj.pk, index]),
                     part.get_filename() or _("attachment %(number)s") % {"number": index + 1},
                     part.get_content_type(),
-                    len(part.get_payload(decode=True) or b""),
+                    len(_payload(part)),
                 )
                 for index, part in enumerate(parts)
             ),
@@ -492,4 +500,4 @@ class OutboundCaptureAdmin(admin.ModelAdmin):
             raise Http404
         part = parts[index]
         filename = " ".join((part.get_filename() or f"attachment-{index + 1}").split())
-        return self._download(part.get_payload(decode=True) or b"", "application/octet-stream", filename)
+        return self._download(_payload(part), "application/octet-stream", filename)
