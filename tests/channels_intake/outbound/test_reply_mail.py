@@ -360,3 +360,16 @@ def test_a_reply_whose_task_was_lost_is_sent_by_the_sweep_once_its_retries_would
     assert (lost.delivery_state, recent.delivery_state) == (DeliveryState.SENT, DeliveryState.QUEUED)
     [delivery] = smtp_sink.deliveries
     assert "Lost" in delivery.mail.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_only_automatic_mail_is_marked_auto_submitted(support_team, agent):
+    from channels_intake.email.outbound import build_reply_email
+
+    ticket = make_ticket(requester=make_customer(email="ann@customer.example"), team=support_team)
+    message = ticket_reply(ticket=ticket, actor=agent, body_text="Hello")
+
+    automatic = build_reply_email(message, automatic=True).message()
+    written = build_reply_email(message).message()
+
+    assert (automatic["Auto-Submitted"], automatic["X-Auto-Response-Suppress"]) == ("auto-replied", "All")
+    assert (written["Auto-Submitted"], written["X-Auto-Response-Suppress"]) == (None, None)
