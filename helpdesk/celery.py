@@ -17,6 +17,8 @@ app.conf.beat_schedule = {
     "close-solved-tickets": {"task": "tickets.tasks.close_solved_tickets", "schedule": 3600.0},
     # Stored inbound mail whose processing task was lost (broker down at commit time) is queued again.
     "intake-requeue-unprocessed": {"task": "channels_intake.tasks.requeue_unprocessed", "schedule": 300.0},
+    # Replies whose delivery task was lost (broker down at commit, a worker killed) are sent again.
+    "email-requeue-undelivered": {"task": "channels_intake.tasks.requeue_undelivered", "schedule": 600.0},
 }
 
 

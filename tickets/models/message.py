@@ -63,6 +63,10 @@ class Message(models.Model):
         indexes = [
             models.Index("ticket", "created_at", "id", name="message_ticket_created_idx"),
             GinIndex(OpClass(Upper("body_text"), name="gin_trgm_ops"), name="message_text_trgm"),
+            # The outbound sweep looks for replies still queued; a handful among millions of rows.
+            models.Index(
+                "created_at", name="message_queued_created_idx", condition=models.Q(delivery_state="queued")
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
