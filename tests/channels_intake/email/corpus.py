@@ -11,7 +11,9 @@ from pathlib import Path
 from channels_intake.email import ParsedEmail, UnparseableEmail, parse_email
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
-PEER_MAIL = Path(__file__).resolve().parents[3].parent / "shared" / "peer-mail"
+# A copy of ../shared/peer-mail (licence kept with it): the tests must not depend on where the
+# checkout sits next to other folders.
+PEER_MAIL = Path(__file__).resolve().parents[2] / "fixtures" / "peer-mail"
 
 
 def raw(name: str) -> bytes:

@@ -50,6 +50,14 @@ def test_cpython_email_corpus_parses_and_keeps_its_text(path):
     assert "\x00" not in parsed.body_text
 
 
+def test_django_helpdesk_corpus_is_all_there():
+    # An empty glob would make the parametrized test above pass vacuously.
+    assert [path.name for path in DJANGO_HELPDESK] == [
+        "all-special-chars.eml", "blank-body-with-attachment.eml", "forwarded-message.eml", "pgp.eml",
+        "quoted_printable.eml", "utf-nondecodable.eml",
+    ]
+
+
 def test_cpython_corpus_is_the_one_the_readme_names():
     assert len(CPYTHON) == 48  # 47 numbered messages plus msg_12a
 
