@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -295,6 +296,34 @@ def test_fields_sidebar_refuses_an_assignee_outside_the_team_and_bad_custom_valu
     assert "Not a valid value for Seats." in response.content.decode()
     ticket.refresh_from_db()
     assert ticket.assignee_id is None and ticket.custom_fields == {}
+
+
+def test_lists_on_pages_are_briefly_cached_but_submissions_are_checked_against_fresh_ones(
+        agent_client, agent, ticket, support, settings):
+    settings.HELPDESK_DIRECTORY_SECONDS = 0.5
+    leaving = make_agent(support, display_name="Lea Leaving")
+    assert "Lea Leaving" in page(agent_client, ticket).content.decode()
+    newcomer = make_agent(support, display_name="Nina Newcomer")
+    CustomFieldDefinition.objects.create(key="plan", label="Plan", field_type="text")
+    leaving.team_memberships.all().delete()
+
+    # While the page's lists may still be the cached ones, the submission is checked fresh:
+    # Lea is no longer in the team, so she cannot be assigned.
+    response = agent_client.post(reverse("agent:ticket_fields", args=[ticket.number]), {
+        "status": "new", "priority": "normal", "type": "question", "team": str(support.pk),
+        "assignee": str(leaving.pk), "tags": "",
+    })
+    assert response.status_code == 400
+    ticket.refresh_from_db()
+    assert ticket.assignee_id is None
+
+    time.sleep(0.6)
+    html = page(agent_client, ticket).content.decode()
+    assert "Nina Newcomer" in html and 'name="cf_plan"' in html and "Lea Leaving" not in html
+    assert agent_client.post(reverse("agent:ticket_fields", args=[ticket.number]), {
+        "status": "new", "priority": "normal", "type": "question", "team": str(support.pk),
+        "assignee": str(newcomer.pk), "tags": "",
+    }).status_code == 302
 
 
 def test_fields_sidebar_refuses_a_status_the_workflow_forbids(agent_client, ticket, support):

@@ -6,6 +6,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -20,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from helpdesk import permissions
 from tickets import selectors
-from tickets.models import STAFF_ROLES, SavedView, Team, User
+from tickets.models import STAFF_ROLES, CustomFieldDefinition, SavedView, Team, User
 
 AGENT_LIST_LIMIT = 500
 # View counts are cached with a short lifetime, not invalidated: a count is reused for at most this
@@ -29,6 +30,8 @@ AGENT_LIST_LIMIT = 500
 # a change shows in the sidebar within about 3 s; a page that shows cached counts re-reads them when
 # they expire. Keep this at most the debounce of `refreshSidebar` in static/js/workspace.js.
 VIEW_COUNTS_SECONDS = 3
+# How long pages may show a list of teams, staff or custom fields after it changed (cached_directory).
+DIRECTORY_SECONDS = 5
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -178,6 +181,51 @@ def staff_agents(*, user: User, team_ids: list[int] | None = None) -> list[User]
 
 def user_teams(user: User) -> list[Team]:
     return list(selectors.teams_for(user))
+
+
+@dataclass(frozen=True)
+class Directory:
+    """What the workspace's lists and menus offer: teams, staff and custom fields."""
+
+    teams: list[Team]
+    agents: list[User]
+    custom_fields: list[CustomFieldDefinition]
+
+
+def cached_directory(user: User, *, agent_team_ids: list[int] | None = None,
+                     custom_fields: bool = False) -> Directory:
+    """The user's teams (`user_teams`), the staff of `agent_team_ids` (`staff_agents`) and, if asked,
+    the custom field definitions, for showing on a page (not for checking a submission).
+
+    They change rarely but every page lists them, and each is a query: at a million tickets on a
+    busy machine its round trip costs more than its work. So pages share them through Redis, keyed
+    by what decides them (the teams, or "all" for managers): a new, renamed or deactivated agent,
+    a new team or custom field shows in the lists within DIRECTORY_SECONDS. Forms that validate a
+    submission read them fresh (`user_teams`, `staff_agents`), so nothing stale is ever accepted.
+    """
+    scope = "all" if permissions.reads_all_tickets(user) else ",".join(map(str, sorted(permissions.team_ids_of(user))))
+    agent_scope = scope if agent_team_ids is None else ",".join(map(str, sorted(agent_team_ids)))
+    keys = {
+        "teams": f"agent:directory:teams:{scope}",
+        "agents": f"agent:directory:agents:{agent_scope}",
+        **({"custom_fields": "agent:directory:custom-fields"} if custom_fields else {}),
+    }
+    cached = cache.get_many(list(keys.values()))
+    compute: dict[str, Callable[[], list[Any]]] = {
+        "teams": lambda: user_teams(user),
+        "agents": lambda: staff_agents(user=user, team_ids=agent_team_ids),
+        "custom_fields": lambda: list(CustomFieldDefinition.objects.all()),
+    }
+    values: dict[str, list[Any]] = {}
+    missing = {}
+    for name, key in keys.items():
+        if key in cached:
+            values[name] = cached[key]
+        else:
+            values[name] = missing[key] = compute[name]()
+    if missing:
+        cache.set_many(missing, timeout=getattr(settings, "HELPDESK_DIRECTORY_SECONDS", DIRECTORY_SECONDS))
+    return Directory(teams=values["teams"], agents=values["agents"], custom_fields=values.get("custom_fields", []))
 
 
 def lead_team_ids(user: User) -> list[int]:

@@ -19,6 +19,7 @@ from tickets.models import Channel, Priority, Status
 from tickets.services import tickets_bulk_update
 from tickets.views.agent.common import (
     active_view_name,
+    cached_directory,
     safe_next,
     shareable_teams,
     sidebar_views,
@@ -125,8 +126,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     if request.GET.get("fragment") == "results":
         return render(request, "agent/_queue_results.html", results, status=status)
     user = request.user
-    teams = user_teams(user)
-    agents = staff_agents(user=user)
+    directory = cached_directory(user)
+    teams, agents = directory.teams, directory.agents
     sidebar = sidebar_views(request)
     has_filters = any(request.GET.get(key) for key in FILTER_KEYS)
     context = {

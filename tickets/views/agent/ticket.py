@@ -25,7 +25,13 @@ from tickets.services import (
     ticket_update,
 )
 from tickets.transitions import TransitionNotAllowed
-from tickets.views.agent.common import sidebar_views, staff_agents, staff_required, user_teams
+from tickets.views.agent.common import (
+    cached_directory,
+    sidebar_views,
+    staff_agents,
+    staff_required,
+    user_teams,
+)
 from tickets.views.agent.rendering import FORM_RENDERER
 from tickets.views.agent.timeline import timeline_entries
 
@@ -44,10 +50,16 @@ def _assignable_agents(user: User, ticket: Ticket) -> list[User]:
 
 
 def _fields_form(request: HttpRequest, ticket: Ticket, data: Any = None) -> TicketFieldsForm:
-    return TicketFieldsForm(
-        data, ticket=ticket, teams=user_teams(request.user), agents=_assignable_agents(request.user, ticket),
-        definitions=list(CustomFieldDefinition.objects.all()), renderer=FORM_RENDERER,
-    )
+    """The fields panel; lists from the shared cache for showing, read fresh to check a submission."""
+    if data is None:
+        directory = cached_directory(request.user, agent_team_ids=[ticket.team_id] if ticket.team_id else None,
+                                     custom_fields=True)
+        teams, agents, definitions = directory.teams, directory.agents, directory.custom_fields
+    else:
+        teams, agents = user_teams(request.user), _assignable_agents(request.user, ticket)
+        definitions = list(CustomFieldDefinition.objects.all())
+    return TicketFieldsForm(data, ticket=ticket, teams=teams, agents=agents, definitions=definitions,
+                            renderer=FORM_RENDERER)
 
 
 def _error_messages(error: Exception) -> list[str]:
