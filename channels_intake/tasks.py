@@ -19,6 +19,14 @@ from channels_intake.models import RawInbound, RawInboundState
 # row that was merely slow is harmless to queue twice.
 STALE_AFTER = timedelta(minutes=10)
 SWEEP_BATCH = 1000
+# A task that finds the database away (restart, failover) tries again for about two hours.
+RETRY_DATABASE_OUTAGE = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 30,
+}
 
 
 @shared_task(
@@ -27,11 +35,7 @@ SWEEP_BATCH = 1000
     acks_late=True,
     bind=True,
     # Only a database outage is retried here; every other failure is recorded on the row.
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=30,
+    **RETRY_DATABASE_OUTAGE,
 )
 def process_raw_inbound(self, raw_inbound_id: int) -> str:  # type: ignore[no-untyped-def]
     """Parse, thread and ingest one stored mail (idempotent: a processed row is left alone)."""
@@ -95,11 +99,7 @@ def _retry_countdown(retries: int) -> float:
     acks_late=True,
     bind=True,
     # A database outage is retried like the intake's; the mail server's answers are handled below.
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=30,
+    **RETRY_DATABASE_OUTAGE,
 )
 def deliver_message_email(self, message_id: int) -> str:  # type: ignore[no-untyped-def]
     """Mail one queued public reply (idempotent: a message no longer `queued` is left alone).
