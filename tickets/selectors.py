@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import reduce
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +27,7 @@ from tickets.models import (
     SavedView,
     Status,
     Team,
+    TeamMembership,
     Ticket,
     TicketType,
     User,
@@ -494,8 +495,15 @@ def builtin_views(user: User) -> list[BuiltInView]:
 
 
 def saved_views_for(user: User) -> list[SavedView]:
+    """The user's own views and their teams' shared views; `led_by_user` says whether the user leads
+    the view's team (read in the same query: the sidebar asks it of every shared view)."""
     team_ids = permissions.team_ids_of(user)
-    return list(SavedView.objects.filter(Q(owner=user) | Q(team_id__in=team_ids, owner__isnull=True)).order_by("position", "name"))
+    leads = TeamMembership.objects.filter(user=user, team_id=OuterRef("team_id"), is_lead=True)
+    return list(
+        SavedView.objects.filter(Q(owner=user) | Q(team_id__in=team_ids, owner__isnull=True))
+        .annotate(led_by_user=Exists(leads))
+        .order_by("position", "name")
+    )
 
 
 def view_params(view: BuiltInView | SavedView) -> dict[str, str]:

@@ -103,3 +103,17 @@ def test_agent_cannot_delete_someone_elses_personal_view(support):
     assert SavedView.objects.filter(pk=view.pk).exists()
     client_for(owner).post(reverse("agent:view_delete", args=[view.pk]))
     assert not SavedView.objects.exists()
+
+
+def test_the_delete_button_of_a_team_view_shows_for_its_lead_and_managers_only(support):
+    lead = make_user(role=Role.TEAM_LEAD, teams=[support], lead_of=[support])
+    member = make_agent(support)
+    lead_elsewhere = make_user(role=Role.TEAM_LEAD, teams=[support, make_team("Other")], lead_of=[])
+    manager = make_user(role=Role.MANAGER, teams=[support])
+    save_view(client_for(lead), "Team backlog", "/agent/tickets/?status=unsolved", team=support)
+    view = SavedView.objects.get()
+    delete_url = reverse("agent:view_delete", args=[view.pk])
+    for user, shown in ((lead, True), (member, False), (lead_elsewhere, False), (manager, True)):
+        html = client_for(user).get(reverse("agent:views")).content.decode()
+        assert "Team backlog" in html
+        assert (delete_url in html) is shown, user.username

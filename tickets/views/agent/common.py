@@ -135,9 +135,7 @@ def sidebar_views(request: HttpRequest, *, compute_counts: bool = False) -> dict
     views: list[selectors.BuiltInView | SavedView] = [*builtin, *saved]
     counts, counts_loaded = _view_counts(user, views, compute=compute_counts)
     active = request.GET.get("view", "")
-    # Whether team views may be deleted: one look-up of the led teams, not one per view.
     manages_all = permissions.reads_all_tickets(user)
-    led = set(lead_team_ids(user)) if not manages_all and any(v.owner_id is None for v in saved) else set()
     builtin_entries, saved_entries = [], []
     queue_url = reverse("agent:queue")
     for index, view in enumerate(views):
@@ -148,7 +146,7 @@ def sidebar_views(request: HttpRequest, *, compute_counts: bool = False) -> dict
                 "count": counts.get(index), "is_active": active == slug, "is_shared": view.owner_id is None,
                 "id": view.pk,
                 "can_delete": view.owner_id == user.pk if view.owner_id is not None
-                else view.team_id is not None and (manages_all or view.team_id in led),
+                else view.team_id is not None and (manages_all or view.led_by_user),
             })
         else:
             builtin_entries.append({
