@@ -146,7 +146,7 @@ def sidebar_views(request: HttpRequest, *, compute_counts: bool = False) -> dict
                 "count": counts.get(index), "is_active": active == slug, "is_shared": view.owner_id is None,
                 "id": view.pk,
                 "can_delete": view.owner_id == user.pk if view.owner_id is not None
-                else view.team_id is not None and (manages_all or view.led_by_user),
+                else view.team_id is not None and (manages_all or getattr(view, "led_by_user", False)),
             })
         else:
             builtin_entries.append({
@@ -226,19 +226,11 @@ def cached_directory(user: User, *, agent_team_ids: list[int] | None = None,
     return Directory(teams=values["teams"], agents=values["agents"], custom_fields=values.get("custom_fields", []))
 
 
-def lead_team_ids(user: User) -> list[int]:
-    """The teams the user leads, read once per request (the sidebar and the save-view form both ask)."""
-    cached = getattr(user, "_workspace_lead_team_ids", None)
-    if cached is None:
-        cached = user._workspace_lead_team_ids = permissions.lead_team_ids_of(user)
-    return cached
-
-
 def shareable_teams(user: User, teams: list[Team]) -> list[Team]:
     """Teams the user may share saved views with: every team for managers, led teams for leads."""
     if permissions.reads_all_tickets(user):
         return teams
-    led = set(lead_team_ids(user))
+    led = set(permissions.lead_team_ids_of(user))
     return [team for team in teams if team.pk in led]
 
 
