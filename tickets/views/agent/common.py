@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -131,7 +132,7 @@ def sidebar_views(request: HttpRequest, *, compute_counts: bool = False) -> dict
     """
     user = request.user
     builtin = selectors.builtin_views(user)
-    saved = selectors.saved_views_for(user)
+    saved = cached_saved_views(user)
     views: list[selectors.BuiltInView | SavedView] = [*builtin, *saved]
     counts, counts_loaded = _view_counts(user, views, compute=compute_counts)
     active = request.GET.get("view", "")
@@ -155,6 +156,34 @@ def sidebar_views(request: HttpRequest, *, compute_counts: bool = False) -> dict
             })
     return {"builtin_views": builtin_entries, "saved_views": saved_entries, "counts_loaded": counts_loaded,
             "active": active, "counts_reload_ms": round(_view_counts_seconds() * 1000)}
+
+
+SAVED_VIEWS_VERSION_KEY = "agent:saved-views:version"
+
+
+def cached_saved_views(user: User) -> list[SavedView]:
+    """`selectors.saved_views_for` through the cache the directory uses (for showing, not checking).
+
+    Saving or deleting a view in the workspace calls `saved_views_changed`, so everyone's sidebar
+    shows it at once; a change made elsewhere (the admin, a team lead role given or taken) shows
+    within DIRECTORY_SECONDS.
+    """
+    key = f"agent:saved-views:{user.pk}:{','.join(map(str, sorted(permissions.team_ids_of(user))))}"
+    found = cache.get_many([SAVED_VIEWS_VERSION_KEY, key])
+    version = found.get(SAVED_VIEWS_VERSION_KEY, "")
+    entry = found.get(key)
+    if entry is not None and entry[0] == version:
+        return entry[1]
+    # The version is read before the views: a change that lands in between leaves this entry
+    # under the old version, so it is never served.
+    views = selectors.saved_views_for(user)
+    cache.set(key, (version, views), timeout=getattr(settings, "HELPDESK_DIRECTORY_SECONDS", DIRECTORY_SECONDS))
+    return views
+
+
+def saved_views_changed() -> None:
+    """Forget every cached list of saved views (after one was saved or deleted)."""
+    cache.set(SAVED_VIEWS_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def active_view_name(sidebar: dict[str, Any]) -> str | None:

@@ -16,7 +16,13 @@ from django.views.decorators.http import require_POST
 from tickets.forms import SavedViewForm
 from tickets.selectors import saved_views_for
 from tickets.services.saved_views import saved_view_create, saved_view_delete, saved_view_filters_from_params
-from tickets.views.agent.common import safe_next, shareable_teams, staff_required, user_teams
+from tickets.views.agent.common import (
+    safe_next,
+    saved_views_changed,
+    shareable_teams,
+    staff_required,
+    user_teams,
+)
 
 
 @staff_required
@@ -42,6 +48,7 @@ def create(request: HttpRequest) -> HttpResponse:
         for text in getattr(error, "messages", [str(error)]):
             messages.error(request, text)
         return redirect(back)
+    saved_views_changed()
     messages.success(request, _("View “%(name)s” saved.") % {"name": view.name})
     query = {**filters, "view": f"saved-{view.pk}", "sort": view.sort}
     return redirect(f"{reverse('agent:queue')}?{urlencode(query)}")
@@ -58,6 +65,7 @@ def delete(request: HttpRequest, view_id: int) -> HttpResponse:
     except PermissionDenied:
         messages.error(request, _("You cannot delete this view."))
     else:
+        saved_views_changed()
         messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
     return redirect("agent:queue")
 
