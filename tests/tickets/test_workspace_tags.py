@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import gettext_lazy
 
-from tickets.templatetags.workspace import _RelativeWords, largest_unit, relative_time
+from tickets.templatetags.workspace import RelativeWords, largest_unit, relative_time
 
 ZONES = [UTC, zoneinfo.ZoneInfo("America/Los_Angeles"), zoneinfo.ZoneInfo("Asia/Shanghai"),
          zoneinfo.ZoneInfo("Australia/Lord_Howe")]
@@ -53,7 +53,7 @@ def test_largest_unit_is_the_unit_timesince_shows(zone):
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_relative_words_are_the_filters_words_in_every_language(language):
     with translation.override(language):
-        words = _RelativeWords()
+        words = RelativeWords()
         for value, now in instants()[:400]:
             reference = (translation.gettext("just now") if now - value < timedelta(minutes=1)
                          else translation.gettext("%(time)s ago") % {"time": timesince(value, now, depth=1)})

@@ -56,7 +56,7 @@ def _small_unit(remaining: float) -> tuple[str, int]:
     return "minute", 0
 
 
-class _RelativeWords:
+class RelativeWords:
     """"just now", "5 minutes ago": each text translated once (in the active language) per instance."""
 
     def __init__(self) -> None:
@@ -80,7 +80,7 @@ def relative_time(value: datetime | None) -> str:
     """"just now", "5 minutes ago", "3 days ago": one unit, in the active language."""
     if not value:
         return ""
-    return _RelativeWords().text(value, timezone.now())
+    return RelativeWords().text(value, timezone.now())
 
 
 @register.filter
@@ -185,7 +185,7 @@ class _RowText:
         # The whole page at one instant, so the same age reads the same on every row.
         self.now = timezone.now()
         self.zone = timezone.get_current_timezone()
-        self.relative = _RelativeWords()
+        self.relative = RelativeWords()
 
     @staticmethod
     def _badge_cell(kind: str, value: str, label: object) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+import zoneinfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Model
+from django.template import Context, Template
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone, translation
 
 from tests.factories import make_agent, make_customer, make_team, make_ticket, make_user
 from tickets import presence
@@ -25,7 +28,9 @@ from tickets.models import (
     Ticket,
     Visibility,
 )
+from tickets.selectors import ticket_timeline
 from tickets.services import incoming_from_upload, ticket_add_note, ticket_reply, ticket_update
+from tickets.views.agent.timeline import timeline_entries
 
 pytestmark = pytest.mark.django_db
 
@@ -438,3 +443,17 @@ def test_manager_may_open_any_ticket(ticket):
     client = Client()
     client.force_login(manager)
     assert page(client, ticket).status_code == 200
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_timeline_times_are_what_the_date_filters_write(agent, ticket, language):
+    """The timeline's times are worked out once per render; they read as the template filters wrote them."""
+    ticket_add_note(ticket=ticket, actor=agent, body_text="Looked at it")
+    ticket_update(ticket=ticket, actor=agent, priority=Priority.HIGH)
+    filters = Template("{% load workspace %}{{ value|date:'c' }}|{{ value|date:'DATETIME_FORMAT' }}|{{ value|relative_time }}")
+    with translation.override(language), timezone.override(zoneinfo.ZoneInfo("Asia/Shanghai")):
+        entries = timeline_entries(ticket_timeline(user=agent, ticket=ticket))
+        assert {entry["kind"] for entry in entries} == {"message", "event"}
+        for entry in entries:
+            value = (entry.get("message") or entry["event"]).created_at
+            assert f"{entry['iso']}|{entry['when']}|{entry['ago']}" == filters.render(Context({"value": value}))

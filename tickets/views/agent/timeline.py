@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils import dateformat, timezone
+from django.utils.formats import get_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from tickets.models import Channel, DeliveryState, Event, Message, Priority, Status, Team, TicketType, User
+from tickets.templatetags.workspace import RelativeWords
 
 FIELD_LABELS = {
     "status": lambda: _("status"),
@@ -104,10 +107,16 @@ def timeline_entries(
     """The selector's (kind, object) pairs as template-ready dicts (`teams`/`users`: names already loaded)."""
     events = [obj for kind, obj in entries if kind == "event"]
     teams, users = _names_for(events, {t.pk: t.name for t in teams}, {u.pk: u.name for u in users})
+    # Each entry's time as the template shows it (what the `date:'c'`, `date:"DATETIME_FORMAT"` and
+    # `relative_time` filters write), worked out here with one clock, format and set of words.
+    now, datetime_format, relative = timezone.now(), get_format("DATETIME_FORMAT"), RelativeWords()
     rendered = []
     for kind, obj in entries:
+        local = timezone.localtime(obj.created_at)
+        times = {"iso": local.isoformat(), "when": dateformat.format(local, datetime_format),
+                 "ago": relative.text(obj.created_at, now)}
         if kind == "message":
-            rendered.append({"kind": "message", "message": obj})
+            rendered.append({"kind": "message", "message": obj, **times})
         else:
-            rendered.append({"kind": "event", "event": obj, "text": describe_event(obj, teams, users)})
+            rendered.append({"kind": "event", "event": obj, "text": describe_event(obj, teams, users), **times})
     return rendered
