@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import reduce
@@ -21,6 +21,7 @@ from tickets.models import (
     UNSOLVED_STATUSES,
     Attachment,
     Channel,
+    Customer,
     Event,
     Message,
     Priority,
@@ -426,27 +427,59 @@ def ticket_messages(*, user: User, ticket: Ticket) -> QuerySet[Message]:
 _USER_NAME_FIELDS = ("username", "display_name", "first_name", "last_name")
 
 
-def ticket_timeline(*, user: User, ticket: Ticket) -> list[tuple[str, Message | Event]]:
-    """Messages and (for staff) audit events, merged in time order, with the columns a timeline shows."""
-    messages = ticket_messages(user=user, ticket=ticket).only(
-        "author_kind", "author_user_id", "author_customer_id", "visibility", "body_html", "channel", "delivery_state",
-        "created_at", "author_customer__name", *[f"author_user__{name}" for name in _USER_NAME_FIELDS],
-    ).prefetch_related(None).prefetch_related(
-        Prefetch("attachments", queryset=Attachment.objects.only("message_id", "filename", "size").order_by("id"))
+def ticket_timeline(
+    *, user: User, ticket: Ticket, known_users: Iterable[User] = ()
+) -> list[tuple[str, Message | Event]]:
+    """Messages and (for staff) audit events, merged in time order, with the columns a timeline shows.
+
+    Authors and actors are not joined into every row: they are nearly always the ticket's requester
+    and staff the page has loaded anyway (`known_users`, and `user`), so they are set from those, and
+    anyone else is read in one query for users and one for customers.
+    """
+    messages = list(
+        ticket_messages(user=user, ticket=ticket)
+        .select_related(None)
+        .only("author_kind", "author_user_id", "author_customer_id", "visibility", "body_html", "channel",
+              "delivery_state", "created_at")
+        .prefetch_related(None)
+        .prefetch_related(
+            Prefetch("attachments", queryset=Attachment.objects.only("message_id", "filename", "size").order_by("id"))
+        )
     )
-    entries: list[tuple[str, Message | Event]] = [("message", m) for m in messages]
+    events: list[Event] = []
     if permissions.is_staff_member(user):
-        changes = (
+        events = list(
             Event.objects.filter(ticket=ticket)
             .exclude(kind__in=["reply_added", "note_added"])
-            .select_related("actor_user")
-            .only("kind", "actor_user_id", "via", "field", "from_value", "to_value", "created_at",
-                  *[f"actor_user__{name}" for name in _USER_NAME_FIELDS])
+            .only("kind", "actor_user_id", "via", "field", "from_value", "to_value", "created_at")
             .order_by("created_at", "id")
         )
-        entries += [("event", e) for e in changes]
+    _set_people(ticket, messages, events, known_users=[*known_users, user])
+    entries: list[tuple[str, Message | Event]] = [("message", m) for m in messages]
+    entries += [("event", e) for e in events]
     entries.sort(key=lambda entry: (entry[1].created_at, entry[0] == "message"))
     return entries
+
+
+def _set_people(ticket: Ticket, messages: list[Message], events: list[Event], *, known_users: list[User]) -> None:
+    """Give messages their author and events their actor, from the objects at hand where possible."""
+    users = {known.pk: known for known in known_users}
+    customers = {ticket.requester_id: ticket.requester}
+    wanted_users = {m.author_user_id for m in messages} | {e.actor_user_id for e in events}
+    missing_users = {pk for pk in wanted_users if pk is not None and pk not in users}
+    if missing_users:
+        users.update((person.pk, person) for person in User.objects.filter(pk__in=missing_users).only(*_USER_NAME_FIELDS))
+    missing_customers = {m.author_customer_id for m in messages} - customers.keys() - {None}
+    if missing_customers:
+        customers.update((person.pk, person) for person in Customer.objects.filter(pk__in=missing_customers).only("name"))
+    for message in messages:
+        if message.author_user_id in users:
+            message.author_user = users[message.author_user_id]
+        if message.author_customer_id in customers:
+            message.author_customer = customers[message.author_customer_id]
+    for event in events:
+        if event.actor_user_id in users:
+            event.actor_user = users[event.actor_user_id]
 
 
 def attachment_get(*, user: User, attachment_id: int) -> Attachment:

@@ -164,3 +164,22 @@ def test_view_counts_in_one_query(django_assert_num_queries):
     assert by_slug["mine"] == 1
     assert by_slug["unassigned"] == 1
     assert by_slug["open"] == 2
+
+
+def test_timeline_names_authors_and_actors_without_a_query_per_entry(django_assert_num_queries):
+    team = make_team()
+    agent, colleague = make_agent(team, display_name="Ada Agent"), make_agent(team, display_name="Cole Colleague")
+    ticket = make_ticket(team=team)
+    ticket_reply(ticket=ticket, actor=agent, body_text="public answer")
+    ticket_add_note(ticket=ticket, actor=colleague, body_text="a note")
+    ticket_update(ticket=ticket, actor=colleague, priority="high")
+    ticket = Ticket.objects.select_related("requester").get(pk=ticket.pk)
+
+    # Messages, their attachments, events, and the one person the caller did not already have.
+    with django_assert_num_queries(4):
+        entries = ticket_timeline(user=agent, ticket=ticket, known_users=[agent])
+    with django_assert_num_queries(0):
+        authors = [obj.author_name for kind, obj in entries if kind == "message"]
+        actors = {obj.actor_user.name for kind, obj in entries if kind == "event" and obj.actor_user_id}
+    assert authors == [ticket.requester.name, "Ada Agent", "Cole Colleague"]
+    assert actors == {"Ada Agent", "Cole Colleague"}

@@ -74,9 +74,9 @@ def render_ticket(
 ) -> HttpResponse:
     user = request.user
     fields_form = fields_form or _fields_form(request, ticket)
+    teams, agents = list(fields_form.teams.values()), list(fields_form.agents.values())
     timeline = timeline_entries(
-        selectors.ticket_timeline(user=user, ticket=ticket),
-        teams=list(fields_form.teams.values()), users=list(fields_form.agents.values()),
+        selectors.ticket_timeline(user=user, ticket=ticket, known_users=agents), teams=teams, users=agents,
     )
     context = {
         "ticket": ticket,
@@ -183,7 +183,12 @@ def merge(request: HttpRequest, number: int) -> HttpResponse:
 @require_GET
 def timeline(request: HttpRequest, number: int) -> HttpResponse:
     ticket = permissions.access_ticket_by_number(request.user, number)
-    entries = timeline_entries(selectors.ticket_timeline(user=request.user, ticket=ticket))
+    # Re-read after every realtime event: the names it shows come from the shared lists where they can.
+    directory = cached_directory(request.user, agent_team_ids=[ticket.team_id] if ticket.team_id else None)
+    entries = timeline_entries(
+        selectors.ticket_timeline(user=request.user, ticket=ticket, known_users=directory.agents),
+        teams=directory.teams, users=directory.agents,
+    )
     return render(request, "agent/_timeline.html", {"ticket": ticket, "timeline": entries})
 
 
