@@ -16,7 +16,9 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import gettext_lazy
 
-from tickets.templatetags.workspace import RelativeWords, largest_unit, relative_time
+from tests.factories import make_agent, make_team, make_ticket
+from tickets.models import Message, Role, User
+from tickets.templatetags.workspace import RelativeWords, choice_label, largest_unit, relative_time
 
 ZONES = [UTC, zoneinfo.ZoneInfo("America/Los_Angeles"), zoneinfo.ZoneInfo("Asia/Shanghai"),
          zoneinfo.ZoneInfo("Australia/Lord_Howe")]
@@ -126,3 +128,20 @@ def test_form_field_tag_writes_what_the_field_include_wrote(data):
         assert tag.render(Context({"field": field})) == FORM_FIELD_TEMPLATE.render(Context({"field": field})), field.name
     if data:
         assert "field--error" in tag.render(Context({"field": form["name"]}))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_choice_label_is_the_models_display_value(language):
+
+    ticket = make_ticket(team=make_team())
+    user = make_agent(make_team())
+    message = Message(channel="email", delivery_state="bounced")
+    odd = Message(channel="carrier pigeon", delivery_state="")
+    with translation.override(language):
+        for instance, name in [(ticket, "status"), (ticket, "priority"), (ticket, "type"), (ticket, "channel"),
+                               (ticket.requester, "tier"), (message, "channel"), (message, "delivery_state"),
+                               (odd, "channel"), (odd, "delivery_state"), (user, "role")]:
+            assert choice_label(instance, name) == getattr(instance, f"get_{name}_display")(), (instance, name)
+        manager = User(role=Role.MANAGER)
+        assert choice_label(manager, "role") == manager.get_role_display()

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from html import escape
+from pathlib import Path
+from typing import Any
 
 from django import template
+from django.db.models import Model
 from django.template.base import render_value_in_context
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.autoreload import file_changed
+from django.utils.encoding import force_str
+from django.utils.hashable import make_hashable
 from django.utils.html import avoid_wrapping, conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import TIME_STRINGS
@@ -81,6 +87,34 @@ def relative_time(value: datetime | None) -> str:
     if not value:
         return ""
     return RelativeWords().text(value, timezone.now())
+
+
+# Labels of a choice field by (model, field, language): the same in every request of a process.
+_CHOICE_LABELS: dict[tuple[str, str, str | None], dict[Any, Any]] = {}
+
+
+@register.filter
+def choice_label(instance: Model, field_name: str) -> Any:
+    """`instance.get_<field_name>_display()`, with the field's labels translated once per language.
+
+    Django's version builds a dict of every choice on each call, and hashing a lazy label translates
+    it: a ticket page asked for a few dozen labels, each costing all of its field's translations."""
+    field = instance._meta.get_field(field_name)
+    key = (instance._meta.label, field_name, translation.get_language())
+    labels = _CHOICE_LABELS.get(key)
+    if labels is None:
+        labels = _CHOICE_LABELS[key] = {make_hashable(value): str(label) for value, label in field.flatchoices}
+    value = getattr(instance, field.attname)
+    return force_str(labels.get(make_hashable(value), value), strings_only=True)
+
+
+def _forget_choice_labels(sender: Any, file_path: Path, **kwargs: Any) -> None:
+    """The development server reloads changed catalogs without restarting; so do these labels."""
+    if file_path.suffix == ".mo":
+        _CHOICE_LABELS.clear()
+
+
+file_changed.connect(_forget_choice_labels)
 
 
 @register.filter

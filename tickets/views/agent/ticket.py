@@ -68,6 +68,18 @@ def _error_messages(error: Exception) -> list[str]:
     return [str(error) or _("This change is not allowed.")]
 
 
+def _other_ticket_links(tickets: list[Ticket]) -> list[dict[str, Any]]:
+    """The requester's other tickets as their card lists them, with the status labels and the link
+    prefix looked up once rather than per ticket (`get_status_display`, `{% url %}`)."""
+    labels = dict(Status.choices)
+    prefix = reverse("agent:ticket", args=[0]).removesuffix("0/")
+    return [
+        {"number": other.number, "subject": other.subject, "status": other.status,
+         "status_label": labels.get(other.status, other.status), "url": f"{prefix}{other.number}/"}
+        for other in tickets
+    ]
+
+
 def render_ticket(
     request: HttpRequest, ticket: Ticket, *, reply_form: ReplyForm | None = None,
     fields_form: TicketFieldsForm | None = None, merge_form: MergeForm | None = None, status: int = 200,
@@ -85,7 +97,7 @@ def render_ticket(
         "reply_form": reply_form or ReplyForm(ticket=ticket),
         "fields_form": fields_form,
         "merge_form": merge_form or MergeForm(renderer=FORM_RENDERER),
-        "other_tickets": selectors.requester_other_tickets(user=user, ticket=ticket),
+        "other_tickets": _other_ticket_links(selectors.requester_other_tickets(user=user, ticket=ticket)),
         "present": presence.presence_list(ticket_id=ticket.pk, exclude_user_id=user.pk),
         "is_closed": ticket.status == Status.CLOSED,
     }
