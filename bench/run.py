@@ -4,11 +4,14 @@
     .venv/bin/python bench/run.py                   # 1,000,000 tickets (seeded once, then reused)
     .venv/bin/python bench/run.py --quick           # 10,000 tickets, shorter runs: a smoke test
     .venv/bin/python bench/run.py --servers gunicorn-2,uvicorn-2 --skip-seed
+    .venv/bin/python bench/run.py --only email --messages 1000   # email intake alone, a quick run
 
 The embedded PostgreSQL and Redis are used (helpdesk.devservers), but a database of its own
 (`helpdesk_bench`, or `helpdesk_bench_<N>` for other sizes) and Redis database 62, so the demo data of `make run` is never touched. Each
 server configuration is started as in production (gunicorn with sync workers for WSGI, uvicorn for
 ASGI), measured, and stopped. Figures are printed and written to a section of bench/RESULTS.md.
+Then the email intake (bench/email_intake.py): generated mail over SMTP to the listener, processed by
+Celery workers, in a database of its own (`helpdesk_bench_email`, 100k tickets).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from bench import database, loadgen, report, servers  # noqa: E402
+from bench import database, email_intake, loadgen, report, servers  # noqa: E402
 
 BENCH_REDIS_DB = 62
 LOG_DIR = BASE_DIR / ".data" / "bench"
@@ -196,7 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default="make-run,gunicorn-2,uvicorn-2",
                         help=f"comma-separated, from {', '.join(servers.SERVERS)}")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
+    parser.add_argument("--only", choices=("http", "email"), default=None, help="run one part only")
+    parser.add_argument("--messages", type=int, default=10_000, help="email intake: messages to deliver")
+    parser.add_argument("--smtp-connections", type=int, default=8, help="email intake: concurrent SMTP connections")
+    parser.add_argument("--worker-concurrency", type=int, default=2,
+                        help="email intake: Celery --concurrency of each worker (make run: 2)")
+    parser.add_argument("--worker-processes", type=int, default=1, help="email intake: Celery worker processes")
+    parser.add_argument("--profile", action="store_true", help="email intake: cProfile the in-process sample")
     args = parser.parse_args(argv)
+    if args.only == "email":
+        return email_main(args, argv)
     tickets = args.tickets or (10_000 if args.quick else 1_000_000)
     sizes = QUICK if args.quick else FULL
     configs = [servers.SERVERS[name.strip()] for name in args.servers.split(",") if name.strip()]
@@ -254,6 +266,46 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + body)
     if not args.no_results:
         report.write_section("quick" if args.quick else f"{tickets}", body)
+        say(f"\nWritten to {report.RESULTS.relative_to(BASE_DIR)}.")
+    if args.only is None:
+        return email_main(args, argv)
+    return 0
+
+
+def email_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The email intake benchmark (bench/email_intake.py) in its own database and Redis database."""
+    command = ("bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
+    if args.only is None:
+        command = f"bench/run.py --only email --messages {args.messages}"
+    from helpdesk import devservers
+
+    services = devservers.ensure_services(progress=say)
+    try:
+        redis_parts = urlsplit(services.redis_url)
+        redis_url = urlunsplit((redis_parts.scheme, redis_parts.netloc, f"/{email_intake.EMAIL_REDIS_DB}", "", ""))
+        env = dict(os.environ, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings", DEBUG="0",
+                   API_RATE_LIMIT="100000000/min", PYTHONPATH=str(BASE_DIR))
+        env.pop("CELERY_BROKER_URL", None)
+        bench_url, seed = email_intake.ensure_database(env, services.database_url, say, skip_seed=args.skip_seed)
+        env["DATABASE_URL"] = bench_url
+        os.environ.update(DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
+                          DEBUG="0")
+        import django
+
+        django.setup()
+        options = email_intake.Options(
+            messages=args.messages, connections=args.smtp_connections, worker_processes=args.worker_concurrency,
+            workers=args.worker_processes, profile=args.profile,
+        )
+        result = email_intake.run(bench_url=bench_url, env=env, redis_url=redis_url, options=options, say=say)
+        result.seed = seed
+        pg = database.server_settings(bench_url)
+    finally:
+        services.stop()
+    body = email_intake.render(result, command=command, pg=pg)
+    print("\n" + body)
+    if not args.no_results:
+        report.write_section(f"email-{args.messages}", body)
         say(f"\nWritten to {report.RESULTS.relative_to(BASE_DIR)}.")
     return 0
 
