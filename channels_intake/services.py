@@ -18,8 +18,9 @@ from channels_intake.base import InboundMessage
 from channels_intake.email.parser import message_id_key, normalise_message_id
 from channels_intake.models import Door, RawInbound, RawInboundState
 from tickets.models import Attachment, Message, Team, Ticket
-from tickets.services import ticket_create, ticket_reply
+from tickets.services import ticket_reply
 from tickets.services.customers import customer_find_or_create
+from tickets.services.ticket_create import ticket_create_with_message
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,10 @@ def ingest(inbound: InboundMessage) -> IngestResult:
         )
         if duplicate is not None:
             return IngestResult(ticket=duplicate.ticket, message=duplicate, created_ticket=False, is_duplicate=True)
-    with transaction.atomic():
+    # No savepoint of its own: when a caller's transaction is open (the email processing opens one,
+    # with its own savepoint around this call), a failure here rolls back with the caller's block;
+    # called on its own, this is the transaction.
+    with transaction.atomic(savepoint=False):
         customer = customer_find_or_create(
             email=inbound.sender_email, name=inbound.sender_name, language=inbound.language
         )
@@ -173,21 +177,14 @@ def ingest(inbound: InboundMessage) -> IngestResult:
             )
         else:
             team = Team.objects.filter(slug=inbound.team_slug).first() if inbound.team_slug else None
-            ticket = ticket_create(
+            # After a lost race the message returned is the winner's, looked up by its id: the
+            # winner's ticket need not start with this message (the winner may have been a reply).
+            ticket, message = ticket_create_with_message(
                 requester=customer, subject=inbound.subject, body_html=inbound.body_html,
                 body_text=inbound.body_text, channel=inbound.channel, team=team,
                 priority=inbound.priority or "normal", tags=inbound.tags, custom_fields=inbound.custom_fields,
-                files=inbound.files, external_id=inbound.external_id,
+                files=inbound.files, external_id=inbound.external_id, duplicate_checked=True,
             )
-            message = None
-            if inbound.external_id:
-                # By its id: after a lost race ticket_create returns the winner's ticket, whose
-                # first message need not be this one (the winner may have been a reply).
-                message = Message.objects.filter(
-                    channel=inbound.channel, external_id=inbound.external_id[:512]
-                ).first()
-            if message is None:
-                message = ticket.messages.earliest("id")
             result = IngestResult(ticket=ticket, message=message, created_ticket=True)
         _link_inline_images(result.message)
         return result

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
+from django.db.models import Subquery
+from django.db.models.functions import Coalesce, Lower
 from django.utils.translation import gettext as _
 
 from tickets.models import Customer, CustomerEmail, Organization
@@ -19,19 +20,20 @@ def customer_by_email(email: str) -> Customer | None:
     email = normalize_email(email)
     if not email:
         return None
-    # lower(email) = … matches the unique functional indexes (email__iexact compiles to UPPER() and
-    # would scan every customer); the primary one is partial on email <> '', hence the exclude.
-    customer = (
+    # One round trip: the primary address first, else another address of the customer. Each
+    # lower(email) = … matches a unique functional index (email__iexact compiles to UPPER() and
+    # would scan every customer; the primary one is partial on email <> '', hence the exclude).
+    # PostgreSQL runs the two scalar subqueries once (the second only when the first finds no one),
+    # then fetches the customer by primary key.
+    primary = (
         Customer.objects.alias(email_lower=Lower("email")).filter(email_lower=email).exclude(email="")
+        .values("pk")[:1]
+    )
+    other = CustomerEmail.objects.alias(email_lower=Lower("email")).filter(email_lower=email).values("customer_id")[:1]
+    return (
+        Customer.objects.filter(pk=Coalesce(Subquery(primary), Subquery(other)))
         .select_related("organization").first()
     )
-    if customer is None:
-        other = (
-            CustomerEmail.objects.alias(email_lower=Lower("email")).filter(email_lower=email)
-            .select_related("customer").first()
-        )
-        customer = other.customer if other else None
-    return customer
 
 
 def customer_find_or_create(*, email: str, name: str = "", language: str = "") -> Customer:

@@ -83,9 +83,47 @@ def ticket_create(
 
     Idempotent on (channel, external_id): the same inbound message creates one ticket.
     """
-    duplicate = existing_message(channel, external_id)
-    if duplicate is not None:
-        return duplicate.ticket
+    ticket, _message = ticket_create_with_message(
+        requester=requester, subject=subject, body_html=body_html, body_text=body_text, channel=channel, actor=actor,
+        team=team, assignee=assignee, priority=priority, ticket_type=ticket_type, tags=tags,
+        custom_fields=custom_fields, customer_fields_only=customer_fields_only, files=files,
+        external_id=external_id, via=via, follow_up_of=follow_up_of,
+    )
+    return ticket
+
+
+def ticket_create_with_message(
+    *,
+    requester: Customer,
+    subject: str,
+    body_html: str | None = None,
+    body_text: str | None = None,
+    channel: str = Channel.WEB,
+    actor: User | None = None,
+    team: Team | None = None,
+    assignee: User | None = None,
+    priority: str = Priority.NORMAL,
+    ticket_type: str = TicketType.QUESTION,
+    tags: Sequence[str] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+    customer_fields_only: bool = False,
+    files: Sequence[IncomingFile] = (),
+    external_id: str = "",
+    via: str | None = None,
+    follow_up_of: Ticket | None = None,
+    duplicate_checked: bool = False,
+) -> tuple[Ticket, Message]:
+    """`ticket_create`, also returning the message stored under (channel, external_id): the new
+    ticket's first message, or the one an earlier (or concurrent) delivery of the same message made.
+
+    duplicate_checked: the caller looked for (channel, external_id) in this transaction already
+    (the intake does, under its lock), so the look-up is not repeated; a delivery that still races
+    this one is caught by the unique index below all the same.
+    """
+    if not duplicate_checked:
+        duplicate = existing_message(channel, external_id)
+        if duplicate is not None:
+            return duplicate.ticket, duplicate
     if team is None:
         team = default_team()
     cleaned_fields = validate_custom_fields(custom_fields, customer_only=customer_fields_only)
@@ -138,5 +176,5 @@ def ticket_create(
         duplicate = existing_message(channel, external_id)
         if duplicate is None:
             raise
-        return duplicate.ticket
-    return ticket
+        return duplicate.ticket, duplicate
+    return ticket, message
