@@ -15,13 +15,19 @@ broadcasts) impossible. So:
 - data that must reach the server's websockets is written through `in_db_thread`, a plain thread
   with no event loop, exactly like another web or worker process would write it.
 
+Mail: a test that asks for `mail_servers` also gets the email side of `make run` as real processes,
+started for that test only (most browser tests need none of it): the SMTP intake, a Celery worker
+and the local SMTP sink, on free ports, against the same database and Redis.
+
 Chromium: Debian's /usr/bin/chromium (never `playwright install`). When it is missing the tests
 skip loudly, except under CI, where they fail.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -78,6 +84,7 @@ class E2EServer:
     processes: list[subprocess.Popen]
     base_url: str
     log_path: Path
+    env: dict[str, str]
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
@@ -202,7 +209,7 @@ def e2e_server(
             )
             for command in commands
         ]
-    server = E2EServer(processes=processes, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
+    server = E2EServer(processes=processes, base_url=f"http://127.0.0.1:{port}", log_path=log_path, env=env)
     request.config.stash[_server_key] = server
     try:
         _wait_until_healthy(server)
@@ -244,6 +251,124 @@ def live(e2e_server: E2EServer, transactional_db: None) -> Iterator[E2EServer]:
     e2e_server.assert_alive()
     yield e2e_server
     e2e_server.assert_alive()
+
+
+# --- the email side: SMTP intake, Celery worker, SMTP sink -------------------------------------
+
+
+MAIL_START_TIMEOUT_SECONDS = 60.0
+_mail_key = pytest.StashKey["MailServers"]()
+
+
+@dataclass
+class MailServers:
+    """`make run`'s email processes: mail sent to `intake_port` becomes tickets, replies land in the sink."""
+
+    processes: dict[str, subprocess.Popen]
+    intake_port: int
+    sink_port: int
+    log_path: Path
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def exited(self) -> str | None:
+        """The name and exit code of the first process that has exited, None while all run."""
+        for name, process in self.processes.items():
+            code = process.poll()
+            if code is not None:
+                return f"{name} (exit code {code})"
+        return None
+
+    def assert_alive(self) -> None:
+        exited = self.exited()
+        if exited is not None:
+            pytest.fail(f"the e2e mail process {exited} stopped; the log ends with:\n{self.log_tail()}", pytrace=False)
+
+    def stop(self) -> None:
+        # Each leads its own process group: SIGTERM reaches the Celery worker's pool children too.
+        for process in self.processes.values():
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def _wait_until_mail_ready(mail: MailServers) -> None:
+    """Until each process said it is ready (the worker consumes its queues, both SMTP ports listen)."""
+    ready_lines = ("SMTP intake listening on", "SMTP sink listening on", " ready.")
+    deadline = time.monotonic() + MAIL_START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline and mail.exited() is None:
+        text = mail.log_path.read_text(errors="replace") if mail.log_path.exists() else ""
+        if all(line in text for line in ready_lines):
+            return
+        time.sleep(0.2)
+    exited = mail.exited()
+    mail.stop()
+    pytest.fail(
+        f"the e2e mail processes were not ready within {MAIL_START_TIMEOUT_SECONDS:.0f} s "
+        f"(stopped: {exited or 'none'}); their log ends with:\n{mail.log_tail()}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def mail_servers(request: pytest.FixtureRequest, live: E2EServer, tmp_path: Path) -> Iterator[MailServers]:
+    """The SMTP intake, a Celery worker (every queue `make run` consumes) and the SMTP sink, for one test.
+
+    Per test, not per package: the test process empties the Redis database (the Celery broker too)
+    after each test, and a worker started afterwards declares its queues again. They stop before
+    the test's data is deleted, so no task is left half done on a table being emptied.
+    """
+    from helpdesk.management.commands.serve import CELERY_QUEUES
+
+    intake_port, sink_port = _free_port(), _free_port()
+    env = {
+        **live.env,
+        "HELPDESK_SMTP_INTAKE_PORT": str(intake_port),
+        "HELPDESK_SMTP_SINK_PORT": str(sink_port),
+        # Celery says "ready." at INFO; the servers' own output stays at WARNING.
+        "LOG_LEVEL": "INFO",
+    }
+    # Outbound mail goes to the sink, as under `make run` without EMAIL_HOST (helpdesk/settings.py).
+    for name in ("EMAIL_HOST", "EMAIL_PORT", "EMAIL_BACKEND", "CELERY_TASK_ALWAYS_EAGER"):
+        env.pop(name, None)
+    manage = str(REPO_ROOT / "manage.py")
+    commands = {
+        "smtp": [sys.executable, manage, "run_smtp_intake"],
+        "sink": [sys.executable, manage, "run_smtp_sink"],
+        "worker": [
+            sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "-Q", CELERY_QUEUES, "--concurrency", "1",
+            "-n", f"e2e-mail-{os.getpid()}@%h", "--without-mingle", "--without-gossip", "-l", "INFO",
+        ],
+    }
+    log_path = tmp_path / "mail.log"
+    with log_path.open("wb") as log:
+        processes = {
+            name: subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
+                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            for name, command in commands.items()
+        }
+    mail = MailServers(processes=processes, intake_port=intake_port, sink_port=sink_port, log_path=log_path)
+    request.config.stash[_mail_key] = mail
+    try:
+        _wait_until_mail_ready(mail)
+        yield mail
+        mail.assert_alive()
+    finally:
+        del request.config.stash[_mail_key]
+        mail.stop()
 
 
 @pytest.fixture
@@ -296,5 +421,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         server = item.config.stash.get(_server_key, None)
         if server is not None:
             report.sections.append(("e2e server log (tail)", server.log_tail()))
+        mail = item.config.stash.get(_mail_key, None)
+        if mail is not None:
+            report.sections.append(("e2e mail processes log (tail)", mail.log_tail()))
     return report
 
