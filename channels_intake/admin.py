@@ -1,8 +1,13 @@
-"""The failed-mail inbox (and every other inbound message) and the IMAP mailboxes in the admin site.
+"""The failed-mail inbox (and every other inbound message), the teams' email settings and the IMAP
+mailboxes in the admin site.
 
 Admins see what arrived, through which door, what became of it and why; they download the raw
-message as it arrived (.eml) and retry processing after a fix. Rows are never edited or deleted
-here: the raw message is the record of what the sender sent.
+message as it arrived (.eml), retry processing of failed mail after a fix, and release suspended
+mail (loops, blocked senders, spam, floods: filtered by reason) to be processed as normal. Rows are
+never edited or deleted here: the raw message is the record of what the sender sent.
+
+Team email settings hold each team's blocked and allowed senders, spam threshold and new-ticket
+acknowledgement (`channels_intake.email.screening`, `channels_intake.email.acknowledgements`).
 
 Mail sent to the local SMTP sink (no EMAIL_HOST set) is listed here too: headers, bodies and
 attachments of what the helpdesk sent.
@@ -33,14 +38,17 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from channels_intake.email.classify import normalise_sender_entry
 from channels_intake.models import (
     MailboxAccount,
     MailboxAuthMethod,
     OutboundCapture,
     RawInbound,
     RawInboundState,
+    TeamEmailSettings,
 )
-from channels_intake.services import raw_inbound_retry
+from channels_intake.services import raw_inbound_release, raw_inbound_retry
+from tickets.models import User
 from tickets.sanitize import sanitize_html
 
 if TYPE_CHECKING:
@@ -48,6 +56,10 @@ if TYPE_CHECKING:
 
 HEADER_PREVIEW_BYTES = 16 * 1024
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
+
+
+def _acting_user(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
 
 
 class _Substring(Func):
@@ -58,16 +70,20 @@ class _Substring(Func):
 @admin.register(RawInbound)
 class RawInboundAdmin(admin.ModelAdmin):
     change_form_template = "channels_intake/admin/rawinbound_change_form.html"
-    list_display = ("id", "received_at", "door", "state", "from_address", "short_subject", "outcome", "ticket_link")
+    list_display = (
+        "id", "received_at", "door", "state", "suspension_reason", "from_address", "short_subject", "outcome",
+        "ticket_link",
+    )
     list_display_links = ("id", "received_at")
-    list_filter = ("state", "door", "is_auto_submitted")
+    list_filter = ("state", "suspension_reason", "door", "is_auto_submitted")
     search_fields = ("=header_message_id", "=external_id", "from_address", "envelope_sender", "subject")
     ordering = ("-received_at",)
     list_per_page = 50
     show_full_result_count = False
-    actions = ["retry_selected"]
+    actions = ["retry_selected", "release_selected"]
     fieldsets = (
         (None, {"fields": ("state", "error_text", "note", "ticket_link", "message", "duplicate_of")}),
+        (_("Suspension"), {"fields": ("suspension_reason", "released_at", "released_by", "auto_reply")}),
         (_("Message"), {"fields": ("from_address", "subject", "cc", "is_auto_submitted", "header_message_id",
                                    "external_id")}),
         (_("Delivery"), {"fields": ("door", "received_at", "processed_at", "attempts", "envelope_sender",
@@ -75,7 +91,8 @@ class RawInboundAdmin(admin.ModelAdmin):
         (_("Headers as received"), {"fields": ("header_preview",)}),
     )
     readonly_fields = (
-        "state", "error_text", "note", "ticket_link", "message", "duplicate_of", "from_address", "subject", "cc",
+        "state", "error_text", "note", "ticket_link", "message", "duplicate_of", "suspension_reason", "released_at",
+        "released_by", "auto_reply", "from_address", "subject", "cc",
         "is_auto_submitted", "header_message_id", "external_id", "door", "received_at", "processed_at", "attempts",
         "envelope_sender", "envelope_recipients", "remote_addr", "size", "sha256", "header_preview",
     )
@@ -159,7 +176,29 @@ class RawInboundAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    # --- per-message pages: download and retry ----------------------------------------------------
+    @admin.action(description=_("Release the selected suspended messages"))
+    def release_selected(self, request: HttpRequest, queryset: QuerySet[RawInbound]) -> None:
+        selected = list(queryset.values_list("pk", flat=True))
+        released = sum(raw_inbound_release(raw_inbound_id=pk, actor=_acting_user(request)) for pk in selected)
+        skipped = len(selected) - released
+        if released:
+            self.message_user(
+                request,
+                ngettext("%(count)d message released and queued for processing.",
+                         "%(count)d messages released and queued for processing.", released)
+                % {"count": released},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext("%(count)d message was not suspended and was left as it is.",
+                         "%(count)d messages were not suspended and were left as they are.", skipped)
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+    # --- per-message pages: download, retry and release -------------------------------------------
 
     def get_urls(self) -> list[Any]:
         own = [
@@ -167,6 +206,8 @@ class RawInboundAdmin(admin.ModelAdmin):
                  name="channels_intake_rawinbound_download"),
             path("<int:object_id>/retry/", self.admin_site.admin_view(self.retry_view),
                  name="channels_intake_rawinbound_retry"),
+            path("<int:object_id>/release/", self.admin_site.admin_view(self.release_view),
+                 name="channels_intake_rawinbound_release"),
         ]
         return own + super().get_urls()
 
@@ -194,10 +235,101 @@ class RawInboundAdmin(admin.ModelAdmin):
             self.message_user(request, _("Only failed messages can be retried."), messages.WARNING)
         return HttpResponseRedirect(reverse("admin:channels_intake_rawinbound_change", args=[row.pk]))
 
+    def release_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        row = get_object_or_404(RawInbound.objects.only("pk", "state"), pk=object_id)
+        if raw_inbound_release(raw_inbound_id=row.pk, actor=_acting_user(request)):
+            self.message_user(request, _("Released: it is processed as normal mail."), messages.SUCCESS)
+        else:
+            self.message_user(request, _("Only suspended messages can be released."), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:channels_intake_rawinbound_change", args=[row.pk]))
+
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         obj = context.get("original")
         context["can_retry"] = obj is not None and obj.state in (RawInboundState.FAILED, RawInboundState.RECEIVED)
+        context["can_release"] = obj is not None and obj.state == RawInboundState.SUSPENDED
         return super().render_change_form(request, context, *args, **kwargs)
+
+
+# --- team email settings --------------------------------------------------------------------------
+
+
+class SenderListField(forms.Field):
+    """A list of sender addresses and domains, one a line (stored as an array, lower-cased)."""
+
+    widget = forms.Textarea(attrs={"rows": 5, "cols": 60, "spellcheck": "false"})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        entries: list[str] = []
+        invalid: list[str] = []
+        for line in str(value or "").splitlines():
+            for item in line.replace(",", " ").replace(";", " ").split():
+                try:
+                    entry = normalise_sender_entry(item)
+                except ValueError:
+                    invalid.append(item)
+                    continue
+                if entry and entry not in entries:
+                    entries.append(entry)
+        if invalid:
+            raise forms.ValidationError(
+                _("Not an address or a domain: %(entries)s"), code="invalid", params={"entries": ", ".join(invalid)}
+            )
+        return entries
+
+
+class TeamEmailSettingsForm(forms.ModelForm):
+    blocked_senders = SenderListField(
+        label=_("blocked senders"), required=False,
+        help_text=_("One address (ann@example.com) or domain (example.com, also its subdomains) a line. Their mail "
+                    "is suspended: kept for admins, no ticket, no reply."),
+    )
+    allowed_senders = SenderListField(
+        label=_("allowed senders"), required=False,
+        help_text=_("One address or domain a line. Their mail skips the spam threshold and the sender rate limit, "
+                    "and wins over a blocked entry (never over the mail loop check)."),
+    )
+
+    class Meta:
+        model = TeamEmailSettings
+        fields = (
+            "team", "blocked_senders", "allowed_senders", "spam_score_threshold", "acknowledgement_enabled",
+            "acknowledgement_subject", "acknowledgement_text",
+        )
+
+
+@admin.register(TeamEmailSettings)
+class TeamEmailSettingsAdmin(admin.ModelAdmin):
+    form = TeamEmailSettingsForm
+    list_display = ("team", "acknowledgement_enabled", "spam_score_threshold", "blocked_count", "allowed_count",
+                    "updated_at")
+    list_select_related = ("team",)
+    search_fields = ("team__name", "blocked_senders", "allowed_senders")
+    ordering = ("team__name",)
+    fieldsets = (
+        (None, {"fields": ("team",)}),
+        (_("Senders"), {"fields": ("blocked_senders", "allowed_senders", "spam_score_threshold")}),
+        (_("New-ticket acknowledgement"), {
+            "fields": ("acknowledgement_enabled", "acknowledgement_subject", "acknowledgement_text"),
+        }),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("team",) if obj is not None else ()
+
+    @admin.display(description=_("blocked"))
+    def blocked_count(self, obj: TeamEmailSettings) -> int:
+        return len(obj.blocked_senders)
+
+    @admin.display(description=_("allowed"))
+    def allowed_count(self, obj: TeamEmailSettings) -> int:
+        return len(obj.allowed_senders)
 
 
 # --- IMAP mailboxes -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -41,6 +42,15 @@ class RawInboundState(models.TextChoices):
     # Kept and visible to admins, but neither ticketed nor answered (mail loops, our own address...).
     SUSPENDED = "suspended", _("Suspended")
     DUPLICATE = "duplicate", _("Duplicate of an earlier delivery")
+
+
+class SuspensionReason(models.TextChoices):
+    """Why a mail was suspended (`channels_intake.email.screening`); an admin may release it."""
+
+    LOOP = "loop", _("Mail loop (from one of our own addresses)")
+    BLOCKED = "blocked", _("Blocked sender")
+    SPAM = "spam", _("Spam (score at or over the team's threshold)")
+    SENDER_RATE = "sender_rate", _("Too many mails from the sender")
 
 
 class RawInbound(models.Model):
@@ -96,6 +106,20 @@ class RawInbound(models.Model):
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("duplicate of")
     )
+    # Why the mail was (last) suspended; kept after a release, as the record of what happened.
+    suspension_reason = models.CharField(
+        _("suspension reason"), max_length=16, choices=SuspensionReason.choices, blank=True
+    )
+    released_at = models.DateTimeField(_("released"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("released by"),
+    )
+    # The automatic reply (acknowledgement) this mail caused, if any; counted per sender and hour.
+    auto_reply = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("automatic reply"),
+    )
 
     class Meta:
         verbose_name = _("inbound message")
@@ -111,10 +135,105 @@ class RawInbound(models.Model):
             models.Index(
                 "header_message_id", name="rawinbound_message_id_idx", condition=~models.Q(header_message_id="")
             ),
+            # Screening counts a sender's mails of the last minute, and the automatic replies sent to
+            # them in the last hour (a small partial index: few mails are answered automatically).
+            models.Index(
+                Lower("from_address"), "received_at", name="rawinbound_sender_idx",
+                condition=~models.Q(from_address=""),
+            ),
+            models.Index(
+                Lower("from_address"), "processed_at", name="rawinbound_autoreply_idx",
+                condition=models.Q(auto_reply__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_door_display()} {self.get_state_display()}"
+
+
+# --- per-team email settings -------------------------------------------------------------------
+
+
+class TeamEmailSettings(models.Model):
+    """A team's rules for the mail it receives: whose mail is suspended or always let through, the
+    spam score it will not take, and the acknowledgement new tickets get.
+
+    Created on demand (admin: "Team email settings"); a team without a row has empty lists, no spam
+    threshold and no acknowledgement. Sender entries are a full address (`ann@example.com`) or a
+    domain (`example.com` or `@example.com`), which also covers its subdomains (`mail.example.com`):
+    senders rotate subdomains far more often than a customer's domain has a subdomain that must be
+    treated apart. Matching ignores case. An allowed entry wins over a blocked one, so a domain can
+    be blocked except for one address.
+    """
+
+    team = models.OneToOneField(
+        Team, on_delete=models.CASCADE, primary_key=True, related_name="email_settings", verbose_name=_("team")
+    )
+    blocked_senders = ArrayField(
+        models.CharField(max_length=320), default=list, blank=True, verbose_name=_("blocked senders"),
+        help_text=_("One address or domain a line. Their mail is suspended: kept for admins, no ticket, no reply."),
+    )
+    allowed_senders = ArrayField(
+        models.CharField(max_length=320), default=list, blank=True, verbose_name=_("allowed senders"),
+        help_text=_("One address or domain a line. Their mail skips the spam threshold and the sender rate limit "
+                    "(and wins over a blocked entry)."),
+    )
+    spam_score_threshold = models.DecimalField(
+        _("spam score threshold"), max_digits=6, decimal_places=2, null=True, blank=True,
+        help_text=_("Mail whose spam score (X-Spam-Score, X-Spam-Status from the filter upstream) is at least "
+                    "this, or that the filter flagged as spam, is suspended. Empty: no spam screening."),
+    )
+    acknowledgement_enabled = models.BooleanField(
+        _("acknowledge new tickets"), default=False,
+        help_text=_("Answer mail that opens a new ticket with an automatic acknowledgement (never automatic mail, "
+                    "never more than the hourly limit per sender)."),
+    )
+    acknowledgement_subject = models.CharField(
+        _("acknowledgement subject"), max_length=200, blank=True,
+        help_text=_("Empty: the default, in the customer's language. The ticket tag is always put in front. "
+                    "Placeholders: {ticket_number}, {subject}, {customer_name}, {team_name}."),
+    )
+    acknowledgement_text = models.TextField(
+        _("acknowledgement text"), blank=True,
+        help_text=_("Empty: the default text, in the customer's language. "
+                    "Placeholders: {ticket_number}, {subject}, {customer_name}, {team_name}."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("team email settings")
+        verbose_name_plural = _("team email settings")
+
+    def __str__(self) -> str:
+        return str(self.team)
+
+    def clean(self) -> None:
+        from channels_intake.email.acknowledgements import PLACEHOLDERS, unknown_placeholders
+        from channels_intake.email.classify import normalise_sender_entry
+
+        errors: dict[str, object] = {}
+        for name in ("blocked_senders", "allowed_senders"):
+            entries, invalid = [], []
+            for value in getattr(self, name):
+                try:
+                    entry = normalise_sender_entry(value)
+                except ValueError:
+                    invalid.append(value)
+                    continue
+                if entry and entry not in entries:
+                    entries.append(entry)
+            setattr(self, name, entries)
+            if invalid:
+                errors[name] = _("Not an address or a domain: %(entries)s") % {"entries": ", ".join(invalid)}
+        for name in ("acknowledgement_subject", "acknowledgement_text"):
+            unknown = unknown_placeholders(getattr(self, name))
+            if unknown:
+                errors[name] = _("Unknown placeholder %(unknown)s; use %(known)s.") % {
+                    "unknown": ", ".join("{" + item + "}" for item in unknown),
+                    "known": ", ".join("{" + item + "}" for item in PLACEHOLDERS),
+                }
+        if errors:
+            raise ValidationError(errors)
 
 
 # --- IMAP mailboxes ---------------------------------------------------------------------------

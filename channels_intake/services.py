@@ -1,5 +1,5 @@
-"""The intake's actions: store what arrived (`raw_inbound_store`), retry it, and `ingest`, the single
-path from any channel into tickets."""
+"""The intake's actions: store what arrived (`raw_inbound_store`), retry it (failed) or release it
+(suspended), and `ingest`, the single path from any channel into tickets."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from email.policy import compat32
 
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from channels_intake.base import InboundMessage
 from channels_intake.email.parser import message_id_key, normalise_message_id
 from channels_intake.models import Door, RawInbound, RawInboundState
-from tickets.models import Attachment, Message, Team, Ticket
+from tickets.models import Attachment, Message, Team, Ticket, User
 from tickets.services import ticket_reply
 from tickets.services.customers import customer_find_or_create
 from tickets.services.ticket_create import ticket_create_with_message
@@ -93,13 +94,31 @@ def raw_inbound_retry(*, raw_inbound_id: int) -> bool:
     """Put a failed (or stuck) message back in the queue, e.g. after a fix; False if it is done already.
 
     Processed, duplicate and suspended messages stay as they are: a retry would only repeat the
-    same outcome (suspension rules included).
+    same outcome (suspension rules included); suspended mail is released instead (`raw_inbound_release`).
     """
     with transaction.atomic():
         locked = RawInbound.objects.select_for_update().only("pk", "state").filter(pk=raw_inbound_id).first()
         if locked is None or locked.state not in (RawInboundState.FAILED, RawInboundState.RECEIVED):
             return False
         RawInbound.objects.filter(pk=locked.pk).update(state=RawInboundState.RECEIVED, error="", processed_at=None)
+        transaction.on_commit(lambda: _enqueue_processing(locked.pk), robust=True)
+    return True
+
+
+def raw_inbound_release(*, raw_inbound_id: int, actor: User | None) -> bool:
+    """Release a suspended message: queue it to be processed as normal mail, without the screening
+    that suspended it (loop, blocked sender, spam, sender rate); False if it is not suspended.
+
+    Duplicates are still recognised (a copy ticketed meanwhile is not ticketed twice), and who
+    released it and when stay on the row, with the reason it had been suspended for.
+    """
+    with transaction.atomic():
+        locked = RawInbound.objects.select_for_update().only("pk", "state").filter(pk=raw_inbound_id).first()
+        if locked is None or locked.state != RawInboundState.SUSPENDED:
+            return False
+        RawInbound.objects.filter(pk=locked.pk).update(
+            state=RawInboundState.RECEIVED, error="", processed_at=None, released_at=timezone.now(), released_by=actor
+        )
         transaction.on_commit(lambda: _enqueue_processing(locked.pk), robust=True)
     return True
 

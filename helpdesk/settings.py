@@ -226,6 +226,13 @@ HELPDESK_EMAIL_REPLIES = env.bool("HELPDESK_EMAIL_REPLIES", default=True)
 HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES = env.int("HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES", default=8)
 HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS = env.float("HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS", default=30.0)
 HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS = env.float("HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS", default=3600.0)
+# Screening and automatic replies (channels_intake.email.screening / .acknowledgements): mail from a
+# sender beyond HELPDESK_EMAIL_SENDER_MAX_PER_MINUTE within a minute is suspended (a flood or a loop with
+# another system; 0 switches the limit off), and one sender address gets at most
+# HELPDESK_EMAIL_AUTO_REPLIES_PER_HOUR automatic replies (new-ticket acknowledgements) an hour, so two
+# auto-responders cannot keep answering each other. Both are counted in PostgreSQL over the stored mail.
+HELPDESK_EMAIL_SENDER_MAX_PER_MINUTE = env.int("HELPDESK_EMAIL_SENDER_MAX_PER_MINUTE", default=20)
+HELPDESK_EMAIL_AUTO_REPLIES_PER_HOUR = env.int("HELPDESK_EMAIL_AUTO_REPLIES_PER_HOUR", default=5)
 # IMAP mailboxes (admin: "IMAP mailboxes") are polled by Celery beat every HELPDESK_IMAP_POLL_SECONDS,
 # at most HELPDESK_IMAP_MAX_PER_POLL messages per mailbox and poll (the next poll takes the rest).
 # Servers' certificates are verified against the system's CAs, plus HELPDESK_IMAP_CA_FILE if set.

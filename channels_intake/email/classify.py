@@ -191,3 +191,56 @@ def message_id_in_text(text: str) -> str:
     """The first Message-ID header line quoted in a bounce's text (the returned message's headers)."""
     match = _MESSAGE_ID_LINE.search(text or "")
     return match.group(1).strip().strip("<>") if match else ""
+
+
+# --- sender lists (a team's blocked and allowed senders) -----------------------------------------
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+
+
+def normalise_sender_entry(value: str) -> str:
+    """One entry of a sender list in its stored form: a lower-cased address, or a bare domain.
+
+    "Ann@Example.com" -> "ann@example.com"; "@Example.com" and "example.com." -> "example.com";
+    "" -> "". Raises ValueError for anything else (a word, a wildcard, two @).
+    """
+    entry = (value or "").strip().strip("<>").strip().lower().rstrip(".")
+    if not entry:
+        return ""
+    local, _, domain = entry.rpartition("@")
+    if "@" in local or any(char.isspace() or char in '<>,;"()[]\\' for char in local):
+        raise ValueError(value)
+    try:
+        ascii_domain = domain.encode("idna").decode()
+    except UnicodeError:
+        raise ValueError(value) from None
+    if not _DOMAIN.match(ascii_domain):
+        raise ValueError(value)
+    # Internationalised domains are kept (and compared) in their ASCII form, as they travel.
+    return f"{local}@{ascii_domain}" if local else ascii_domain
+
+
+def matching_sender_entry(address: str, entries: Sequence[str]) -> str:
+    """The entry of `entries` (stored form) that covers `address`, "" when none does.
+
+    An address entry matches that address only; a domain entry matches the domain and its
+    subdomains ("example.com" covers "mail.example.com", never "badexample.com").
+    """
+    address = (address or "").strip().strip("<>").strip().lower()
+    if "@" not in address:
+        return ""
+    local, _, domain = address.rpartition("@")
+    domain = domain.rstrip(".")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode()
+        except UnicodeError:
+            return ""
+    address = f"{local}@{domain}"
+    for entry in entries:
+        if "@" in entry:
+            if entry == address:
+                return entry
+        elif domain == entry or domain.endswith("." + entry):
+            return entry
+    return ""

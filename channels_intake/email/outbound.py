@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 # Tickets of these channels get agents' public replies by email.
 EMAILED_TICKET_CHANNELS = frozenset({Channel.EMAIL, Channel.WEB, Channel.API})
+# `Message.raw_source` of a new ticket's acknowledgement (channels_intake.email.acknowledgements).
+ACKNOWLEDGEMENT_SOURCE = "auto-reply:acknowledgement"
 QUOTED_MESSAGES = 3  # the recent public thread quoted under a reply
 MAX_REFERENCES = 20  # the thread's newest Message-IDs in References (long headers get folded or cut)
 
@@ -161,19 +163,22 @@ def _reader_timezone(name: str) -> Any:
         return None
 
 
-def build_reply_email(message: Message, *, automatic: bool = False) -> EmailMultiAlternatives:
+def build_reply_email(
+    message: Message, *, automatic: bool = False, subject: str | None = None
+) -> EmailMultiAlternatives:
     """The mail for a public message: headers for threading and replies, text and HTML bodies in
     the requester's language, the message's attachments, the recent public thread quoted.
 
     `automatic` marks mail no person wrote (acknowledgements): `Auto-Submitted: auto-replied`
-    (RFC 3834), so well-behaved systems do not answer it.
+    (RFC 3834), so well-behaved systems do not answer it. `subject` replaces the usual
+    "Re: [#N] <ticket subject>" (it must carry the ticket tag itself).
     """
     ticket = message.ticket
     requester = ticket.requester
     mailbox = sender_mailbox(ticket)
     in_reply_to, references = _thread_ids(message)
     tag = header_text(settings.HELPDESK_EMAIL_TICKET_TAG)
-    subject = header_text(f"Re: [{tag}{ticket.number}] {header_text(ticket.subject)}")
+    subject = header_text(subject or f"Re: [{tag}{ticket.number}] {header_text(ticket.subject)}")
     team_name = ticket.team.name if ticket.team_id and ticket.team else ""
     author = message.author_user.name if message.author_user_id and message.author_user else ""
     from_name = f"{author} ({team_name})" if author and team_name else author or team_name
@@ -251,6 +256,21 @@ def _set_state(message: Message, *, state: str, error: str = "") -> None:
     )
 
 
+def _mail_for(message: Message) -> EmailMultiAlternatives:
+    """The mail of a queued message; what the helpdesk wrote by itself goes out as automatic mail."""
+    if message.author_kind != AuthorKind.SYSTEM:
+        return build_reply_email(message)
+    subject = None
+    if message.raw_source == ACKNOWLEDGEMENT_SOURCE:
+        from channels_intake.email.acknowledgements import acknowledgement_subject
+        from channels_intake.models import TeamEmailSettings
+
+        team_id = message.ticket.team_id
+        team_settings = TeamEmailSettings.objects.filter(team_id=team_id).first() if team_id else None
+        subject = acknowledgement_subject(message.ticket, team_settings)
+    return build_reply_email(message, automatic=True, subject=subject)
+
+
 def message_email_deliver(*, message_id: int) -> DeliveryOutcome:
     """Send one queued message by email, once; `sent` after the server took it.
 
@@ -267,7 +287,7 @@ def message_email_deliver(*, message_id: int) -> DeliveryOutcome:
         )
         if message is None or message.delivery_state != DeliveryState.QUEUED:
             return DeliveryOutcome.NOTHING_TO_DO
-        mail = build_reply_email(message)
+        mail = _mail_for(message)
         try:
             with get_connection(fail_silently=False) as connection:
                 connection.send_messages([mail])

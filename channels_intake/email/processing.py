@@ -1,4 +1,5 @@
-"""Processing one stored mail: parse, screen (duplicates, loops, bounces), thread, ingest.
+"""Processing one stored mail: parse, screen (duplicates, loops, bounces, then the team's rules in
+`channels_intake.email.screening`), thread, ingest, acknowledge a new ticket.
 
 `raw_inbound_process` is what the `email_in` Celery task runs. It is idempotent: it takes the
 row's lock and only works on a row still `received`; its outcome (processed, failed, suspended,
@@ -17,13 +18,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from channels_intake.email.acknowledgements import acknowledge_new_ticket
 from channels_intake.email.bounces import message_mark_bounced, outbound_message_for
 from channels_intake.email.mailboxes import Mailboxes
 from channels_intake.email.parser import ParsedEmail, UnparseableEmail, parse_email, to_inbound_message
-from channels_intake.email.threads import find_thread, reference_keys
-from channels_intake.models import RawInbound, RawInboundState
+from channels_intake.email.screening import Suspension, default_team_id, screen
+from channels_intake.email.threads import ThreadMatch, find_thread, reference_keys
+from channels_intake.models import RawInbound, RawInboundState, SuspensionReason
 from channels_intake.services import ingest
-from tickets.models import Channel, Message
+from tickets.models import Channel, Message, Ticket
 from tickets.services.customers import customer_by_email
 
 logger = logging.getLogger(__name__)
@@ -36,7 +39,7 @@ _EMPTY_BODY = "(no text)"
 # What processing records on the row; the delivery (raw bytes, envelope) stays as it was stored.
 _PROCESSING_FIELDS = [
     "state", "processed_at", "attempts", "header_message_id", "external_id", "from_address", "subject", "cc",
-    "is_auto_submitted", "error", "note", "ticket", "message", "duplicate_of",
+    "is_auto_submitted", "error", "note", "ticket", "message", "duplicate_of", "suspension_reason", "auto_reply",
 ]
 
 
@@ -129,17 +132,52 @@ def _parent_is_waiting(row: RawInbound, parsed: ParsedEmail) -> bool:
     )
 
 
+def _suspend(row: RawInbound, suspension: Suspension) -> Outcome:
+    row.state = RawInboundState.SUSPENDED
+    row.suspension_reason = suspension.reason
+    row.note = f"{suspension.note} Not ticketed, not answered; an admin may release it."
+    return Outcome.SUSPENDED
+
+
+def _screening_team_id(match: ThreadMatch | None, mailboxes: Mailboxes, recipients: list[str]) -> int | None:
+    """The team whose rules apply: the thread's team, else the recipient's, else the default team."""
+    if match is not None:
+        return match.ticket.team_id
+    for address in recipients:
+        team_id = mailboxes.team_id_for(address)
+        if team_id is not None:
+            return team_id
+    return default_team_id()
+
+
+def _acknowledge(row: RawInbound, parsed: ParsedEmail, ticket_pk: int, mailboxes: Mailboxes) -> str:
+    """Acknowledge a ticket this mail opened; a fault there never costs the customer their ticket."""
+    ticket = Ticket.objects.select_related("requester", "team").get(pk=ticket_pk)
+    try:
+        with transaction.atomic():
+            message, note = acknowledge_new_ticket(row=row, parsed=parsed, ticket=ticket, mailboxes=mailboxes)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as error:  # noqa: BLE001 - the ticket stands; the admin sees why no acknowledgement went
+        logger.exception("Acknowledging ticket #%s failed", ticket.number)
+        return f"No acknowledgement: {type(error).__name__}: {error}"
+    row.auto_reply = message
+    return note
+
+
 def _process(row: RawInbound) -> Outcome:
     parsed = parse_email(bytes(row.raw))
     _record_parsed(row, parsed)
     _lock_external_id(parsed.external_id)
     if _as_duplicate(row, parsed):
         return Outcome.DUPLICATE
+    # An admin released this mail: they judged it, so no screening rule suspends it again.
+    is_released = row.released_at is not None
     mailboxes = Mailboxes.load()
-    if mailboxes.is_own(parsed.from_address):
-        row.state = RawInboundState.SUSPENDED
-        row.note = f"From our own address {parsed.from_address}: a mail loop? Not ticketed, not answered."
-        return Outcome.SUSPENDED
+    if mailboxes.is_own(parsed.from_address) and not is_released:
+        return _suspend(row, Suspension(
+            SuspensionReason.LOOP, f"From our own address {parsed.from_address}: a mail loop?"
+        ))
     if parsed.delivery_report is not None:
         _handle_delivery_report(row, parsed)
         return Outcome.PROCESSED
@@ -151,6 +189,10 @@ def _process(row: RawInbound) -> Outcome:
         *(parsed.header(name) for name in ("Delivered-To", "X-Original-To") if parsed.header(name)),
     ]
     match = find_thread(parsed, recipients=recipients, sender=customer_by_email(parsed.from_address))
+    if not is_released:
+        suspension = screen(row=row, parsed=parsed, team_id=_screening_team_id(match, mailboxes, recipients))
+        if suspension is not None:
+            return _suspend(row, suspension)
     if match is None and _parent_is_waiting(row, parsed):
         return Outcome.WAITING_FOR_PARENT
     inbound = to_inbound_message(
@@ -182,6 +224,12 @@ def _process(row: RawInbound) -> Outcome:
         row.note = f"Ticket #{match.ticket.number} is closed: opened follow-up #{result.ticket.number}."
     else:
         row.note = f"Added to ticket #{result.ticket.number} (matched by {match.method.replace('_', ' ')})."
+    if is_released:
+        row.note = f"Released from suspension. {row.note}"
+    if result.created_ticket:
+        acknowledgement_note = _acknowledge(row, parsed, result.ticket.pk, mailboxes)
+        if acknowledgement_note:
+            row.note = f"{row.note} {acknowledgement_note}"
     return Outcome.PROCESSED
 
 

@@ -130,3 +130,143 @@ def test_list_never_loads_the_raw_bytes(admin_client, store):
     assert response.status_code == 200
     listing = [query["sql"] for query in queries.captured_queries if "channels_intake_rawinbound" in query["sql"]]
     assert listing and all('"channels_intake_rawinbound"."raw"' not in sql for sql in listing)
+
+
+# --- suspended mail: listed by reason, released by an admin ---------------------------------------
+
+SETTINGS_URL = "/admin/channels_intake/teamemailsettings/"
+
+
+@pytest.fixture
+def spam_screened(support_team):
+    from decimal import Decimal
+
+    from channels_intake.models import TeamEmailSettings
+
+    return TeamEmailSettings.objects.create(team=support_team, spam_score_threshold=Decimal("5"))
+
+
+def test_suspended_mail_is_listed_with_its_reason_and_filtered_by_it(admin_client, store, spam_screened):
+    store(build_mail(subject="Fine"))
+    spam = store(build_mail(subject="Cheap pills", headers={"X-Spam-Score": "9.1"}))
+
+    response = admin_client.get(LIST_URL, {"suspension_reason__exact": "spam"})
+
+    page = response.content.decode()
+    assert list(response.context["cl"].result_list) == [spam]
+    assert "Spam (score at or over the team&#x27;s threshold)" in page
+    assert "Spam score 9.1 is at or over the team" in page
+    assert Ticket.objects.count() == 1
+    assert list(admin_client.get(LIST_URL, {"suspension_reason__exact": "loop"}).context["cl"].result_list) == []
+
+
+def test_suspended_mail_offers_release_not_retry(admin_client, store, spam_screened):
+    spam = store(build_mail(subject="Cheap pills", headers={"X-Spam-Score": "9.1"}))
+    fine = store(build_mail(subject="Fine"))
+
+    spam_page = admin_client.get(f"{LIST_URL}{spam.pk}/change/").content.decode()
+    fine_page = admin_client.get(f"{LIST_URL}{fine.pk}/change/").content.decode()
+
+    assert f'action="{LIST_URL}{spam.pk}/release/"' in spam_page
+    assert f'action="{LIST_URL}{spam.pk}/retry/"' not in spam_page
+    assert "/release/" not in fine_page
+
+
+def test_release_button_tickets_the_mail_and_records_the_admin(
+    admin_client, store, spam_screened, django_capture_on_commit_callbacks
+):
+    spam = store(build_mail(subject="Actually a customer", headers={"X-Spam-Score": "9.1"}))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"{LIST_URL}{spam.pk}/release/", follow=True)
+
+    assert "Released: it is processed as normal mail." in response.content.decode()
+    spam.refresh_from_db()
+    assert spam.state == RawInboundState.PROCESSED
+    assert Ticket.objects.get().subject == "Actually a customer"
+    assert spam.released_by == response.wsgi_request.user
+    page = admin_client.get(f"{LIST_URL}{spam.pk}/change/").content.decode()
+    assert "/release/" not in page
+
+
+def test_release_action_releases_suspended_mail_only(
+    admin_client, store, spam_screened, django_capture_on_commit_callbacks
+):
+    spam = store(build_mail(subject="Held", headers={"X-Spam-Score": "9.1"}))
+    fine = store(build_mail(subject="Fine"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            LIST_URL, {"action": "release_selected", "_selected_action": [spam.pk, fine.pk]}, follow=True
+        )
+
+    page = response.content.decode()
+    assert "1 message released and queued for processing." in page
+    assert "1 message was not suspended and was left as it is." in page
+    assert Ticket.objects.count() == 2
+    fine.refresh_from_db()
+    assert fine.attempts == 1
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.MANAGER])
+def test_only_admins_release(client, store, spam_screened, role):
+    spam = store(build_mail(headers={"X-Spam-Score": "9.1"}))
+    client.force_login(make_user(role=role, is_staff=True))
+
+    assert client.post(f"{LIST_URL}{spam.pk}/release/").status_code == 302
+    spam.refresh_from_db()
+    assert spam.state == RawInboundState.SUSPENDED
+
+
+def test_release_needs_a_post(admin_client, store, spam_screened):
+    spam = store(build_mail(headers={"X-Spam-Score": "9.1"}))
+
+    assert admin_client.get(f"{LIST_URL}{spam.pk}/release/").status_code == 405
+    spam.refresh_from_db()
+    assert spam.state == RawInboundState.SUSPENDED
+
+
+# --- team email settings ------------------------------------------------------------------------
+
+
+def _settings_form(team, **overrides) -> dict:
+    data = {"team": team.pk, "blocked_senders": "", "allowed_senders": "", "spam_score_threshold": "",
+            "acknowledgement_subject": "", "acknowledgement_text": ""}
+    data.update(overrides)
+    return data
+
+
+def test_team_email_settings_store_sender_lists_one_a_line_normalised(admin_client, support_team):
+    from channels_intake.models import TeamEmailSettings
+
+    response = admin_client.post(f"{SETTINGS_URL}add/", _settings_form(
+        support_team, blocked_senders="Spam.Example\r\n@Junk.example, bad@Customer.example\r\n\r\nspam.example",
+        allowed_senders="boss@customer.example", spam_score_threshold="6.5", acknowledgement_enabled="on",
+    ))
+
+    assert response.status_code == 302
+    saved = TeamEmailSettings.objects.get(team=support_team)
+    assert saved.blocked_senders == ["spam.example", "junk.example", "bad@customer.example"]
+    assert saved.allowed_senders == ["boss@customer.example"]
+    assert str(saved.spam_score_threshold) == "6.50" and saved.acknowledgement_enabled
+    page = admin_client.get(f"{SETTINGS_URL}{support_team.pk}/change/").content.decode()
+    assert "spam.example\njunk.example\nbad@customer.example" in page
+
+
+def test_team_email_settings_refuse_bad_entries_and_unknown_placeholders(admin_client, support_team):
+    from channels_intake.models import TeamEmailSettings
+
+    response = admin_client.post(f"{SETTINGS_URL}add/", _settings_form(
+        support_team, blocked_senders="spam.example\nnot a domain",
+        acknowledgement_text="Hello {customer_name}, {ticket.requester.email}",
+    ))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "Not an address or a domain: not, a, domain" in errors["blocked_senders"][0]
+    assert "{ticket.requester.email}" not in str(errors)  # not a \w+ name: left as text, not an error
+    response = admin_client.post(f"{SETTINGS_URL}add/", _settings_form(
+        support_team, acknowledgement_subject="Re {ticket_id}",
+    ))
+    assert "Unknown placeholder {ticket_id}" in str(response.context["adminform"].form.errors["acknowledgement_subject"])
+    assert not TeamEmailSettings.objects.exists()

@@ -1,4 +1,4 @@
-"""Adding to a ticket's thread: public replies (agents and customers) and internal notes."""
+"""Adding to a ticket's thread: public replies (agents and customers), internal notes, automatic replies."""
 
 from __future__ import annotations
 
@@ -11,7 +11,18 @@ from django.utils.translation import gettext as _
 
 from helpdesk import permissions
 from tickets import events
-from tickets.models import ActorKind, AuthorKind, Channel, Customer, Message, Status, Ticket, User, Visibility
+from tickets.models import (
+    ActorKind,
+    AuthorKind,
+    Channel,
+    Customer,
+    DeliveryState,
+    Message,
+    Status,
+    Ticket,
+    User,
+    Visibility,
+)
 from tickets.services.attachments import IncomingFile, attachment_store
 from tickets.services.common import emit_ticket_event, lock_ticket, via_for
 from tickets.services.ticket_create import existing_message, message_bodies, ticket_create
@@ -169,5 +180,46 @@ def ticket_add_note(
         emit_ticket_event(
             ticket, "ticket.message_added", is_public=False,
             extra={"message": {"id": message.pk, "visibility": Visibility.INTERNAL, "author_kind": AuthorKind.AGENT}},
+        )
+    return message
+
+
+def ticket_add_automatic_reply(
+    *, ticket: Ticket, body_text: str, body_html: str | None = None, source: str = ""
+) -> Message:
+    """A public message the helpdesk wrote by itself (a new ticket's acknowledgement), mailed to the
+    requester as automatic mail (`Auto-Submitted: auto-replied`) by the outbound delivery task.
+
+    It is no agent's reply: the first response, the last agent reply and the status stay as they
+    were (the SLA still waits for a person). `source` says what wrote it (kept in `raw_source`),
+    so the outbound mail can be built for it.
+    """
+    from channels_intake.email.outbound import enqueue_delivery, new_message_id
+
+    safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
+    _require_body(text, ())
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        message = Message.objects.create(
+            ticket=ticket,
+            author_kind=AuthorKind.SYSTEM,
+            visibility=Visibility.PUBLIC,
+            body_html=safe_html,
+            body_text=text,
+            channel=Channel.EMAIL,
+            external_id=new_message_id(ticket),
+            delivery_state=DeliveryState.QUEUED,
+            raw_source=source[:255],
+        )
+        # robust: a broker outage leaves the message `queued` for the resend sweep, not an error here.
+        message_pk = message.pk
+        transaction.on_commit(lambda: enqueue_delivery(message_pk), robust=True)
+        events.message_added(ticket=ticket, actor=None, via="email", message_id=message.pk,
+                             visibility=Visibility.PUBLIC, actor_kind=ActorKind.SYSTEM)
+        ticket.message_count += 1
+        ticket.save(update_fields=["message_count", "updated_at"])
+        emit_ticket_event(
+            ticket, "ticket.message_added",
+            extra={"message": {"id": message.pk, "visibility": Visibility.PUBLIC, "author_kind": AuthorKind.SYSTEM}},
         )
     return message
