@@ -6,12 +6,15 @@ timeline as an automatic message that is no agent's reply."""
 from __future__ import annotations
 
 import smtplib
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from channels_intake.email.acknowledgements import fill_placeholders, unknown_placeholders
+from channels_intake.email.processing import raw_inbound_process
 from channels_intake.email.smtp import IntakeController, IntakeHandler
 from channels_intake.email.tokens import reply_address
 from channels_intake.models import Door, RawInbound, RawInboundState, TeamEmailSettings
@@ -281,3 +284,41 @@ def test_mail_over_the_real_smtp_listener_is_acknowledged(celery_eager, support_
     [delivery] = sent(smtp_sink)
     assert "Over SMTP" in delivery.mail["Subject"]
     assert delivery.mail["Auto-Submitted"] == "auto-replied"
+
+
+@pytest.mark.parametrize("sender", ["postmaster@customer.example", "MAILER-DAEMON@customer.example"])
+def test_no_acknowledgement_to_a_system_sender(deliver, acknowledging, smtp_sink, sender):  # noqa: F811
+    row = deliver(build_mail(sender=sender, subject="Your account summary"), envelope_sender=sender)
+
+    assert row.ticket is not None
+    assert sent(smtp_sink) == []
+    assert "No acknowledgement: automatic mail (System sender" in row.note
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_in_parallel_never_send_more_than_the_hourly_limit(celery_eager, support_team, smtp_sink):  # noqa: F811
+    TeamEmailSettings.objects.create(team=support_team, acknowledgement_enabled=True)
+    # Stored directly (no processing queued), then processed by eight workers at once.
+    rows = [
+        RawInbound.objects.create(door=Door.SMTP, raw=raw, size=len(raw), sha256=str(n),
+                                  envelope_sender="ann@customer.example", envelope_recipients=[SUPPORT_ADDRESS])
+        for n, raw in enumerate(build_mail(subject=f"Parallel {n}") for n in range(8))
+    ]
+    start = threading.Barrier(len(rows))
+
+    def work(row_id: int) -> None:
+        try:
+            start.wait()
+            raw_inbound_process(raw_inbound_id=row_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(row.pk,)) for row in rows]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert Ticket.objects.count() == 8
+    assert RawInbound.objects.filter(auto_reply__isnull=False).count() == 5
+    assert len(sent(smtp_sink)) == 5
