@@ -237,7 +237,11 @@ def matching_sender_entry(address: str, entries: Sequence[str]) -> str:
         except UnicodeError:
             return ""
     address = f"{local}@{domain}"
-    for entry in entries:
+    for stored in entries:
+        # Entries are stored normalised (the admin form does it); one written by other code may not be.
+        entry = stored.strip().lower().lstrip("@").rstrip(".")
+        if not entry:
+            continue
         if "@" in entry:
             if entry == address:
                 return entry

@@ -89,6 +89,11 @@ def test_a_domain_entry_covers_its_subdomains_and_nothing_that_merely_ends_alike
     assert matching_sender_entry(address, ["customer.example"]) == matched
 
 
+def test_entries_written_without_the_admin_form_still_match():
+    assert matching_sender_entry("ann@mail.customer.example", ["", "@Customer.Example."]) == "customer.example"
+    assert matching_sender_entry("Ann@Customer.example", [" ANN@customer.example "]) == "ann@customer.example"
+
+
 def test_mail_from_a_blocked_domain_is_suspended_and_kept_not_ticketed(deliver, support_team):
     rules(support_team, blocked_senders=["@Customer.example"])
 
