@@ -6,7 +6,8 @@ follow-ups of closed tickets included (the customer learns the new number their 
 never for a mail added to an existing ticket. Never sent:
 - to automatic mail (RFC 3834: Auto-Submitted, Precedence bulk/list, List-Id, X-Autoreply, a null
   return path, MAILER-DAEMON and postmaster senders; see `classify.auto_submitted_reasons`), nor to
-  a null envelope sender;
+  a null envelope sender, a no-reply address, or mail carrying another ticket system's loop guard
+  (X-Loop, X-RT-Loop-Prevention, X-Zammad-Loop, X-OTRS-Loop) or an unsubscribe link (List-Unsubscribe);
 - to one of our own addresses (a loop with ourselves or another helpdesk);
 - more than HELPDESK_EMAIL_AUTO_REPLIES_PER_HOUR times an hour to one sender address: two auto-
   responders answering each other stop after a few rounds (counted by PostgreSQL over the stored
@@ -45,6 +46,10 @@ from channels_intake.models import Door, RawInbound, TeamEmailSettings
 from tickets.models import Message, Ticket
 
 PLACEHOLDERS = ("ticket_number", "subject", "customer_name", "team_name")
+# Addresses that say they take no answers (noreply@, no-reply@, do-not-reply@, donotreply@ ...).
+_NO_REPLY_LOCAL_PART = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply)([-_.+].*)?$", re.IGNORECASE)
+# Headers of ticket systems' own mail (loop guards) and of mass mailings (unsubscribe links).
+_LOOP_HEADERS = ("X-Loop", "X-RT-Loop-Prevention", "X-Zammad-Loop", "X-OTRS-Loop", "List-Unsubscribe")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 DEFAULT_AUTO_REPLIES_PER_HOUR = 5
 RATE_WINDOW = timedelta(hours=1)
@@ -125,6 +130,12 @@ def _refusal(*, row: RawInbound, parsed: ParsedEmail, ticket: Ticket, mailboxes:
         return "automatic mail (" + "; ".join(parsed.auto_submitted_reasons) + ")"
     if not address or is_system_sender(address):
         return f"system sender {address or '(none)'}"
+    if _NO_REPLY_LOCAL_PART.match(address.rpartition("@")[0]):
+        return f"{address} takes no replies"
+    loop_header = next((name for name in _LOOP_HEADERS if parsed.header(name)), "")
+    if loop_header:
+        # Not marked automatic by RFC 3834, but sent by another ticket system or a mass mailer.
+        return f"{loop_header} present"
     if row.door == Door.SMTP and not row.envelope_sender.strip().strip("<>").strip():
         return "null envelope sender"
     if mailboxes.is_own(address) or mailboxes.is_own(ticket.requester.email):

@@ -322,3 +322,27 @@ def test_workers_in_parallel_never_send_more_than_the_hourly_limit(celery_eager,
     assert Ticket.objects.count() == 8
     assert RawInbound.objects.filter(auto_reply__isnull=False).count() == 5
     assert len(sent(smtp_sink)) == 5
+
+
+@pytest.mark.parametrize(
+    ("sender", "headers", "why"),
+    [("noreply@shop.example", {}, "takes no replies"), ("No-Reply+orders@shop.example", {}, "takes no replies"),
+     ("do-not-reply@shop.example", {}, "takes no replies"),
+     ("ann@customer.example", {"X-Loop": "helpdesk@other.example"}, "X-Loop present"),
+     ("ann@customer.example", {"X-Zammad-Loop": "1"}, "X-Zammad-Loop present"),
+     ("ann@customer.example", {"List-Unsubscribe": "<https://shop.example/u>"}, "List-Unsubscribe present")],
+)
+def test_no_acknowledgement_to_no_reply_senders_or_other_systems_mail(
+    deliver, acknowledging, smtp_sink, sender, headers, why  # noqa: F811
+):
+    row = deliver(build_mail(sender=sender, headers=headers), envelope_sender=sender)
+
+    assert row.ticket is not None
+    assert sent(smtp_sink) == []
+    assert "No acknowledgement: " in row.note and why in row.note
+
+
+def test_a_person_whose_name_merely_starts_with_no_is_acknowledged(deliver, acknowledging, smtp_sink):  # noqa: F811
+    deliver(build_mail(sender="noreen@customer.example"), envelope_sender="noreen@customer.example")
+
+    assert [delivery.recipients for delivery in sent(smtp_sink)] == [["noreen@customer.example"]]
