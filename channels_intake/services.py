@@ -21,7 +21,7 @@ from channels_intake.models import Door, RawInbound, RawInboundState
 from tickets.models import Attachment, Message, Team, Ticket, User
 from tickets.services import ticket_reply
 from tickets.services.customers import customer_find_or_create
-from tickets.services.ticket_create import ticket_create_with_message
+from tickets.services.ticket_create import existing_message, ticket_create_with_message
 
 logger = logging.getLogger(__name__)
 
@@ -164,14 +164,9 @@ def ingest(inbound: InboundMessage) -> IngestResult:
 
     Idempotent on (channel, external_id): delivering the same message again returns the first result.
     """
-    if inbound.external_id:
-        duplicate = (
-            Message.objects.filter(channel=inbound.channel, external_id=inbound.external_id)
-            .select_related("ticket")
-            .first()
-        )
-        if duplicate is not None:
-            return IngestResult(ticket=duplicate.ticket, message=duplicate, created_ticket=False, is_duplicate=True)
+    duplicate = existing_message(inbound.channel, inbound.external_id)
+    if duplicate is not None:
+        return IngestResult(ticket=duplicate.ticket, message=duplicate, created_ticket=False, is_duplicate=True)
     # No savepoint of its own: when a caller's transaction is open (the email processing opens one,
     # with its own savepoint around this call), a failure here rolls back with the caller's block;
     # called on its own, this is the transaction.

@@ -76,13 +76,15 @@ def _follow_merges(ticket: Ticket | None) -> Ticket | None:
 def _by_references(keys: Sequence[str]) -> Ticket | None:
     if not keys:
         return None
-    rows = dict(
-        Message.objects.filter(channel=Channel.EMAIL, external_id__in=keys)
+    # One query: the messages with their tickets (not the messages' bodies).
+    tickets = {
+        message.external_id: message.ticket
+        for message in Message.objects.filter(channel=Channel.EMAIL, external_id__in=keys)
         .exclude(external_id="")  # lets PostgreSQL use the partial unique index on (channel, external_id)
-        .values_list("external_id", "ticket_id")
-    )
-    ticket_id = next((rows[key] for key in keys if key in rows), None)
-    return Ticket.objects.filter(pk=ticket_id).first() if ticket_id is not None else None
+        .select_related("ticket")
+        .only("external_id", "ticket")
+    }
+    return next((tickets[key] for key in keys if key in tickets), None)
 
 
 def find_thread(
