@@ -226,6 +226,11 @@ HELPDESK_EMAIL_REPLIES = env.bool("HELPDESK_EMAIL_REPLIES", default=True)
 HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES = env.int("HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES", default=8)
 HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS = env.float("HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS", default=30.0)
 HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS = env.float("HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS", default=3600.0)
+# Agents' email notifications (tickets.notifications): a ticket assigned to them by someone else, a
+# customer's reply on their tickets (or their team's unassigned ones); each agent can switch either off
+# in their preferences. Sent by a task with the outbound retry policy above. False mails none (nor does
+# HELPDESK_EMAIL_REPLIES=False, which history imports and the demo seed use).
+HELPDESK_AGENT_NOTIFICATIONS = env.bool("HELPDESK_AGENT_NOTIFICATIONS", default=True)
 # Screening and automatic replies (channels_intake.email.screening / .acknowledgements): mail from a
 # sender beyond HELPDESK_EMAIL_SENDER_MAX_PER_MINUTE within a minute is suspended (a flood or a loop with
 # another system; 0 switches the limit off), and one sender address gets at most

@@ -1,9 +1,14 @@
-"""One function per audit event type. Services call these inside their transaction."""
+"""One function per audit event type. Services call these inside their transaction.
+
+Recording an event is also where agents' email notifications start (tickets.notifications): the
+few kinds that call for one queue a task on commit, so every service path notifies the same way.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tickets import notifications
 from tickets.models import ActorKind, Event, Ticket, User
 
 
@@ -17,7 +22,7 @@ def _record(
     *, ticket: Ticket, kind: str, actor: User | None, via: str, field: str = "",
     from_value: Any = None, to_value: Any = None, actor_kind: str | None = None,
 ) -> Event:
-    return Event.objects.create(
+    event = Event.objects.create(
         ticket=ticket,
         kind=kind,
         actor_kind=actor_kind or actor_kind_of(actor),
@@ -27,6 +32,8 @@ def _record(
         from_value=from_value,
         to_value=to_value,
     )
+    notifications.notify_after_commit(event)
+    return event
 
 
 def ticket_created(*, ticket: Ticket, actor: User | None, via: str, actor_kind: str | None = None) -> Event:

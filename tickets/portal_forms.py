@@ -9,17 +9,19 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.forms.utils import flatatt
 from django.template.defaultfilters import filesizeformat
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from tickets.models import CustomFieldDefinition, Role, Status, Team, User
-from tickets.services.accounts import time_zone_names
+from tickets.services.accounts import password_reset_email_send, time_zone_names
 from tickets.services.attachments import max_upload_bytes, safe_filename
 
 MAX_FILES_PER_MESSAGE = 10
@@ -82,11 +84,27 @@ class PreferencesForm(forms.Form):
     language = forms.ChoiceField(label=_("Language"), required=False)
     timezone = forms.ChoiceField(label=_("Time zone"), required=False, widget=LongSelect)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, with_notifications: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = [("", _("Use my browser's language")), *settings.LANGUAGES]
         self.fields["timezone"].choices = [("", _("Use the browser's time zone")),
                                            *((name, name) for name in time_zone_names())]
+        if with_notifications:
+            # Staff only: customers get no agent notifications.
+            self.fields["notify_on_assignment"] = forms.BooleanField(
+                label=_("Email me when a ticket is assigned to me"), required=False)
+            self.fields["notify_on_customer_reply"] = forms.BooleanField(
+                label=_("Email me when a customer replies on my tickets (or on my teams' unassigned tickets)"),
+                required=False)
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset form, but the mail is queued for a task instead of sent inside the request."""
+
+    def send_mail(self, subject_template_name: str, email_template_name: str, context: dict[str, Any],
+                  from_email: str | None, to_email: str, html_email_template_name: str | None = None) -> None:
+        # The task signs its own link (no token in the broker) and renders the same templates.
+        password_reset_email_send(user=context["user"], language=translation.get_language() or "")
 
 
 # --- files ------------------------------------------------------------------------------------------

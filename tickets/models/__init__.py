@@ -1,5 +1,6 @@
 from tickets.models.audit import ActorKind, Event
 from tickets.models.message import Attachment, AuthorKind, DeliveryState, Message, Visibility
+from tickets.models.notification import NotificationDelivery, NotificationState
 from tickets.models.people import (
     ALL_TICKET_ROLES,
     STAFF_ROLES,
@@ -40,6 +41,8 @@ __all__ = [
     "DeliveryState",
     "Event",
     "Message",
+    "NotificationDelivery",
+    "NotificationState",
     "Organization",
     "Priority",
     "Role",

@@ -30,6 +30,13 @@ class User(AbstractUser):
     language = models.CharField(_("language"), max_length=10, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, blank=True)
     email_verified_at = models.DateTimeField(_("email verified at"), null=True, blank=True)
+    # Agents' email notifications (tickets.notifications); each kind can be switched off.
+    notify_on_assignment = models.BooleanField(
+        _("email me when a ticket is assigned to me"), default=True,
+    )
+    notify_on_customer_reply = models.BooleanField(
+        _("email me when a customer replies on my tickets (or my team's unassigned tickets)"), default=True,
+    )
 
     objects = UserManager()
 

@@ -12,16 +12,20 @@ address is proven: by the emailed verification link or by a completed password r
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import ipaddress
 import logging
+import smtplib
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from functools import cache
+from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -29,6 +33,8 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from tickets.models import Customer, Role, User
@@ -173,20 +179,74 @@ def _site_url() -> str:
     return str(settings.HELPDESK_SITE_URL).rstrip("/")
 
 
-def _send_after_commit(*, to: str, template: str, context: dict, language: str) -> None:
-    """Render `accounts/email/<template>_subject.txt` / `_body.txt` in the reader's language and send on commit."""
-    with translation.override(language or settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string(f"accounts/email/{template}_subject.txt", context).split())
-        body = render_to_string(f"accounts/email/{template}_body.txt", context)
+class AccountEmail(enum.StrEnum):
+    """The account mails, each rendered from `accounts/email/<value>_subject.txt` and `_body.txt`."""
 
-    def deliver() -> None:
-        try:
-            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
-        except Exception:
-            # The person can ask for the message again; a mail hiccup must not fail their request.
-            logger.exception("account email not sent", extra={"template": template})
+    VERIFY_EMAIL = "verify_email"
+    ACCOUNT_EXISTS = "account_exists"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a template name, not a secret
 
-    transaction.on_commit(deliver)
+
+class AccountEmailOutcome(enum.Enum):
+    SENT = "sent"
+    FAILED = "failed"  # the server refused it for good; the person can ask again
+    NOTHING_TO_DO = "nothing"  # the account is gone or disabled
+
+
+def account_email_queue(*, kind: AccountEmail, user: User, language: str = "", to: str = "") -> None:
+    """Queue an account mail to `user` (or to `to`) once the current transaction commits.
+
+    Sent by `tickets.tasks.send_account_email`, never inside the request; its links are made there.
+    """
+    from tickets.tasks import send_account_email
+
+    user_id, kind_value = user.pk, AccountEmail(kind).value
+    # robust: a broker outage must not fail the person's request; they can ask for the mail again.
+    transaction.on_commit(lambda: send_account_email.delay(kind_value, user_id, language, to), robust=True)
+
+
+def _account_email_context(kind: AccountEmail, user: User) -> dict:
+    if kind == AccountEmail.VERIFY_EMAIL:
+        link = _site_url() + reverse("accounts:verify_email", args=[email_verification_token(user)])
+        return {"user": user, "link": link, "valid_days": max(1, email_verification_max_age() // 86400)}
+    if kind == AccountEmail.ACCOUNT_EXISTS:
+        return {"user": user, "reset_link": _site_url() + reverse("accounts:password_reset"),
+                "login_link": _site_url() + reverse("login")}
+    # What Django's PasswordResetForm gives its templates, plus our site URL.
+    site = urlsplit(_site_url())
+    return {
+        "user": user, "email": user.email, "domain": site.netloc, "site_name": site.netloc,
+        "protocol": site.scheme or "http", "site_url": _site_url(),
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
+    }
+
+
+def account_email_send(*, kind: str, user_id: int, language: str = "", to: str = "") -> AccountEmailOutcome:
+    """Render and send one account mail now (called by the task), in `language` or the user's own.
+
+    Raises TemporaryDeliveryError when the mail server may take it later (the task retries).
+    """
+    from channels_intake.email.outbound import TemporaryDeliveryError, _is_permanent
+
+    kind = AccountEmail(kind)
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return AccountEmailOutcome.NOTHING_TO_DO
+    to = to or user.email
+    if not to:
+        return AccountEmailOutcome.NOTHING_TO_DO
+    context = _account_email_context(kind, user)
+    with translation.override(language or user.language or settings.LANGUAGE_CODE):
+        subject = " ".join(render_to_string(f"accounts/email/{kind}_subject.txt", context).split())
+        body = render_to_string(f"accounts/email/{kind}_body.txt", context)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
+    except (smtplib.SMTPException, OSError) as error:
+        if not _is_permanent(error):
+            raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from error
+        logger.warning("account email refused for good", extra={"template": kind.value, "user_id": user_id})
+        return AccountEmailOutcome.FAILED
+    return AccountEmailOutcome.SENT
 
 
 def email_verification_token(user: User) -> str:
@@ -199,14 +259,13 @@ def email_verification_max_age() -> int:
 
 
 def email_verification_send(*, user: User) -> None:
-    """Email the user a link that proves they own their address."""
-    link = _site_url() + reverse("accounts:verify_email", args=[email_verification_token(user)])
-    _send_after_commit(
-        to=user.email,
-        template="verify_email",
-        context={"user": user, "link": link, "valid_days": max(1, email_verification_max_age() // 86400)},
-        language=user.language,
-    )
+    """Email the user a link that proves they own their address (queued on commit)."""
+    account_email_queue(kind=AccountEmail.VERIFY_EMAIL, user=user, language=user.language)
+
+
+def password_reset_email_send(*, user: User, language: str) -> None:
+    """Email the user a link to choose a new password (queued on commit), in the language they asked in."""
+    account_email_queue(kind=AccountEmail.PASSWORD_RESET, user=user, language=language)
 
 
 # --- sign-up and verification ---------------------------------------------------------------------
@@ -239,13 +298,7 @@ def customer_signup(*, name: str, email: str, password: str, language: str = "")
             existing = User.objects.filter(email__iexact=email).first()
             if existing is None:
                 raise
-    _send_after_commit(
-        to=email,
-        template="account_exists",
-        context={"user": existing, "reset_link": _site_url() + reverse("accounts:password_reset"),
-                 "login_link": _site_url() + reverse("login")},
-        language=existing.language or language,
-    )
+    account_email_queue(kind=AccountEmail.ACCOUNT_EXISTS, user=existing, language=existing.language or language, to=email)
     return None
 
 
@@ -308,8 +361,12 @@ def time_zone_names() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
-def user_preferences_update(*, user: User, display_name: str, language: str, timezone_name: str) -> User:
-    """Save the name, language and time zone a person sees the product in."""
+def user_preferences_update(
+    *, user: User, display_name: str, language: str, timezone_name: str,
+    notify_on_assignment: bool | None = None, notify_on_customer_reply: bool | None = None,
+) -> User:
+    """Save the name, language and time zone a person sees the product in, and (staff) which
+    notification mails they get; a notification choice left None stays as it is."""
     errors = {}
     if language and language not in language_codes():
         errors["language"] = _("Choose one of the offered languages.")
@@ -321,6 +378,13 @@ def user_preferences_update(*, user: User, display_name: str, language: str, tim
         user.display_name = " ".join(display_name.split())[:150]
         user.language = language
         user.timezone = timezone_name
-        user.save(update_fields=["display_name", "language", "timezone"])
+        fields = ["display_name", "language", "timezone"]
+        if user.is_staff_member:
+            for field, value in (("notify_on_assignment", notify_on_assignment),
+                                 ("notify_on_customer_reply", notify_on_customer_reply)):
+                if value is not None:
+                    setattr(user, field, bool(value))
+                    fields.append(field)
+        user.save(update_fields=fields)
         Customer.objects.filter(user=user).update(language=language, timezone=timezone_name)
     return user

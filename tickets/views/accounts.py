@@ -25,7 +25,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from helpdesk.middleware import client_ip
-from tickets.portal_forms import LoginForm, PreferencesForm, SignupForm
+from tickets.portal_forms import LoginForm, PreferencesForm, QueuedPasswordResetForm, SignupForm
 from tickets.services import accounts
 
 EMAIL_ACTIONS_REFUSED = gettext_lazy("Too many requests from your network. Please try again later.")
@@ -140,8 +140,10 @@ def verify_resend(request: HttpRequest) -> HttpResponse:
 @login_required
 def preferences(request: HttpRequest) -> HttpResponse:
     user = request.user
-    initial = {"display_name": user.display_name, "language": user.language, "timezone": user.timezone}
-    form = PreferencesForm(request.POST or None, initial=initial)
+    initial = {"display_name": user.display_name, "language": user.language, "timezone": user.timezone,
+               "notify_on_assignment": user.notify_on_assignment,
+               "notify_on_customer_reply": user.notify_on_customer_reply}
+    form = PreferencesForm(request.POST or None, initial=initial, with_notifications=user.is_staff_member)
     if request.method == "POST" and form.is_valid():
         try:
             accounts.user_preferences_update(
@@ -149,6 +151,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 display_name=form.cleaned_data["display_name"],
                 language=form.cleaned_data["language"],
                 timezone_name=form.cleaned_data["timezone"],
+                notify_on_assignment=form.cleaned_data.get("notify_on_assignment"),
+                notify_on_customer_reply=form.cleaned_data.get("notify_on_customer_reply"),
             )
         except ValidationError as error:
             for field, problems in error.message_dict.items():
@@ -173,6 +177,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
 
 class PasswordResetView(auth_views.PasswordResetView):
     template_name = "accounts/password_reset.html"
+    form_class = QueuedPasswordResetForm
     email_template_name = "accounts/email/password_reset_body.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")

@@ -8,12 +8,18 @@ import re
 import pytest
 from django.core import mail, signing
 
+from tests.channels_intake.conftest import celery_eager  # noqa: F401 - fixture
 from tests.factories import PASSWORD, make_customer, make_ticket
 from tickets.models import Customer, Role, User
 from tickets.services import accounts
 from tickets.services.customers import customer_find_or_create
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _mail_tasks_run_in_process(celery_eager):  # noqa: F811 - the imported fixture
+    """Account mails are sent by a Celery task queued on commit; here it runs where it is queued."""
 
 _addresses = itertools.count(1)
 STRONG_PASSWORD = "plum-orbit-ladder-52"
@@ -247,7 +253,8 @@ def test_password_reset_sets_a_new_password_and_proves_the_address(client, djang
         sign_up(client)
     mail.outbox.clear()
 
-    response = client.post("/accounts/password/reset/", {"email": "dora@example.com"}, REMOTE_ADDR=fresh_ip())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/password/reset/", {"email": "dora@example.com"}, REMOTE_ADDR=fresh_ip())
     assert response["Location"] == "/accounts/password/reset/sent/"
     assert [m.subject for m in mail.outbox] == ["Choose a new password"]
     form_page = client.get(path_of(link_in(mail.outbox[0])), follow=True)
@@ -263,17 +270,19 @@ def test_password_reset_sets_a_new_password_and_proves_the_address(client, djang
     assert earlier.user_id == user.pk
 
 
-def test_password_reset_for_unknown_address_looks_the_same_and_sends_nothing(client):
-    response = client.post("/accounts/password/reset/", {"email": "nobody@example.com"}, REMOTE_ADDR=fresh_ip())
+def test_password_reset_for_unknown_address_looks_the_same_and_sends_nothing(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/password/reset/", {"email": "nobody@example.com"}, REMOTE_ADDR=fresh_ip())
 
     assert response.status_code == 302
     assert response["Location"] == "/accounts/password/reset/sent/"
     assert mail.outbox == []
 
 
-def test_password_reset_link_is_single_use(client):
+def test_password_reset_link_is_single_use(client, django_capture_on_commit_callbacks):
     make_customer(email="dora@example.com")
-    client.post("/accounts/password/reset/", {"email": "dora@example.com"}, REMOTE_ADDR=fresh_ip())
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/accounts/password/reset/", {"email": "dora@example.com"}, REMOTE_ADDR=fresh_ip())
     link = path_of(link_in(mail.outbox[0]))
     form_url = client.get(link, follow=True).redirect_chain[-1][0]
     client.post(form_url, {"new_password1": "granite-violin-88", "new_password2": "granite-violin-88"})
@@ -295,3 +304,32 @@ def test_verified_login_without_a_customer_is_told_to_contact_us(client):
 
     assert "we could not connect your account to your requests yet" in body
     assert "Send the link again" not in body
+
+
+def test_account_mails_leave_from_a_task_after_the_request_not_inside_it(client, django_capture_on_commit_callbacks):
+    make_customer(email="erin@example.com")
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        sign_up(client, email="dora@example.com")
+        client.post("/accounts/password/reset/", {"email": "erin@example.com"}, REMOTE_ADDR=fresh_ip())
+    assert mail.outbox == []  # nothing sent while the requests ran
+
+    for callback in queued:
+        callback()
+
+    assert sorted(m.subject for m in mail.outbox) == ["Choose a new password", "Confirm your email address"]
+    reset = next(m for m in mail.outbox if m.to == ["erin@example.com"])
+    assert "/accounts/password/reset/" in link_in(reset)
+
+
+def test_password_reset_mail_is_in_the_language_it_was_asked_in(client, django_capture_on_commit_callbacks):
+    make_customer(email="erin@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/accounts/password/reset/", {"email": "erin@example.com"}, REMOTE_ADDR=fresh_ip(),
+                    HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    [message] = mail.outbox
+    assert message.body.startswith("erin@example.com，您好：")
+    assert "我们收到了为您的账户设置新密码的请求" in message.body
+    assert message.subject != "Choose a new password"

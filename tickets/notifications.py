@@ -1,0 +1,277 @@
+"""Agents' email notifications: a ticket was assigned to them, or its customer wrote again.
+
+Who gets mail (Zendesk's and Zammad's defaults):
+- *assigned*: the new assignee, when someone else (another agent, routing, the system) assigned the
+  ticket to them; assigning oneself mails nothing.
+- *customer replied*: when the customer adds a public message (any channel), the assignee; on an
+  unassigned ticket the members of its team (nobody when it has no team).
+Never the person who acted, never an inactive user, never anyone but staff who may see the ticket
+(`helpdesk.permissions.can_view_ticket`), and nobody who switched that kind off
+(`User.notify_on_assignment`, `User.notify_on_customer_reply`).
+
+The trigger is the audit trail: `tickets.events` hands every event it records to
+`notify_after_commit`, which queues `tickets.tasks.notify_agents` with the event's id once the
+ticket's transaction commits (events are durable, so the task can always rebuild the mail). The
+task sends one mail per recipient and records it in `NotificationDelivery` (unique per event and
+recipient), so a retried or duplicated task never mails anyone twice. Nothing is sent inside a
+request or a ticket transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import zoneinfo
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+
+from helpdesk import permissions
+from tickets.models import (
+    STAFF_ROLES,
+    ActorKind,
+    AuthorKind,
+    Event,
+    Message,
+    NotificationDelivery,
+    NotificationState,
+    User,
+    Visibility,
+)
+
+logger = logging.getLogger(__name__)
+
+ASSIGNED = "assigned"
+CUSTOMER_REPLIED = "customer_replied"
+# The user field that switches each kind on or off.
+PREFERENCE_FIELDS = {ASSIGNED: "notify_on_assignment", CUSTOMER_REPLIED: "notify_on_customer_reply"}
+EXCERPT_CHARS = 500
+
+
+def _assignee_of(event: Event) -> int | None:
+    """The user an assignment event gave the ticket to (None for an unassignment or another event).
+
+    A ticket created assigned (an agent logging a call for a colleague) counts as assigned: its
+    `created` event does not name the assignee, the ticket does.
+    """
+    if event.kind == "assignee_changed":
+        return event.to_value if isinstance(event.to_value, int) else None
+    if event.kind == "created":
+        return event.ticket.assignee_id
+    return None
+
+
+def notification_kind(event: Event) -> str | None:
+    """Which notification an event calls for, if any. Needs no query (runs for every event)."""
+    assignee_id = _assignee_of(event)
+    if assignee_id is not None:
+        return ASSIGNED if assignee_id != event.actor_user_id else None
+    if event.kind == "reply_added" and event.actor_kind == ActorKind.CUSTOMER:
+        return CUSTOMER_REPLIED
+    return None
+
+
+def notifications_enabled() -> bool:
+    # Read at use time so tests and imports can switch it. History imports and the demo seed turn
+    # off mail with HELPDESK_EMAIL_REPLIES=False; agents should not get a mail per replayed event either.
+    return bool(getattr(settings, "HELPDESK_AGENT_NOTIFICATIONS", True)) and bool(
+        getattr(settings, "HELPDESK_EMAIL_REPLIES", True)
+    )
+
+
+def enqueue_notifications(event_id: int) -> None:
+    from tickets.tasks import notify_agents
+
+    notify_agents.delay(event_id)
+
+
+def notify_after_commit(event: Event) -> None:
+    """Queue the notification task for `event` once the current transaction commits (if it calls for one)."""
+    if notification_kind(event) is None or not notifications_enabled():
+        return
+    event_id = event.pk
+    # robust: a broker outage must not fail the ticket change that was just committed.
+    transaction.on_commit(lambda: enqueue_notifications(event_id), robust=True)
+
+
+# --- who ------------------------------------------------------------------------------------------
+
+
+def notification_recipients(event: Event, kind: str) -> list[User]:
+    """The staff users who get `kind` mail about `event`, as the ticket stands now."""
+    ticket = event.ticket
+    if kind == ASSIGNED:
+        assignee_id = _assignee_of(event)
+        # Reassigned (or unassigned) again before the mail left: the mail would point them at a ticket
+        # that is no longer theirs.
+        if assignee_id is None or ticket.assignee_id != assignee_id:
+            return []
+        if event.kind == "created" and Event.objects.filter(ticket_id=ticket.pk, kind="assignee_changed").exists():
+            return []  # assigned again since: that event's mail is the one that counts
+        candidates = User.objects.filter(pk=assignee_id)
+    elif kind == CUSTOMER_REPLIED:
+        if ticket.assignee_id is not None:
+            candidates = User.objects.filter(pk=ticket.assignee_id)
+        elif ticket.team_id is not None:
+            candidates = User.objects.filter(team_memberships__team_id=ticket.team_id)
+        else:
+            return []
+    else:
+        return []
+    candidates = (
+        candidates.filter(is_active=True, role__in=STAFF_ROLES, **{PREFERENCE_FIELDS[kind]: True})
+        .exclude(email="")
+        .order_by("pk")
+    )
+    if event.actor_user_id is not None:
+        candidates = candidates.exclude(pk=event.actor_user_id)
+    # The one access policy has the last word: only people who may open the ticket read about it.
+    return [user for user in candidates if permissions.can_view_ticket(user, ticket)]
+
+
+# --- what -------------------------------------------------------------------------------------------
+
+
+def _customer_message(event: Event, kind: str) -> Message | None:
+    """The customer's words the mail quotes: the reply itself, or (on assignment) their latest public message."""
+    messages = Message.objects.filter(ticket_id=event.ticket_id, visibility=Visibility.PUBLIC,
+                                      author_kind=AuthorKind.CUSTOMER).select_related("author_customer", "author_user")
+    if kind == CUSTOMER_REPLIED:
+        message_id = event.to_value.get("message") if isinstance(event.to_value, dict) else None
+        return messages.filter(pk=message_id).first() if isinstance(message_id, int) else None
+    return messages.order_by("-pk").first()
+
+
+def _reader_timezone(name: str) -> Any:
+    try:
+        return zoneinfo.ZoneInfo(name) if name else timezone.get_default_timezone()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return timezone.get_default_timezone()
+
+
+def ticket_link(number: int) -> str:
+    return str(settings.HELPDESK_SITE_URL).rstrip("/") + reverse("agent:ticket", args=[number])
+
+
+def build_notification_email(*, event: Event, kind: str, recipient: User) -> EmailMultiAlternatives:
+    """The mail telling `recipient` about `event`, in their language and time zone."""
+    from channels_intake.email.outbound import encoded_subject, header_text
+
+    ticket = event.ticket
+    message = _customer_message(event, kind)
+    excerpt = Truncator((message.body_text if message else "").strip()).chars(EXCERPT_CHARS)
+    actor_name = event.actor_user.name if event.actor_user_id and event.actor_user else ""
+    customer_name = message.author_name if message else ticket.requester.name
+    context = {
+        "kind": kind,
+        "recipient": recipient,
+        "ticket": ticket,
+        "link": ticket_link(ticket.number),
+        "actor_name": actor_name,
+        "customer_name": customer_name,
+        "excerpt": excerpt,
+        "message_at": message.created_at if message else None,
+        "event_at": event.created_at,
+    }
+    with translation.override(recipient.language or settings.LANGUAGE_CODE), \
+            timezone.override(_reader_timezone(recipient.timezone)):
+        values = {"number": f"{header_text(settings.HELPDESK_EMAIL_TICKET_TAG)}{ticket.number}",
+                  "subject": header_text(ticket.subject), "customer": header_text(customer_name)}
+        if kind == ASSIGNED:
+            subject = _("[%(number)s] Assigned to you: %(subject)s") % values
+        else:
+            subject = _("[%(number)s] %(customer)s replied: %(subject)s") % values
+        text = render_to_string("tickets/email/notification.txt", context)
+        html = render_to_string("tickets/email/notification.html", context)
+    mail = EmailMultiAlternatives(
+        subject=encoded_subject(subject),
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[recipient.email],
+        headers={
+            # RFC 3834: machine-made, so autoresponders (out-of-office) stay silent.
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+        },
+    )
+    mail.attach_alternative(html, "text/html")
+    return mail
+
+
+# --- sending ----------------------------------------------------------------------------------------
+
+
+def _load_event(event_id: int) -> Event | None:
+    return (
+        Event.objects.select_related("ticket", "ticket__requester", "ticket__team", "actor_user")
+        .filter(pk=event_id)
+        .first()
+    )
+
+
+def event_notify(*, event_id: int) -> int:
+    """Mail everyone `event_id` calls for who has not had this mail yet; returns how many were sent now.
+
+    Each recipient's row is locked while their mail is sent, so two workers never both send it.
+    Raises TemporaryDeliveryError when the mail server may take it later (the task retries; the
+    recipients already mailed are skipped then). A permanent refusal is recorded as `failed`.
+    """
+    from channels_intake.email.outbound import TemporaryDeliveryError, _is_permanent
+
+    event = _load_event(event_id)
+    kind = notification_kind(event) if event is not None else None
+    if event is None or kind is None:
+        return 0
+    sent = 0
+    for recipient in notification_recipients(event, kind):
+        with transaction.atomic():
+            row, _created = NotificationDelivery.objects.get_or_create(
+                event=event, recipient=recipient, defaults={"kind": kind}
+            )
+            row = NotificationDelivery.objects.select_for_update().get(pk=row.pk)
+            if row.state != NotificationState.PENDING:
+                continue
+            mail = build_notification_email(event=event, kind=kind, recipient=recipient)
+            try:
+                with get_connection(fail_silently=False) as connection:
+                    connection.send_messages([mail])
+            except (smtplib.SMTPException, OSError) as error:
+                if not _is_permanent(error):
+                    raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from error
+                logger.warning("Notification %s of event %s to user %s refused for good: %s",
+                               kind, event_id, recipient.pk, error)
+                row.state, row.error = NotificationState.FAILED, f"{type(error).__name__}: {error}"[:2000]
+                row.save(update_fields=["state", "error"])
+                continue
+            row.state, row.sent_at = NotificationState.SENT, timezone.now()
+            row.save(update_fields=["state", "sent_at"])
+            sent += 1
+    return sent
+
+
+def event_notify_failed(*, event_id: int, error: str) -> int:
+    """Give up on the recipients not mailed yet (the task's retries are spent); returns how many."""
+    event = _load_event(event_id)
+    kind = notification_kind(event) if event is not None else None
+    if event is None or kind is None:
+        return 0
+    failed = 0
+    for recipient in notification_recipients(event, kind):
+        row, created = NotificationDelivery.objects.get_or_create(
+            event=event, recipient=recipient,
+            defaults={"kind": kind, "state": NotificationState.FAILED, "error": error[:2000]},
+        )
+        if not created and row.state == NotificationState.PENDING:
+            NotificationDelivery.objects.filter(pk=row.pk, state=NotificationState.PENDING).update(
+                state=NotificationState.FAILED, error=error[:2000]
+            )
+        failed += created or row.state == NotificationState.PENDING
+    logger.warning("Notification of event %s given up for %s recipient(s): %s", event_id, failed, error)
+    return failed
