@@ -275,6 +275,34 @@ def test_add_and_between_are_inverse_and_additive_to_the_microsecond(drawn, star
     assert business_between(calendar, back, end) == timedelta(0)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(
+    drawn=calendars_around_dst(),
+    start=instants_2026,
+    duration=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=40)),
+    span=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=200)),
+)
+def test_long_spans_agree_with_walking_the_open_intervals(drawn, start, duration, span):
+    """Over months (whole weeks skipped, several DST changes), business_add and business_between
+    equal a walk over open_intervals, which goes day by day and is checked against the reference."""
+    spec, _window_start = drawn
+    calendar = build_or_reject(spec)
+    assume(calendar.weekly_open_time >= timedelta(hours=1))
+
+    end = start + span
+    walked = sum((finish - begin for begin, finish in open_intervals(calendar, start, end)), timedelta())
+    assert business_between(calendar, start, end) == walked
+
+    remaining, due = duration, start
+    for begin, finish in open_intervals(calendar, start, start + timedelta(days=2000)):
+        if finish - begin >= remaining:
+            due = begin + remaining
+            break
+        remaining -= finish - begin
+    if duration:
+        assert business_add(calendar, start, duration) == due
+
+
 # -- Scenarios ----------------------------------------------------------------------------------
 
 
