@@ -11,6 +11,7 @@ from channels_intake.base import InboundMessage
 from channels_intake.services import ingest
 from tests.channels_intake.outbound.conftest import celery_eager_retrying, smtp_sink  # noqa: F401 - fixtures
 from tests.factories import make_agent, make_customer, make_team, make_ticket, make_user
+from tests.tickets.api.conftest import token_client
 from tickets.models import Channel, Event, NotificationDelivery, NotificationState, Role, TeamMembership
 from tickets.services import ticket_add_note, ticket_assign, ticket_create, ticket_reply
 from tickets.tasks import notify_agents
@@ -113,6 +114,16 @@ def test_a_ticket_created_assigned_to_a_colleague_tells_the_colleague(smtp_sink,
     assert len(smtp_sink.deliveries) == 1
 
 
+def test_a_ticket_the_system_creates_assigned_tells_the_assignee(smtp_sink, act, team, agent):  # noqa: F811
+    ticket = act(ticket_create, requester=make_customer(), subject="Routed", body_text="Routed to you.",
+                 team=team, assignee=agent, actor=None)
+
+    [mail] = mails_to(smtp_sink, agent.email)
+    text = texts(mail)[0]
+    assert f"Ticket #{ticket.number} “Routed” was assigned to you." in text
+    assert "Routed to you." in text
+
+
 def test_assignment_mail_is_off_when_the_agent_switched_it_off(smtp_sink, act, team, lead, agent):  # noqa: F811
     agent.notify_on_assignment = False
     agent.save()
@@ -130,7 +141,7 @@ def test_customer_email_reply_reaches_the_assignee_in_chinese_and_their_time_zon
     agent.language, agent.timezone = "zh-hans", "Asia/Shanghai"
     agent.save()
     customer = make_customer(email="ann@customer.example", name="Ann")
-    ticket = make_ticket(team=team, requester=customer)
+    ticket = make_ticket(team=team, requester=customer, subject="打印机着火了")
     ticket_assign(ticket=ticket, assignee=agent, actor=agent)
 
     result = act(ingest, InboundMessage(
@@ -150,6 +161,8 @@ def test_customer_email_reply_reaches_the_assignee_in_chinese_and_their_time_zon
     assert "Still burning.<br>Please hurry." in html
     assert link_to(ticket) in text
     assert mail["Subject"].startswith(f"[#{ticket.number}] ")
+    assert "打印机着火了" in mail["Subject"]
+    assert smtp_sink.deliveries[0].raw.split(b"\r\n\r\n", 1)[0].isascii()  # encoded words, no raw 8-bit header
 
 
 def test_customer_portal_reply_on_an_unassigned_ticket_tells_the_active_team_members(smtp_sink, act, team, lead, agent):  # noqa: F811
@@ -167,9 +180,27 @@ def test_customer_portal_reply_on_an_unassigned_ticket_tells_the_active_team_mem
     act(ticket_reply, ticket=ticket, actor=customer.user, body_text="Any news?")
 
     assert sorted(r for d in smtp_sink.deliveries for r in d.recipients) == sorted([agent.email, lead.email])
-    assert away.email and muted.email  # present in the team, not mailed
+    assert set(NotificationDelivery.objects.values_list("recipient", flat=True)) == {agent.pk, lead.pk}
+    assert {away.pk, muted.pk, stray.user.pk}.isdisjoint(NotificationDelivery.objects.values_list("recipient", flat=True))
     for mail in (mails_to(smtp_sink, agent.email)[0], mails_to(smtp_sink, lead.email)[0]):
         assert "Any news?" in texts(mail)[0]
+
+
+def test_customer_reply_through_the_api_reaches_the_assignee(smtp_sink, act, django_capture_on_commit_callbacks,  # noqa: F811
+                                                             team, agent):
+    customer = make_customer(name="Alice")
+    ticket = make_ticket(team=team, requester=customer)
+    ticket_assign(ticket=ticket, assignee=agent, actor=agent)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = token_client(customer.user).post(
+            f"/api/v1/tickets/{ticket.number}/messages/", {"body": "Sent from our ERP"}, format="json")
+
+    assert response.status_code == 201
+    [mail] = mails_to(smtp_sink, agent.email)
+    assert mail["Subject"] == f"[#{ticket.number}] Alice replied: Printer is on fire"
+    assert "Sent from our ERP" in texts(mail)[0]
+    assert len(smtp_sink.deliveries) == 1
 
 
 def test_customer_reply_on_a_ticket_without_team_or_assignee_mails_nobody(smtp_sink, act):  # noqa: F811
