@@ -152,6 +152,10 @@
       refreshTimeline();
       refreshFields();
       refreshPresence();
+    } else if (document.querySelector('#timeline [data-delivery-state="queued"]')) {
+      // A reply mailed right after it was sent usually leaves "queued" before this page's socket
+      // is subscribed (the worker takes well under a second); its "sent" event went unheard.
+      refreshTimeline();
     }
   });
   // A presence entry expires on its own; re-read the banner now and then so stale names disappear.
