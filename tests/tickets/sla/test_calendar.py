@@ -46,12 +46,12 @@ DST_DATES = {
 }
 
 
-def local(zone: ZoneInfo, *args: int) -> datetime:
-    return datetime(*args, tzinfo=zone)  # type: ignore[misc]
+def local(zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # -- Brute-force reference ----------------------------------------------------------------------
@@ -151,7 +151,7 @@ def day_shifts(draw: st.DrawFn) -> list[tuple[int, int]]:
 
 
 @st.composite
-def weekly_schedules(draw: st.DrawFn) -> list[list[tuple[int, int]]]:
+def weekly_schedules(draw) -> list[list[tuple[int, int]]]:
     days = [draw(day_shifts()) for _ in range(7)]
     for weekday in range(7):
         if days[weekday] and draw(st.booleans()):
