@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -123,7 +124,18 @@ def ensure_teams() -> dict[str, Team]:
     for slug, name, addresses in TEAMS:
         team, _ = Team.objects.get_or_create(slug=slug, defaults={"name": name, "email_addresses": addresses})
         teams[slug] = team
+    _ensure_demo_email_settings(teams["support"])
     return teams
+
+
+def _ensure_demo_email_settings(support: Team) -> None:
+    """Support acknowledges new mail and holds spam, so `make run` shows both (admin → Team email settings)."""
+    from channels_intake.models import TeamEmailSettings
+
+    TeamEmailSettings.objects.get_or_create(
+        team=support,
+        defaults={"acknowledgement_enabled": True, "spam_score_threshold": Decimal("5.0"), "blocked_senders": ["spam.example"]},
+    )
 
 
 def ensure_staff(teams: dict[str, Team], password_hash: str) -> dict[str, User]:
