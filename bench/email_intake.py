@@ -222,8 +222,12 @@ class Delivered:
 class Deliverer:
     """Sends the planned messages over `connections` SMTP connections, each taking the next message."""
 
-    def __init__(self, planned: list[Planned], *, port: int, connections: int, recipient: str, database_url: str):
+    def __init__(self, planned: list[Planned], *, port: int, connections: int, recipient: str, database_url: str,
+                 rate: float = 0.0):
         self.planned = planned
+        self.rate = rate  # messages/s offered (0: as fast as the connections go)
+        self.started = 0.0
+        self.sent = 0
         self.port = port
         self.connections = connections
         self.recipient = recipient
@@ -302,6 +306,12 @@ class Deliverer:
             try:
                 while (index := self._take()) is not None:
                     item = self.planned[index]
+                    if self.rate:
+                        # Open loop: the n-th message is due n / rate seconds after the start.
+                        with self.lock:
+                            due = self.started + self.sent / self.rate
+                            self.sent += 1
+                        time.sleep(max(0.0, due - time.monotonic()))
                     number = None
                     if item.parent is not None:
                         self.accepted_events[item.parent].wait(timeout=300)
@@ -334,7 +344,7 @@ class Deliverer:
     def run(self) -> float:
         threads = [threading.Thread(target=self._worker, args=(n,), daemon=True) for n in range(self.connections)]
         learner = threading.Thread(target=self._learn_numbers, daemon=True)
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         learner.start()
         for thread in threads:
             thread.start()
@@ -473,6 +483,7 @@ class Options:
     queues: str = "default,email_in,email_out,sla,metrics,webhooks"
     profile: bool = False
     baseline_sample: int = 2000
+    rate: float = 0.0  # messages/s offered over SMTP; 0: as fast as the connections go (saturation)
 
 
 @dataclass
@@ -506,6 +517,7 @@ class Result:
     web_errors: int
     queries_per_mail: float
     ms_per_mail: float
+    cpu_ms_per_mail: float
     in_process_sample: int
     load_before: str
     load_during: str
@@ -588,8 +600,9 @@ def insert_baseline(url: str, raws: list[bytes], recipient: str) -> float:
     return rate
 
 
-def in_process(planned: list[Planned], recipient: str, *, profile_path: Path | None) -> tuple[float, float, int]:
-    """(SQL queries per mail, ms per mail) of raw_inbound_process on new mail, in this process."""
+def in_process(planned: list[Planned], recipient: str, *,
+               profile_path: Path | None) -> tuple[float, float, float, int]:
+    """(SQL queries, wall ms, CPU ms) per mail of raw_inbound_process on new mail, in this process; mails."""
     import cProfile
     import pstats
 
@@ -611,6 +624,7 @@ def in_process(planned: list[Planned], recipient: str, *, profile_path: Path | N
     profiler = cProfile.Profile(time.process_time) if profile_path else None
     queries = 0
     started = time.perf_counter()
+    cpu_started = time.process_time()
     for row in rows:
         with CaptureQueriesContext(connection) as captured:
             if profiler:
@@ -620,12 +634,13 @@ def in_process(planned: list[Planned], recipient: str, *, profile_path: Path | N
                 profiler.disable()
         queries += len(captured.captured_queries)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     if profiler and profile_path:
         with open(profile_path, "w") as out:
             stats = pstats.Stats(profiler, stream=out)
             stats.sort_stats("cumulative").print_stats(60)
             stats.sort_stats("tottime").print_stats(40)
-    return queries / len(rows), 1000 * elapsed / len(rows), len(rows)
+    return queries / len(rows), 1000 * elapsed / len(rows), 1000 * cpu / len(rows), len(rows)
 
 
 def run(*, bench_url: str, env: dict[str, str], redis_url: str, options: Options, say) -> Result:
@@ -692,7 +707,7 @@ def run(*, bench_url: str, env: dict[str, str], redis_url: str, options: Options
                 argv[-1] = f"bench-email-{number}@%h"
                 workers.append(stack.enter_context(process(f"worker-{number}", argv, env, ready=" ready.", timeout=120)))
             deliverer = Deliverer(planned, port=smtp_port, connections=options.connections, recipient=recipient,
-                                  database_url=bench_url)
+                                  database_url=bench_url, rate=options.rate)
             groups = {"SMTP listener": smtp.pid, **{f"Celery worker {n}": worker.pid for n, worker in enumerate(workers)}}
             cpu_before = cpu_snapshot(groups)
             client_before = time.process_time()
@@ -744,13 +759,14 @@ def run(*, bench_url: str, env: dict[str, str], redis_url: str, options: Options
     opened = Ticket.objects.filter(requester__email__endswith="@" + SENDER_DOMAIN).count()
     store_latencies = [r.accepted - r.data_started for r in deliverer.results if r.reply_code == 250]
 
-    queries_per_mail = ms_per_mail = float("nan")
+    queries_per_mail = ms_per_mail = cpu_ms_per_mail = float("nan")
     sample_size = 0
     profile_path = LOG_DIR / "email-profile.txt" if options.profile else None
     try:
         fresh = [item for item in plan_messages(200, run_id=run_id + "p", seed=13) if item.parent is None][:150]
-        queries_per_mail, ms_per_mail, sample_size = in_process(fresh, recipient, profile_path=profile_path)
-        say(f"  in process: {queries_per_mail:.1f} SQL queries and {ms_per_mail:.1f} ms per new mail "
+        queries_per_mail, ms_per_mail, cpu_ms_per_mail, sample_size = in_process(
+            fresh, recipient, profile_path=profile_path)
+        say(f"  in process: {queries_per_mail:.1f} SQL queries, {ms_per_mail:.1f} ms ({cpu_ms_per_mail:.1f} ms CPU) per new mail "
             f"({sample_size} mails)" + (f"; profile in {profile_path}" if profile_path else ""))
     finally:
         flush_redis(redis_url)
@@ -769,7 +785,8 @@ def run(*, bench_url: str, env: dict[str, str], redis_url: str, options: Options
         insert_rate=insert_rate, smtp_alone_rate=smtp_alone_rate,
         smtp_alone_p50=_percentile(alone_latencies, 0.5), smtp_alone_p95=_percentile(alone_latencies, 0.95),
         idle_web=idle_web, busy_web=busy_web, web_errors=web_errors,
-        queries_per_mail=queries_per_mail, ms_per_mail=ms_per_mail, in_process_sample=sample_size,
+        queries_per_mail=queries_per_mail, ms_per_mail=ms_per_mail, cpu_ms_per_mail=cpu_ms_per_mail,
+        in_process_sample=sample_size,
         load_before=load_before, load_during=load_during, load_after=load_after, cpu=cpu,
         profile_path=str(profile_path.relative_to(BASE_DIR)) if profile_path else "",
     )
@@ -790,7 +807,9 @@ def render(result: Result, *, command: str, pg: dict[str, str]) -> str:
         f"Data: {result.planned:,} generated messages ({result.replies:,} replies, {result.subject_replies:,} of them "
         f"threaded only by `[#n]` in the subject; {result.attachments:,} with a PNG and a CSV attached; "
         f"{result.chinese:,} Chinese in GB2312, Big5 or UTF-8; about {result.bytes_total / 1e6:.0f} MB), "
-        f"delivered over {options.connections} SMTP connections to `manage.py run_smtp_intake`; "
+        f"delivered over {options.connections} SMTP connections to `manage.py run_smtp_intake` "
+        + (f"at {options.rate:g} messages/s (open loop); " if options.rate else "as fast as they go; ")
+        +
         f"{options.workers} Celery worker(s) with --concurrency {options.worker_processes} on queues "
         f"`{options.queues}`; web: gunicorn, 2 sync workers. "
         + (f"Database `{EMAIL_DATABASE}`: {seed.tickets:,} tickets, {seed.messages:,} messages before the run "
@@ -818,7 +837,8 @@ def render(result: Result, *, command: str, pg: dict[str, str]) -> str:
             ["end to end ÷ SMTP alone", f"{100 * rate / result.smtp_alone_rate:.0f} %"],
             ["in process: SQL queries per new mail (raw_inbound_process)",
              f"{result.queries_per_mail:.1f} ({result.in_process_sample} mails)"],
-            ["in process: ms per new mail, one process", f"{result.ms_per_mail:.1f}"],
+            ["in process: ms per new mail, one process (of which CPU of this process)",
+             f"{result.ms_per_mail:.1f} ({result.cpu_ms_per_mail:.1f})"],
             ["web while processing: /healthz p50 / p95 ms (idle)",
              f"{statistics.median(result.busy_web['/healthz']):.1f} / "
              f"{_percentile(result.busy_web['/healthz'], 0.95):.1f} "

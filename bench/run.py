@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="email intake: Celery --concurrency of each worker (make run: 2)")
     parser.add_argument("--worker-processes", type=int, default=1, help="email intake: Celery worker processes")
     parser.add_argument("--profile", action="store_true", help="email intake: cProfile the in-process sample")
+    parser.add_argument("--smtp-rate", type=float, default=0.0,
+                        help="email intake: messages/s offered (default 0: as fast as the connections go)")
     args = parser.parse_args(argv)
     if args.only == "email":
         return email_main(args, argv)
@@ -295,7 +297,7 @@ def email_main(args: argparse.Namespace, argv: list[str] | None) -> int:
         django.setup()
         options = email_intake.Options(
             messages=args.messages, connections=args.smtp_connections, worker_processes=args.worker_concurrency,
-            workers=args.worker_processes, profile=args.profile,
+            workers=args.worker_processes, profile=args.profile, rate=args.smtp_rate,
         )
         result = email_intake.run(bench_url=bench_url, env=env, redis_url=redis_url, options=options, say=say)
         result.seed = seed
@@ -305,7 +307,7 @@ def email_main(args: argparse.Namespace, argv: list[str] | None) -> int:
     body = email_intake.render(result, command=command, pg=pg)
     print("\n" + body)
     if not args.no_results:
-        report.write_section(f"email-{args.messages}", body)
+        report.write_section(f"email-{args.messages}" + (f"-at-{args.smtp_rate:g}" if args.smtp_rate else ""), body)
         say(f"\nWritten to {report.RESULTS.relative_to(BASE_DIR)}.")
     return 0
 
