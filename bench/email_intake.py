@@ -523,6 +523,7 @@ class Result:
     load_during: str
     load_after: str
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process group while processing
+    acknowledgements: bool = False
     seed: database.SeedInfo | None = None
     profile_path: str = ""
 
@@ -543,6 +544,15 @@ def prepare_team() -> str:
         team.email_addresses = [*team.email_addresses, TEAM_ADDRESS]
         team.save(update_fields=["email_addresses"])
     return TEAM_ADDRESS
+
+
+def _acknowledgements_on() -> bool:
+    """Whether the support team answers new mail with an acknowledgement (the demo seed turns it on)."""
+    try:
+        from channels_intake.models import TeamEmailSettings
+    except ImportError:
+        return False
+    return TeamEmailSettings.objects.filter(team__slug="support", acknowledgement_enabled=True).exists()
 
 
 def clean_up(say) -> None:
@@ -652,6 +662,7 @@ def run(*, bench_url: str, env: dict[str, str], redis_url: str, options: Options
     from tickets.models import Ticket
 
     run_id = f"r{int(time.time())}"
+    acknowledgements = _acknowledgements_on()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     recipient = prepare_team()
     clean_up(say)
@@ -672,11 +683,15 @@ def run(*, bench_url: str, env: dict[str, str], redis_url: str, options: Options
 
     setup = queries.fixtures(sample=5)
     cookie = (("Cookie", f"{settings.SESSION_COOKIE_NAME}={setup.session_cookie}"),)
-    smtp_port = servers.free_port()
+    smtp_port, sink_port = servers.free_port(), servers.free_port()
     smtp_argv = [sys.executable, "manage.py", "run_smtp_intake", "--host", servers.HOST, "--port", str(smtp_port)]
+    # As `make run`: outbound mail (acknowledgements, when the team sends them) goes to the local sink.
+    env = dict(env, HELPDESK_SMTP_SINK_PORT=str(sink_port))
+    sink_argv = [sys.executable, "manage.py", "run_smtp_sink", "--port", str(sink_port)]
     web = servers.SERVERS["gunicorn-2"]
     load_before = database.load_average()
     with servers.running(web, env, LOG_DIR / "email-web.log") as web_port, \
+            process("sink", sink_argv, env, ready="SMTP sink listening") as sink, \
             process("smtp", smtp_argv, env, ready="SMTP intake listening") as smtp:
         probe = WebProbe(web_port, cookie)
         idle_web = probe.once(20)
@@ -708,7 +723,8 @@ def run(*, bench_url: str, env: dict[str, str], redis_url: str, options: Options
                 workers.append(stack.enter_context(process(f"worker-{number}", argv, env, ready=" ready.", timeout=120)))
             deliverer = Deliverer(planned, port=smtp_port, connections=options.connections, recipient=recipient,
                                   database_url=bench_url, rate=options.rate)
-            groups = {"SMTP listener": smtp.pid, **{f"Celery worker {n}": worker.pid for n, worker in enumerate(workers)}}
+            groups = {"SMTP listener": smtp.pid, **{f"Celery worker {n}": worker.pid for n, worker in enumerate(workers)},
+                      "SMTP sink (outbound mail)": sink.pid}
             cpu_before = cpu_snapshot(groups)
             client_before = time.process_time()
             with probe:
@@ -788,6 +804,7 @@ def run(*, bench_url: str, env: dict[str, str], redis_url: str, options: Options
         queries_per_mail=queries_per_mail, ms_per_mail=ms_per_mail, cpu_ms_per_mail=cpu_ms_per_mail,
         in_process_sample=sample_size,
         load_before=load_before, load_during=load_during, load_after=load_after, cpu=cpu,
+        acknowledgements=acknowledgements,
         profile_path=str(profile_path.relative_to(BASE_DIR)) if profile_path else "",
     )
 
@@ -811,7 +828,8 @@ def render(result: Result, *, command: str, pg: dict[str, str]) -> str:
         + (f"at {options.rate:g} messages/s (open loop); " if options.rate else "as fast as they go; ")
         +
         f"{options.workers} Celery worker(s) with --concurrency {options.worker_processes} on queues "
-        f"`{options.queues}`; web: gunicorn, 2 sync workers. "
+        f"`{options.queues}`; web: gunicorn, 2 sync workers; outbound mail to the local sink; the support team "
+        + ("sends" if result.acknowledgements else "does not send") + " acknowledgements of new tickets. "
         + (f"Database `{EMAIL_DATABASE}`: {seed.tickets:,} tickets, {seed.messages:,} messages before the run "
            f"({seed.database_size}), seeded by `seed_demo --method bulk`." if seed else ""),
         "",
