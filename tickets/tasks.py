@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
@@ -9,6 +11,8 @@ from channels_intake.email.outbound import TemporaryDeliveryError
 from channels_intake.tasks import RETRY_DATABASE_OUTAGE, _retry_countdown
 from tickets import notifications
 from tickets.services import tickets_close_solved
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="tickets.tasks.close_solved_tickets", acks_late=True, queue="default")
@@ -63,5 +67,7 @@ def send_account_email(self, kind: str, user_id: int, language: str = "", to: st
     except TemporaryDeliveryError as error:
         max_retries = _max_retries()
         if self.request.retries >= max_retries:
+            logger.warning("account email %s to user %s given up after %s tries: %s", kind, user_id,
+                           max_retries + 1, error)
             return "FAILED"
         raise self.retry(exc=error, countdown=_retry_countdown(self.request.retries), max_retries=max_retries) from error

@@ -279,6 +279,19 @@ def test_a_server_that_says_later_is_asked_again_and_the_mail_goes_out_once(smtp
     assert NotificationDelivery.objects.get().state == NotificationState.SENT
 
 
+def test_after_the_last_retry_the_mail_is_recorded_as_failed(smtp_sink, act, settings, team, lead, agent):  # noqa: F811
+    settings.HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES = 2
+    smtp_sink.refuse_with = "451 4.3.0 try again later"
+    ticket = make_ticket(team=team)
+
+    act(ticket_assign, ticket=ticket, assignee=agent, actor=lead)
+
+    assert smtp_sink.attempts == 3  # the first try and two retries
+    row = NotificationDelivery.objects.get()
+    assert (row.recipient, row.state) == (agent, NotificationState.FAILED)
+    assert "451" in row.error
+
+
 def test_a_permanent_refusal_is_recorded_and_not_retried(smtp_sink, act, team, lead, agent):  # noqa: F811
     smtp_sink.refuse_with = "550 5.1.1 no such user"
     ticket = make_ticket(team=team)
