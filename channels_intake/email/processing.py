@@ -14,6 +14,7 @@ import logging
 import traceback
 from dataclasses import replace
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -208,6 +209,9 @@ def _process(row: RawInbound) -> Outcome:
         inbound,
         body_text=body_text,
         body_html=body_html,
+        # The door held the whole mail to HELPDESK_EMAIL_MAX_BYTES; its files are not held to the
+        # (smaller) web upload limit again, or a mail we accepted could fail over its attachment.
+        files=tuple(replace(file, max_size=int(settings.HELPDESK_EMAIL_MAX_BYTES)) for file in inbound.files),
         ticket_number=match.ticket.number if match else None,
         ticket_number_confirmed=match is not None,
     )

@@ -47,10 +47,14 @@ class IncomingFile:
     size: int | None = None
     content_id: str = ""
     is_inline: bool = False
+    # The most this file may weigh; None is the upload limit (HELPDESK_MAX_UPLOAD_BYTES). A mail's
+    # attachments were already held to the whole mail's limit at the door, and a mail that door
+    # took must not fail afterwards over one of its files.
+    max_size: int | None = None
 
 
-def validate_upload_size(size: int) -> None:
-    limit = max_upload_bytes()
+def validate_upload_size(size: int, *, limit: int | None = None) -> None:
+    limit = max_upload_bytes() if limit is None else limit
     if size > limit:
         raise ValidationError(
             _("The file is too large (%(size)s MB); the limit is %(limit)s MB.")
@@ -62,7 +66,7 @@ def validate_upload_size(size: int) -> None:
 def attachment_store(*, ticket: Ticket, message: Message | None, incoming: IncomingFile) -> Attachment:
     content = incoming.content
     size = incoming.size if incoming.size is not None else (len(content) if isinstance(content, bytes) else content.size)
-    validate_upload_size(size)
+    validate_upload_size(size, limit=incoming.max_size)
     filename = safe_filename(incoming.name)
     content_type = (incoming.content_type or "").split(";")[0].strip().lower()
     if not content_type or "/" not in content_type:

@@ -239,8 +239,18 @@ def test_mail_without_a_usable_sender_fails_and_is_kept(deliver):
     assert Customer.objects.count() == 0
 
 
-def test_attachment_over_the_upload_limit_fails_the_mail_and_keeps_it(deliver, settings):
+def test_attachment_over_the_upload_limit_but_within_the_mail_limit_is_kept(deliver, settings):
     settings.HELPDESK_MAX_UPLOAD_BYTES = 1000
+
+    row = deliver(build_mail(attachments=[("big.bin", "application/octet-stream", b"x" * 5000)]))
+
+    assert row.state == RawInboundState.PROCESSED, row.error
+    assert Attachment.objects.get(ticket=row.ticket).size == 5000
+
+
+def test_attachment_over_the_mail_limit_fails_the_mail_and_keeps_it(deliver, settings):
+    # Only when the limit was lowered after a door took the mail (then retried): the mail is kept.
+    settings.HELPDESK_EMAIL_MAX_BYTES = 4000
 
     row = deliver(build_mail(attachments=[("big.bin", "application/octet-stream", b"x" * 5000)]))
 
@@ -367,3 +377,42 @@ def dsn_for(original_message_id: str, recipient: str) -> bytes:
         f"Message-ID: <{original_message_id}>\r\n"
         "--b--\r\n"
     ).encode()
+
+
+def test_a_thirty_megabyte_attachment_the_door_took_is_on_the_ticket_intact(deliver, settings):
+    """The web upload limit (25 MB) does not apply again to a mail the door took: with the mail limit
+    raised for 30 MB files (base64 makes them 41 MB), the file reaches the ticket byte for byte."""
+    import base64
+    import hashlib
+    import os
+
+    settings.HELPDESK_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+    settings.HELPDESK_EMAIL_MAX_BYTES = 45 * 1024 * 1024
+    data = os.urandom(30 * 1024 * 1024)
+    raw = (
+        b"From: Ann <ann@customer.example>\nTo: support@example.com\nSubject: Disk image\nMIME-Version: 1.0\n"
+        b"Message-ID: <disk@customer.example>\n"
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nThe image is attached.\n'
+        b"--b\nContent-Type: application/octet-stream\n"
+        b"Content-Disposition: attachment; filename*=utf-8''%E7%A3%81%E7%9B%98.img\n"
+        b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(data) + b"--b--\n"
+    )
+
+    row = deliver(raw, door=Door.HTTP)
+
+    assert row.state == RawInboundState.PROCESSED, row.error
+    attachment = Attachment.objects.get(ticket=row.ticket)
+    assert (attachment.filename, attachment.size) == ("磁盘.img", len(data))
+    with attachment.file.open("rb") as stored:
+        assert hashlib.sha256(stored.read()).digest() == hashlib.sha256(data).digest()
+
+
+def test_the_web_upload_limit_still_holds_for_files_not_from_mail(support_team, settings):
+    from django.core.exceptions import ValidationError
+
+    from tickets.services import IncomingFile, attachment_store
+
+    settings.HELPDESK_MAX_UPLOAD_BYTES = 1024
+    ticket = Ticket.objects.create(subject="s", requester=Customer.objects.create(name="c", email="c@x.example"))
+    with pytest.raises(ValidationError, match="too large"):
+        attachment_store(ticket=ticket, message=None, incoming=IncomingFile(name="a.bin", content_type="", content=b"x" * 2048))
