@@ -111,3 +111,6 @@ class EventAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "actor_kind", "via")
     raw_id_fields = ("ticket", "actor_user")
     show_full_result_count = False
+
+# Business hours and SLA policies register themselves from their own module.
+from tickets.sla import admin as sla_admin  # noqa: E402, F401

@@ -14,6 +14,16 @@ from tickets.models.people import (
     User,
 )
 from tickets.models.saved_view import SavedView
+from tickets.models.sla import (
+    BusinessHoliday,
+    BusinessHours,
+    Metric,
+    ReopenBehaviour,
+    SlaPolicy,
+    SlaTimer,
+    SlaTimerPause,
+    TimerState,
+)
 from tickets.models.ticket import (
     ACTIVE_STATUSES,
     UNSOLVED_STATUSES,
@@ -54,4 +64,12 @@ __all__ = [
     "TicketType",
     "User",
     "Visibility",
+    "BusinessHoliday",
+    "BusinessHours",
+    "Metric",
+    "ReopenBehaviour",
+    "SlaPolicy",
+    "SlaTimer",
+    "SlaTimerPause",
+    "TimerState",
 ]

@@ -14,6 +14,7 @@ class ActorKind(models.TextChoices):
     CUSTOMER = "customer", _("Customer")
     SYSTEM = "system", _("System")
     AUTOMATION = "automation", _("Automation")
+    SLA = "sla", _("SLA")
 
 
 class Event(models.Model):
