@@ -381,7 +381,8 @@ def sla_timers_sync(*, ticket: Ticket, now: datetime, reason: str) -> list[SlaTi
     public agent reply, status/priority/team/type/tag change, reopen, solve, close, merge). `reason`
     is recorded on the events it writes ("created", "status_changed" ...). Idempotent.
     """
-    with transaction.atomic():
+    # No savepoint: inside a ticket service a failure here must fail the whole change anyway.
+    with transaction.atomic(savepoint=False):
         timers = {
             timer.metric: timer
             for timer in SlaTimer.objects.select_for_update(of=("self",)).select_related("policy")
@@ -418,19 +419,27 @@ class SlaFiring:
     due_at: datetime
 
 
-def _due_breaches(*, now: datetime, limit: int):  # -> QuerySet[SlaTimer]
+def _claim(queryset: QuerySet[SlaTimer]) -> QuerySet[SlaTimer]:
+    # The ticket row is claimed with the timer: ticket services lock the ticket, then sync its
+    # timers; a scanner holding a timer and then waiting on that ticket (its Event's foreign key
+    # needs a share lock) would deadlock with them. Skipping both keeps the lock order one-way;
+    # NO KEY UPDATE is the weakest lock that still conflicts with the services' FOR UPDATE.
+    return queryset.select_for_update(skip_locked=True, no_key=True, of=("self", "ticket"))
+
+
+def _due_breaches(*, now: datetime, limit: int) -> QuerySet[SlaTimer]:
     # ORDER BY due_at on the partial index (state running, not breached) reads only what is due.
     return (
-        SlaTimer.objects.select_for_update(skip_locked=True, of=("self",))
+        _claim(SlaTimer.objects.all())
         .select_related("ticket", "policy")
         .filter(state=TimerState.RUNNING, breached_at__isnull=True, due_at__lte=now)
         .order_by("due_at")[:limit]
     )
 
 
-def _due_warnings(*, now: datetime, limit: int):  # -> QuerySet[SlaTimer]
+def _due_warnings(*, now: datetime, limit: int) -> QuerySet[SlaTimer]:
     return (
-        SlaTimer.objects.select_for_update(skip_locked=True, of=("self",))
+        _claim(SlaTimer.objects.all())
         .select_related("ticket", "policy")
         .filter(state=TimerState.RUNNING, warned_at__isnull=True, warning_at__isnull=False, warning_at__lte=now,
                 due_at__gt=now)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from tests.tickets.sla.conftest import local, set_fields, ticket_at
 from tickets.models import Event, Metric, SlaTimer, Status, Ticket, TimerState
@@ -166,3 +166,37 @@ def test_the_scan_reads_the_partial_indexes_among_many_running_timers(policy):
     assert "sla_timer_due_idx" in breach_plan, breach_plan
     assert "sla_timer_warning_idx" in warning_plan, warning_plan
     assert "Seq Scan on tickets_slatimer" not in breach_plan + warning_plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scan_skips_a_ticket_a_service_is_changing_and_fires_it_after_the_commit(policy):
+    ticket = open_ticket()
+    other = open_ticket()
+    now = local(2026, 12, 7, 10, 1)
+    locked, done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def service_holding_the_ticket() -> None:
+        # What a ticket service does first: lock the ticket row, then (later) sync its timers.
+        try:
+            with transaction.atomic():
+                Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
+                locked.set()
+                done.wait(timeout=30)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    service = threading.Thread(target=service_holding_the_ticket)
+    service.start()
+    assert locked.wait(timeout=30)
+    try:
+        first = sla_scan_due(now=now)  # must not wait for the service's transaction
+    finally:
+        done.set()
+        service.join(timeout=30)
+
+    assert errors == []
+    assert [(f.ticket_id, f.kind) for f in first] == [(other.pk, "breach")]
+    assert [(f.ticket_id, f.kind) for f in sla_scan_due(now=now)] == [(ticket.pk, "breach")]

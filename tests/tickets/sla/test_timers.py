@@ -18,6 +18,7 @@ from tickets.models import (
     SlaPolicy,
     SlaTimer,
     Status,
+    Ticket,
     TimerState,
 )
 from tickets.sla.selectors import ticket_sla
@@ -378,3 +379,50 @@ def test_due_time_across_the_new_york_dst_change_is_stored_in_utc(policy, office
 
     # 30 minutes on Friday, 30 on Monday after the clocks went back: 09:30 EST is 14:30 UTC.
     assert current(ticket, "first_response").due_at == datetime(2026, 11, 2, 14, 30, tzinfo=UTC)
+
+
+def test_merging_cancels_the_source_tickets_timers(policy):
+    source = ticket_at(FRIDAY_1755)
+    target = ticket_at(FRIDAY_1755)
+    sla_timers_sync(ticket=source, now=FRIDAY_1755, reason="created")
+
+    source = set_fields(source, merged_into=target, status=Status.CLOSED)
+    sla_timers_sync(ticket=source, now=FRIDAY_1755 + timedelta(minutes=1), reason="merged")
+
+    assert set(SlaTimer.objects.filter(ticket=source).values_list("state", flat=True)) == {TimerState.CANCELLED}
+    assert [kind for kind, _ in sla_events(source)].count("sla_cancelled") == 2
+
+
+def test_a_reply_that_sets_pending_meets_first_response_and_pauses_resolution(policy):
+    ticket = ticket_at(local(2026, 12, 7, 9, 0))
+    sla_timers_sync(ticket=ticket, now=local(2026, 12, 7, 9, 0), reason="created")
+    reply_at = local(2026, 12, 7, 9, 40)
+    ticket = set_fields(ticket, status=Status.PENDING, first_responded_at=reply_at, last_agent_reply_at=reply_at)
+
+    sla_timers_sync(ticket=ticket, now=reply_at, reason="agent_reply")
+
+    assert current(ticket, "first_response").state == TimerState.MET
+    resolution = current(ticket, "resolution")
+    assert (resolution.state, resolution.paused_at) == (TimerState.PAUSED, reply_at)
+    assert ticket_sla(ticket)[1]["paused"] is True
+
+
+def test_a_ticket_created_on_hold_starts_paused(policy):
+    ticket = ticket_at(local(2026, 12, 7, 9, 0))
+    ticket = set_fields(ticket, status=Status.ON_HOLD)
+
+    sla_timers_sync(ticket=ticket, now=local(2026, 12, 7, 9, 0), reason="created")
+
+    assert {timer.state for timer in SlaTimer.objects.filter(ticket=ticket)} == {TimerState.PAUSED}
+    ticket = set_fields(ticket, status=Status.OPEN)
+    sla_timers_sync(ticket=ticket, now=local(2026, 12, 7, 11, 0), reason="status_changed")
+    assert current(ticket, "first_response").due_at == local(2026, 12, 7, 12, 0)
+
+
+def test_a_sync_that_changes_nothing_costs_two_queries(policy, django_assert_max_num_queries):
+    ticket = ticket_at(FRIDAY_1755)
+    sla_timers_sync(ticket=ticket, now=FRIDAY_1755, reason="created")
+    ticket = Ticket.objects.select_related("requester").get(pk=ticket.pk)
+
+    with django_assert_max_num_queries(2):  # the timers (locked) and the matching policy
+        assert sla_timers_sync(ticket=ticket, now=FRIDAY_1755, reason="tags_changed") == []
