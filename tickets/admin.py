@@ -14,6 +14,7 @@ from tickets.models import (
     Customer,
     CustomFieldDefinition,
     Event,
+    NotificationDelivery,
     Organization,
     SavedView,
     Team,
@@ -43,6 +44,7 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         (_("Helpdesk"), {"fields": ("role", "display_name", "language", "timezone", "email_verified_at")}),
+        (_("Email notifications"), {"fields": ("notify_on_assignment", "notify_on_customer_reply")}),
     )
     inlines = [TeamMembershipInline]
 
@@ -111,6 +113,18 @@ class EventAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "actor_kind", "via")
     raw_id_fields = ("ticket", "actor_user")
     show_full_result_count = False
+
+
+@admin.register(NotificationDelivery)
+class NotificationDeliveryAdmin(ReadOnlyAdmin):
+    """Which agent was mailed about which event, and whether the mail went out (or why not)."""
+
+    list_display = ("created_at", "kind", "recipient", "event", "state", "sent_at")
+    list_filter = ("state", "kind")
+    raw_id_fields = ("event", "recipient")
+    search_fields = ("recipient__username", "recipient__email")
+    show_full_result_count = False
+
 
 # Business hours and SLA policies register themselves from their own module.
 from tickets.sla import admin as sla_admin  # noqa: E402, F401
