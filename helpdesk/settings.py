@@ -194,6 +194,8 @@ CELERY_TIMEZONE = "UTC"
 
 # Solved tickets close automatically after this many days (Celery beat).
 HELPDESK_AUTO_CLOSE_DAYS = env.int("HELPDESK_AUTO_CLOSE_DAYS", default=4)
+# Celery beat runs the SLA scan (warnings, breaches, escalations) every this many seconds.
+HELPDESK_SLA_SCAN_SECONDS = env.float("HELPDESK_SLA_SCAN_SECONDS", default=30.0)
 HELPDESK_TICKET_NUMBER_START = 10001
 # Tickets that arrive without a team (web form without a choice, API) go to this team.
 HELPDESK_DEFAULT_TEAM = env.str("HELPDESK_DEFAULT_TEAM", default="support")
@@ -223,6 +225,10 @@ HELPDESK_EMAIL_INTAKE_TOKEN = env.str("HELPDESK_EMAIL_INTAKE_TOKEN", default="")
 # HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS apart), HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES times, then the
 # message shows as failed. HELPDESK_EMAIL_REPLIES=False mails nothing (history imports).
 HELPDESK_EMAIL_REPLIES = env.bool("HELPDESK_EMAIL_REPLIES", default=True)
+# SLA timers follow every ticket change (tickets.services.common.sync_sla). History imports and the
+# demo seed switch them off while they write the past (a clock started now for last month's ticket
+# would measure nothing).
+HELPDESK_SLA_TIMERS = env.bool("HELPDESK_SLA_TIMERS", default=True)
 HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES = env.int("HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES", default=8)
 HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS = env.float("HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS", default=30.0)
 HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS = env.float("HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS", default=3600.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
@@ -54,6 +55,24 @@ def emit_ticket_event(
         customer_event = {"type": event_type, "ticket": {"number": ticket.number, "status": ticket.status}}
         deliveries.append(([realtime.customer_group(ticket.requester_id)], customer_event))
     realtime.broadcast_many_after_commit(deliveries)
+
+
+# Changes of these fields can start, pause, meet or re-target SLA timers (or pick another policy).
+SLA_FIELDS = frozenset({"status", "priority", "type", "team", "tags", "first_responded_at", "last_agent_reply_at",
+                        "last_customer_message_at", "merged_into"})
+
+
+def sync_sla(ticket: Ticket, *, reason: str) -> None:
+    """Bring the ticket's SLA timers in line with the change just made, in the same transaction.
+
+    Every ticket service calls this after it saved the ticket: the timers are never a step behind
+    the ticket (a failure here fails the change), and the scan of the workers reads due times only.
+    """
+    from tickets.sla.services import sla_timers_sync
+
+    if not settings.HELPDESK_SLA_TIMERS:
+        return
+    sla_timers_sync(ticket=ticket, now=timezone.now(), reason=reason)
 
 
 def require(condition: bool, message: str = "") -> None:

@@ -27,7 +27,7 @@ from tickets.models import (
 )
 from tickets.sanitize import html_to_text, sanitize_html, text_to_html
 from tickets.services.attachments import IncomingFile, attachment_store
-from tickets.services.common import emit_ticket_event, via_for
+from tickets.services.common import emit_ticket_event, sync_sla, via_for
 
 
 def normalize_tags(tags: Sequence[str] | None) -> list[str]:
@@ -176,6 +176,7 @@ def ticket_create_with_message(
                 events.follow_up_created(
                     ticket=ticket, closed_ticket=follow_up_of, actor=actor, via=via, actor_kind=actor_kind
                 )
+            sync_sla(ticket, reason="created")
             emit_ticket_event(ticket, "ticket.created")
     except IntegrityError:
         # Two deliveries of one message raced; the other one won and holds the ticket.

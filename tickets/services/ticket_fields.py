@@ -20,7 +20,7 @@ from helpdesk import permissions
 from tickets import events
 from tickets.custom_fields import validate_custom_fields
 from tickets.models import ActorKind, Priority, Status, Team, Ticket, TicketType, User
-from tickets.services.common import emit_ticket_event, lock_ticket, via_for
+from tickets.services.common import SLA_FIELDS, emit_ticket_event, lock_ticket, sync_sla, via_for
 from tickets.services.ticket_create import normalize_tags
 from tickets.transitions import check_transition
 
@@ -161,6 +161,8 @@ def ticket_update(
             changes["status"] = status
         if fields:
             ticket.save(update_fields=sorted({*fields, "updated_at"}))
+            if SLA_FIELDS.intersection(fields):
+                sync_sla(ticket, reason="updated")
             emit_ticket_event(
                 ticket, "ticket.updated", changes=changes, previous_team_id=previous_team_id,
                 previous_assignee_id=previous_assignee_id,

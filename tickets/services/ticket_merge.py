@@ -10,7 +10,7 @@ from helpdesk import permissions
 from tickets import events
 from tickets.models import Attachment, AuthorKind, Channel, Message, Status, Ticket, User, Visibility
 from tickets.sanitize import text_to_html
-from tickets.services.common import emit_ticket_event
+from tickets.services.common import emit_ticket_event, sync_sla
 from tickets.services.ticket_fields import apply_status
 from tickets.transitions import is_allowed
 
@@ -55,6 +55,8 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User, via: str | None
         fields += apply_status(ticket=source, status=Status.CLOSED, actor=actor, via=via)
         source.save(update_fields=sorted(set(fields)))
         target.save(update_fields=["message_count", "first_responded_at", "updated_at"])
+        sync_sla(source, reason="merged")
+        sync_sla(target, reason="merged")
         emit_ticket_event(source, "ticket.merged", changes={"merged_into": target.number})
         emit_ticket_event(target, "ticket.updated", changes={"merged_from": source.number})
     return target

@@ -24,7 +24,7 @@ from tickets.models import (
     Visibility,
 )
 from tickets.services.attachments import IncomingFile, attachment_store
-from tickets.services.common import emit_ticket_event, lock_ticket, via_for
+from tickets.services.common import emit_ticket_event, lock_ticket, sync_sla, via_for
 from tickets.services.ticket_create import existing_message, message_bodies, ticket_create
 from tickets.services.ticket_fields import apply_status
 from tickets.transitions import check_transition
@@ -138,6 +138,7 @@ def ticket_reply(
                         ticket=ticket, status=Status.OPEN, actor=actor, via=via, actor_kind=ActorKind.CUSTOMER
                     )
             ticket.save(update_fields=sorted(set(update_fields)))
+            sync_sla(ticket, reason="agent_reply" if is_agent else "customer_message")
             emit_ticket_event(
                 ticket, "ticket.message_added", changes=changes,
                 extra={"message": {"id": message.pk, "visibility": Visibility.PUBLIC, "author_kind": message.author_kind}},

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.factories import make_ticket
-from tickets.models import BusinessHours, SlaPolicy, Ticket
+from tickets.models import BusinessHours, Event, SlaPolicy, SlaTimer, Ticket
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKDAYS_9_TO_18 = {str(day): ["09:00-18:00"] for day in range(5)}
@@ -40,13 +40,17 @@ def ticket_at(created_at: datetime, **fields: Any) -> Ticket:
     """A ticket opened by its customer at `created_at` (the services stamp the wall clock; the
     timers read these fields)."""
     ticket = make_ticket(**fields)
+    # The service started timers at the wall clock; these tests replay the ticket's life at chosen
+    # instants, so they start from none and sync at `created_at` themselves.
+    SlaTimer.objects.filter(ticket=ticket).delete()
+    Event.objects.filter(ticket=ticket, kind__startswith="sla_").delete()
     Ticket.objects.filter(pk=ticket.pk).update(created_at=created_at, last_customer_message_at=created_at)
     ticket.refresh_from_db()
     return ticket
 
 
 def set_fields(ticket: Ticket, **fields: Any) -> Ticket:
-    """Change the ticket as a service would (the services' SLA hooks come later)."""
+    """Change the ticket's fields directly, leaving the timers to the sync the test calls at its chosen instant."""
     Ticket.objects.filter(pk=ticket.pk).update(**fields)
     ticket.refresh_from_db()
     return ticket
