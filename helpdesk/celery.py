@@ -24,13 +24,20 @@ app.conf.beat_schedule = {
 
 @app.on_after_configure.connect
 def _schedule_mailbox_polls(sender: Celery, **kwargs: object) -> None:
-    # IMAP mailboxes are polled every HELPDESK_IMAP_POLL_SECONDS; read here, once Django's settings
-    # are loaded (this module is imported while they load).
+    # IMAP mailboxes are polled every HELPDESK_IMAP_POLL_SECONDS, the SLA scan runs every
+    # HELPDESK_SLA_SCAN_SECONDS; read here, once Django's settings are loaded (this module is
+    # imported while they load).
     from django.conf import settings
 
     sender.add_periodic_task(
         settings.HELPDESK_IMAP_POLL_SECONDS, sender.signature("channels_intake.tasks.poll_mailboxes"),
         name="intake-poll-mailboxes",
+    )
+    # SLA warnings and breaches: a tick that waited longer than its interval in the queue (workers
+    # down) is dropped; the next one fires everything due since.
+    sender.add_periodic_task(
+        settings.HELPDESK_SLA_SCAN_SECONDS, sender.signature("tickets.tasks.sla_scan"),
+        name="sla-scan", expires=settings.HELPDESK_SLA_SCAN_SECONDS,
     )
 
 

@@ -1,10 +1,15 @@
-"""Agents' email notifications: a ticket was assigned to them, or its customer wrote again.
+"""Agents' email notifications: a ticket was assigned to them, its customer wrote again, or an SLA
+target is about to be missed or was missed.
 
 Who gets mail (Zendesk's and Zammad's defaults):
 - *assigned*: the new assignee, when someone else (another agent, routing, the system) assigned the
   ticket to them; assigning oneself mails nothing.
 - *customer replied*: when the customer adds a public message (any channel), the assignee; on an
   unassigned ticket the members of its team (nobody when it has no team).
+- *SLA warning* / *SLA breached* (the scan's `sla_warning` / `sla_breached` events): the assignee, on
+  an unassigned ticket its team's members; on a breach also the policy's `escalate_notify` people
+  (a manager). The same people get the in-app notice (tickets.sla.actions). A warning whose target
+  was met or cancelled before the mail left is not sent: it would ask for what was already done.
 Never the person who acted, never an inactive user, never anyone but staff who may see the ticket
 (`helpdesk.permissions.can_view_ticket`), and nobody who switched that kind off
 (`User.notify_on_assignment`, `User.notify_on_customer_reply`).
@@ -27,9 +32,11 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
@@ -40,8 +47,13 @@ from tickets.models import (
     AuthorKind,
     Event,
     Message,
+    Metric,
     NotificationDelivery,
     NotificationState,
+    SlaPolicy,
+    SlaTimer,
+    Ticket,
+    TimerState,
     User,
     Visibility,
 )
@@ -50,7 +62,11 @@ logger = logging.getLogger(__name__)
 
 ASSIGNED = "assigned"
 CUSTOMER_REPLIED = "customer_replied"
-# The user field that switches each kind on or off.
+SLA_WARNING = "sla_warning"
+SLA_BREACHED = "sla_breached"
+SLA_KINDS = (SLA_WARNING, SLA_BREACHED)
+# The user field that switches each kind on or off. SLA mails have none: missing a target is what
+# the people responsible must hear about (the in-app notice says it too).
 PREFERENCE_FIELDS = {ASSIGNED: "notify_on_assignment", CUSTOMER_REPLIED: "notify_on_customer_reply"}
 EXCERPT_CHARS = 500
 
@@ -75,6 +91,8 @@ def notification_kind(event: Event) -> str | None:
         return ASSIGNED if assignee_id != event.actor_user_id else None
     if event.kind == "reply_added" and event.actor_kind == ActorKind.CUSTOMER:
         return CUSTOMER_REPLIED
+    if event.kind in SLA_KINDS:  # the scan's events carry the same names
+        return event.kind
     return None
 
 
@@ -104,6 +122,30 @@ def notify_after_commit(event: Event) -> None:
 # --- who ------------------------------------------------------------------------------------------
 
 
+def sla_recipients(*, ticket: Ticket, policy: SlaPolicy | None, is_breach: bool) -> list[User]:
+    """Who hears about an SLA warning or breach on `ticket`, as it stands now: its assignee (else its
+    team's members), and on a breach the policy's escalation contacts. Active staff who may see the
+    ticket, with an email address or not (the in-app notice needs none)."""
+    if ticket.assignee_id is not None:
+        responsible = Q(pk=ticket.assignee_id)
+    elif ticket.team_id is not None:
+        responsible = Q(team_memberships__team_id=ticket.team_id)
+    else:
+        responsible = Q(pk__in=[])
+    if is_breach and policy is not None:
+        responsible |= Q(pk__in=policy.escalate_notify.values("pk"))
+    candidates = User.objects.filter(responsible, is_active=True, role__in=STAFF_ROLES).distinct().order_by("pk")
+    return [user for user in candidates if permissions.can_view_ticket(user, ticket)]
+
+
+def _sla_timer_of(event: Event) -> SlaTimer | None:
+    timer_id = event.to_value.get("timer") if isinstance(event.to_value, dict) else None
+    if not isinstance(timer_id, int):
+        return None
+    return SlaTimer.objects.select_related("policy").filter(pk=timer_id).first()
+
+
+
 def notification_recipients(event: Event, kind: str) -> list[User]:
     """The staff users who get `kind` mail about `event`, as the ticket stands now."""
     ticket = event.ticket
@@ -123,6 +165,12 @@ def notification_recipients(event: Event, kind: str) -> list[User]:
             candidates = User.objects.filter(team_memberships__team_id=ticket.team_id)
         else:
             return []
+    elif kind in SLA_KINDS:
+        timer = _sla_timer_of(event)
+        if kind == SLA_WARNING and (timer is None or timer.state != TimerState.RUNNING):
+            return []
+        users = sla_recipients(ticket=ticket, policy=timer.policy if timer else None, is_breach=kind == SLA_BREACHED)
+        return [user for user in users if user.email]
     else:
         return []
     candidates = (
@@ -160,10 +208,62 @@ def ticket_link(number: int) -> str:
     return str(settings.HELPDESK_SITE_URL).rstrip("/") + reverse("agent:ticket", args=[number])
 
 
+def _mail(*, subject: str, text: str, html: str, recipient: User) -> EmailMultiAlternatives:
+    from channels_intake.email.outbound import encoded_subject
+
+    mail = EmailMultiAlternatives(
+        subject=encoded_subject(subject),
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[recipient.email],
+        headers={
+            # RFC 3834: machine-made, so autoresponders (out-of-office) stay silent.
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+        },
+    )
+    mail.attach_alternative(html, "text/html")
+    return mail
+
+
+def build_sla_email(*, event: Event, kind: str, recipient: User) -> EmailMultiAlternatives:
+    """The SLA warning or breach mail for `recipient`, in their language and time zone."""
+    from channels_intake.email.outbound import header_text
+
+    ticket = event.ticket
+    values = event.to_value if isinstance(event.to_value, dict) else {}
+    metric = str(values.get("metric") or event.field)
+    timer = _sla_timer_of(event)
+    due_at = timer.due_at if timer is not None else parse_datetime(str(values.get("due_at") or ""))
+    with translation.override(recipient.language or settings.LANGUAGE_CODE), \
+            timezone.override(_reader_timezone(recipient.timezone)):
+        metric_label = str(Metric(metric).label) if metric in Metric.values else metric
+        context = {
+            "kind": kind,
+            "recipient": recipient,
+            "ticket": ticket,
+            "link": ticket_link(ticket.number),
+            "metric": metric_label,
+            "due_at": due_at,
+            "policy": values.get("policy") or "",
+        }
+        subject_values = {"number": f"{header_text(settings.HELPDESK_EMAIL_TICKET_TAG)}{ticket.number}",
+                          "subject": header_text(ticket.subject), "metric": metric_label}
+        if kind == SLA_BREACHED:
+            subject = _("[%(number)s] SLA breached (%(metric)s): %(subject)s") % subject_values
+        else:
+            subject = _("[%(number)s] SLA warning (%(metric)s): %(subject)s") % subject_values
+        text = render_to_string("tickets/email/sla_notification.txt", context)
+        html = render_to_string("tickets/email/sla_notification.html", context)
+    return _mail(subject=subject, text=text, html=html, recipient=recipient)
+
+
 def build_notification_email(*, event: Event, kind: str, recipient: User) -> EmailMultiAlternatives:
     """The mail telling `recipient` about `event`, in their language and time zone."""
-    from channels_intake.email.outbound import encoded_subject, header_text
+    from channels_intake.email.outbound import header_text
 
+    if kind in SLA_KINDS:
+        return build_sla_email(event=event, kind=kind, recipient=recipient)
     ticket = event.ticket
     message = _customer_message(event, kind)
     excerpt = Truncator((message.body_text if message else "").strip()).chars(EXCERPT_CHARS)
@@ -190,19 +290,7 @@ def build_notification_email(*, event: Event, kind: str, recipient: User) -> Ema
             subject = _("[%(number)s] %(customer)s replied: %(subject)s") % values
         text = render_to_string("tickets/email/notification.txt", context)
         html = render_to_string("tickets/email/notification.html", context)
-    mail = EmailMultiAlternatives(
-        subject=encoded_subject(subject),
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[recipient.email],
-        headers={
-            # RFC 3834: machine-made, so autoresponders (out-of-office) stay silent.
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-        },
-    )
-    mail.attach_alternative(html, "text/html")
-    return mail
+    return _mail(subject=subject, text=text, html=html, recipient=recipient)
 
 
 # --- sending ----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from channels_intake.email.outbound import TemporaryDeliveryError
 from channels_intake.tasks import RETRY_DATABASE_OUTAGE, _retry_countdown
@@ -19,6 +20,33 @@ logger = logging.getLogger(__name__)
 def close_solved_tickets() -> int:
     """Close tickets solved more than HELPDESK_AUTO_CLOSE_DAYS ago (idempotent; SKIP LOCKED batches)."""
     return tickets_close_solved()
+
+
+# One run fires at most this many batches; a backlog bigger than that (workers down for a while) is
+# worked off over the next runs instead of one task holding a worker for minutes.
+SLA_SCAN_MAX_BATCHES = 20
+SLA_SCAN_BATCH_SIZE = 500
+
+
+@shared_task(name="tickets.tasks.sla_scan", acks_late=True, queue="sla")
+def sla_scan(batch_size: int = SLA_SCAN_BATCH_SIZE, max_batches: int = SLA_SCAN_MAX_BATCHES) -> int:
+    """Fire the SLA warnings and breaches that are due, with their actions; returns how many fired.
+
+    Each batch commits on its own (marks, events and actions together), so a worker that dies
+    mid-run loses nothing: what it had not committed is still due for the next run, and what it had
+    committed is never fired again. Several workers running it share the work (SKIP LOCKED). No
+    retries: beat runs it again within HELPDESK_SLA_SCAN_SECONDS anyway.
+    """
+    from tickets.sla.actions import sla_fire_actions
+    from tickets.sla.services import sla_scan_due
+
+    fired = 0
+    for _batch in range(max_batches):
+        batch = sla_scan_due(now=timezone.now(), batch_size=batch_size, on_fire=sla_fire_actions)
+        fired += len(batch)
+        if len(batch) < batch_size:
+            break
+    return fired
 
 
 def _max_retries() -> int:

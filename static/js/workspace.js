@@ -193,6 +193,76 @@
     connect();
   }
 
+  /* ------------------------------------------------------------ SLA notices */
+  /* `sla.warning` / `sla.breached` reach the agents responsible for a ticket (its assignee, else its
+   * team; a manager the policy names). The toast's words come from the page (data attributes on
+   * #app, translated by the server); from the socket only the ticket number is used, as a number. */
+  var MAX_TOASTS = 4;
+  var TOAST_SECONDS = { "sla.warning": 15, "sla.breached": 60 };
+
+  function toastRegion() {
+    var region = document.getElementById("toasts");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "toasts";
+      region.className = "toasts";
+      region.setAttribute("role", "status");
+      region.setAttribute("aria-live", "polite");
+      document.body.appendChild(region);
+    }
+    return region;
+  }
+
+  function ticketUrl(number) {
+    var pattern = (app && app.dataset.ticketUrl) || "/agent/tickets/0/";
+    return pattern.replace(/\/0\/$/, "/" + number + "/");
+  }
+
+  function showSlaToast(data) {
+    var number = ticketNumberOf(data);
+    if (!number) {
+      return;
+    }
+    var isBreach = data.type === "sla.breached";
+    var dataset = (app && app.dataset) || {};
+    var template = isBreach
+      ? dataset.slaBreachedText || "SLA breached on #%(number)s"
+      : dataset.slaWarningText || "SLA warning on #%(number)s";
+    var region = toastRegion();
+    var toast = document.createElement("div");
+    toast.className = "toast " + (isBreach ? "toast--danger" : "toast--warning");
+    toast.dataset.slaToast = data.type;
+    var link = document.createElement("a");
+    link.className = "toast__link";
+    link.href = ticketUrl(number);
+    link.textContent = template.replace("%(number)s", String(number));
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast__close";
+    close.setAttribute("aria-label", dataset.toastDismissText || "Dismiss");
+    close.textContent = "\u00d7";
+    close.addEventListener("click", function () {
+      toast.remove();
+    });
+    toast.appendChild(link);
+    toast.appendChild(close);
+    region.appendChild(toast);
+    // A burst (a backlog fired at once) keeps only the newest few on screen.
+    while (region.children.length > MAX_TOASTS) {
+      region.removeChild(region.firstChild);
+    }
+    setTimeout(function () {
+      toast.remove();
+    }, TOAST_SECONDS[data.type] * 1000);
+  }
+
+  document.addEventListener("hd:realtime", function (event) {
+    var data = event.detail;
+    if (data && (data.type === "sla.warning" || data.type === "sla.breached")) {
+      showSlaToast(data);
+    }
+  });
+
   /* ------------------------------------------------------------ sidebar counts */
   if (app && app.dataset.sidebarUrl && window.htmx) {
     var refreshSidebar = debounce(function () {

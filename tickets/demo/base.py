@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from tickets.demo import content
 from tickets.demo.content import EN, ZH_HANS, ZH_HANT
+from tickets.demo.sla import ensure_sla
 from tickets.models import (
     AgentProfile,
     Customer,
@@ -285,6 +286,7 @@ def ensure_base_data(*, tickets: int) -> None:
         organizations = ensure_organizations()
         ensure_custom_fields()
         ensure_saved_views(teams, users)
+        ensure_sla(users)
         ensure_demo_customer(password_hash)
         ensure_customers(customer_pool_size(tickets), organizations)
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from tickets.models.people import Customer, Organization, Team
+from tickets.models.people import Customer, Organization, Team, User
 from tickets.models.ticket import Channel, Priority, Status, Ticket, TicketType
 from tickets.sla.calendar import DAYS_PER_WEEK, BusinessCalendar, LocalInterval
 
@@ -127,6 +127,13 @@ def _default_pause_statuses() -> list[str]:
     return [Status.PENDING, Status.ON_HOLD]
 
 
+# Escalation on breach: "raise" is one step up (low → normal → high → urgent); a priority value
+# raises to that priority (never lowers).
+RAISE_ONE_STEP = "raise"
+ESCALATE_PRIORITY_CHOICES = [("", _("Keep the priority")), (RAISE_ONE_STEP, _("Raise one step")),
+                             *[(value, label) for value, label in Priority.choices if value != Priority.LOW]]
+
+
 class SlaPolicy(models.Model):
     """Targets for tickets that match its conditions. Policies are tried by position; the first
     active one whose conditions all hold wins. An empty condition matches every ticket."""
@@ -177,6 +184,23 @@ class SlaPolicy(models.Model):
     resolution_on_reopen = models.CharField(
         _("on reopen"), max_length=16, choices=ReopenBehaviour.choices, default=ReopenBehaviour.CONTINUE
     )
+    # What a breach does besides notifying the assignee (or the team): tickets.sla.actions.
+    escalate_priority = models.CharField(
+        _("on breach, priority"), max_length=16, choices=ESCALATE_PRIORITY_CHOICES, default="", blank=True,
+    )
+    escalate_to_team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("on breach, move to team"),
+    )
+    escalate_assign_to_lead = models.BooleanField(
+        _("on breach, assign to the team lead"), default=False,
+        help_text=_("The lead of the ticket's team (after a move, of the new team)."),
+    )
+    escalate_add_tag = models.CharField(_("on breach, add tag"), max_length=64, blank=True)
+    escalate_notify = models.ManyToManyField(
+        User, blank=True, related_name="+", verbose_name=_("on breach, also notify"),
+        help_text=_("For example a manager: they get the breach notification too."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -187,6 +211,15 @@ class SlaPolicy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def escalated_priority(self, current: str) -> str:
+        """The priority a breach raises `current` to (`current` when the policy keeps it)."""
+        order = list(Priority.values)
+        if self.escalate_priority == RAISE_ONE_STEP:
+            return order[min(order.index(current) + 1, len(order) - 1)] if current in order else current
+        if self.escalate_priority in order and current in order:
+            return max(current, self.escalate_priority, key=order.index)
+        return current
 
     def target_minutes(self, *, metric: str, priority: str) -> int | None:
         value = (self.targets or {}).get(priority, {}).get(metric)

@@ -69,7 +69,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     list_display = ["name", "position", "is_active", "calendar"]
     list_editable = ["position", "is_active"]
     list_filter = ["is_active"]
-    filter_horizontal = ["teams", "organizations"]
+    filter_horizontal = ["teams", "organizations", "escalate_notify"]
     fieldsets = [
         (None, {"fields": ["name", "position", "is_active", "calendar"]}),
         (_("Conditions (empty matches every ticket)"), {
@@ -83,5 +83,10 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         }),
         (_("Clock"), {
             "fields": ["pause_statuses", "warning_percent", "warning_minutes_before", "resolution_on_reopen"],
+        }),
+        (_("Escalation on breach"), {
+            "fields": ["escalate_priority", "escalate_add_tag", "escalate_to_team", "escalate_assign_to_lead",
+                       "escalate_notify"],
+            "description": _("Besides notifying the assignee (or the team), a missed target does this."),
         }),
     ]

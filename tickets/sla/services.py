@@ -486,6 +486,8 @@ def _fire(timer: SlaTimer, *, kind: str, now: datetime) -> SlaFiring:
             "target_minutes": timer.target_minutes,
             "due_at": timer.due_at.isoformat(),
             "fired_at": now.isoformat(),
+            # The notification mail finds the policy (and whom it escalates to) through the timer.
+            "timer": timer.pk,
         },
     )
     return SlaFiring(kind=kind, timer_id=timer.pk, ticket_id=timer.ticket_id, metric=timer.metric, due_at=timer.due_at)
