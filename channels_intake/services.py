@@ -159,12 +159,14 @@ def _link_inline_images(message: Message) -> None:
         message.body_html = linked
 
 
-def ingest(inbound: InboundMessage) -> IngestResult:
+def ingest(inbound: InboundMessage, *, duplicate_checked: bool = False) -> IngestResult:
     """Find or create the customer, continue their ticket or open one, append the message.
 
     Idempotent on (channel, external_id): delivering the same message again returns the first result.
+    duplicate_checked: the caller looked the message up under a lock in this transaction already
+    (the email processing does); a delivery racing it is still caught by the unique index.
     """
-    duplicate = existing_message(inbound.channel, inbound.external_id)
+    duplicate = None if duplicate_checked else existing_message(inbound.channel, inbound.external_id)
     if duplicate is not None:
         return IngestResult(ticket=duplicate.ticket, message=duplicate, created_ticket=False, is_duplicate=True)
     # No savepoint of its own: when a caller's transaction is open (the email processing opens one,

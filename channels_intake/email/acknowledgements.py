@@ -148,7 +148,8 @@ def _refusal(*, row: RawInbound, parsed: ParsedEmail, ticket: Ticket, mailboxes:
 
 
 def acknowledge_new_ticket(
-    *, row: RawInbound, parsed: ParsedEmail, ticket: Ticket, mailboxes: Mailboxes
+    *, row: RawInbound, parsed: ParsedEmail, ticket: Ticket, mailboxes: Mailboxes,
+    team_settings: TeamEmailSettings | None = None,
 ) -> tuple[Message | None, str]:
     """Acknowledge the ticket `row` just opened, when its team wants it and the rules allow it.
 
@@ -157,7 +158,8 @@ def acknowledge_new_ticket(
     """
     from tickets.services.ticket_messages import ticket_add_automatic_reply
 
-    team_settings = TeamEmailSettings.objects.filter(team_id=ticket.team_id).first() if ticket.team_id else None
+    if team_settings is None and ticket.team_id:
+        team_settings = TeamEmailSettings.objects.filter(team_id=ticket.team_id).first()
     if team_settings is None or not team_settings.acknowledgement_enabled:
         return None, ""
     refusal = _refusal(row=row, parsed=parsed, ticket=ticket, mailboxes=mailboxes)

@@ -23,7 +23,7 @@ from channels_intake.email.acknowledgements import acknowledge_new_ticket
 from channels_intake.email.bounces import message_mark_bounced, outbound_message_for
 from channels_intake.email.mailboxes import Mailboxes
 from channels_intake.email.parser import ParsedEmail, UnparseableEmail, parse_email, to_inbound_message
-from channels_intake.email.screening import Suspension, default_team_id, screen
+from channels_intake.email.screening import Suspension, default_team_id, screen, team_email_settings
 from channels_intake.email.threads import ThreadMatch, find_thread, reference_keys
 from channels_intake.models import RawInbound, RawInboundState, SuspensionReason
 from channels_intake.services import ingest
@@ -151,12 +151,16 @@ def _screening_team_id(match: ThreadMatch | None, mailboxes: Mailboxes, recipien
     return default_team_id()
 
 
-def _acknowledge(row: RawInbound, parsed: ParsedEmail, ticket_pk: int, mailboxes: Mailboxes) -> str:
+def _acknowledge(row: RawInbound, parsed: ParsedEmail, ticket: Ticket, mailboxes: Mailboxes) -> str:
     """Acknowledge a ticket this mail opened; a fault there never costs the customer their ticket."""
-    ticket = Ticket.objects.select_related("requester", "team").get(pk=ticket_pk)
+    team_settings = team_email_settings(ticket.team_id)
+    if team_settings is None or not team_settings.acknowledgement_enabled:
+        return ""  # most mail: one query, no savepoint
     try:
         with transaction.atomic():
-            message, note = acknowledge_new_ticket(row=row, parsed=parsed, ticket=ticket, mailboxes=mailboxes)
+            message, note = acknowledge_new_ticket(
+                row=row, parsed=parsed, ticket=ticket, mailboxes=mailboxes, team_settings=team_settings
+            )
     except (OperationalError, InterfaceError):
         raise
     except Exception as error:  # noqa: BLE001 - the ticket stands; the admin sees why no acknowledgement went
@@ -215,7 +219,8 @@ def _process(row: RawInbound) -> Outcome:
         ticket_number=match.ticket.number if match else None,
         ticket_number_confirmed=match is not None,
     )
-    result = ingest(inbound)
+    # _as_duplicate looked the message up above, under the advisory lock of its id.
+    result = ingest(inbound, duplicate_checked=True)
     row.ticket_id, row.message_id = result.ticket.pk, result.message.pk
     if result.is_duplicate:
         row.state = RawInboundState.DUPLICATE
@@ -231,7 +236,7 @@ def _process(row: RawInbound) -> Outcome:
     if is_released:
         row.note = f"Released from suspension. {row.note}"
     if result.created_ticket:
-        acknowledgement_note = _acknowledge(row, parsed, result.ticket.pk, mailboxes)
+        acknowledgement_note = _acknowledge(row, parsed, result.ticket, mailboxes)
         if acknowledgement_note:
             row.note = f"{row.note} {acknowledgement_note}"
     return Outcome.PROCESSED
