@@ -395,11 +395,24 @@ def sla_timers_sync(*, ticket: Ticket, now: datetime, reason: str) -> list[SlaTi
             for timer in timers.values():
                 if timer.state in UNFINISHED:
                     sync.cancel(timer)
+            _keep_sla_due_at(ticket, timers, sync.changed)
             return list(sync.changed.values())
         sync.first_response(timers.get(Metric.FIRST_RESPONSE))
         sync.next_response(timers.get(Metric.NEXT_RESPONSE))
         sync.resolution(timers.get(Metric.RESOLUTION))
+        _keep_sla_due_at(ticket, timers, sync.changed)
         return list(sync.changed.values())
+
+
+def _keep_sla_due_at(ticket: Ticket, timers: dict[str, SlaTimer], changed: dict[int, SlaTimer]) -> None:
+    """Ticket.sla_due_at: the nearest due time of the current running timers (the queue's "due
+    soonest" sort and "Breaching soon" view read it). Written only when it moved."""
+    current = {timer.metric: timer for timer in timers.values() if timer.is_current}
+    current.update({timer.metric: timer for timer in changed.values() if timer.is_current})
+    due_at = min((timer.due_at for timer in current.values() if timer.state == TimerState.RUNNING), default=None)
+    if due_at != ticket.sla_due_at:
+        Ticket.objects.filter(pk=ticket.pk).update(sla_due_at=due_at)
+        ticket.sla_due_at = due_at
 
 
 # -- The scan -----------------------------------------------------------------------------------
