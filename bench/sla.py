@@ -211,9 +211,9 @@ def run(*, url: str, env: dict[str, str], redis_url: str, options: Options, say:
     result = Result(timers=options.timers, tickets=tickets, due=options.due, seeded_seconds=seconds, reused=reused,
                     database_size=size)
     result.loads["before"] = load_before
-    import tickets.services.common
+    from tickets.services import common as ticket_services_common
 
-    result.services_sync_timers = hasattr(tickets.services.common, "sync_sla")
+    result.services_sync_timers = hasattr(ticket_services_common, "sync_sla")
     say(f"SLA bench data: {options.timers:,} running timers on {tickets:,} tickets ({size}); "
         + ("reused" if reused else f"generated in {seconds:.0f} s"))
 

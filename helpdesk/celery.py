@@ -37,7 +37,7 @@ def _schedule_mailbox_polls(sender: Celery, **kwargs: object) -> None:
     # down) is dropped; the next one fires everything due since.
     sender.add_periodic_task(
         settings.HELPDESK_SLA_SCAN_SECONDS, sender.signature("tickets.tasks.sla_scan"),
-        name="sla-scan", expires=settings.HELPDESK_SLA_SCAN_SECONDS,
+        name="sla-scan", queue="sla", expires=settings.HELPDESK_SLA_SCAN_SECONDS,
     )
 
 

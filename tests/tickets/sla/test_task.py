@@ -109,6 +109,8 @@ def test_the_task_is_on_the_sla_queue_with_late_acks_and_in_the_beat_schedule(se
     entry = app.conf.beat_schedule["sla-scan"]
     assert entry["task"] == "tickets.tasks.sla_scan"
     assert entry["schedule"] == settings.HELPDESK_SLA_SCAN_SECONDS == 30.0
+    # A tick still queued when the next is due is dropped, not run late on top of it.
+    assert entry["options"] == {"queue": "sla", "expires": 30.0}
 
 
 # --- in-app notice over the websocket --------------------------------------------------------------
