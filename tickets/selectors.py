@@ -8,11 +8,12 @@ import json
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import reduce
 from typing import Any
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
@@ -26,11 +27,13 @@ from tickets.models import (
     Message,
     Priority,
     SavedView,
+    SlaTimer,
     Status,
     Team,
     TeamMembership,
     Ticket,
     TicketType,
+    TimerState,
     User,
     Visibility,
 )
@@ -55,7 +58,12 @@ SORT_FIELDS: dict[str, str] = {
     "assignee": "assignee__username",
     "updated": "updated_at",
     "created": "created_at",
+    # The nearest due time of the running SLA targets (Ticket.sla_due_at, indexed); none sort last.
+    "due": "sla_due_at",
 }
+DATETIME_SORT_PATHS = frozenset({"updated_at", "created_at", "sla_due_at"})
+# "Breaching soon": the nearest SLA target is due within this time, or already missed.
+BREACHING_SOON = timedelta(hours=1)
 DEFAULT_SORT = "-updated"
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 200
@@ -81,6 +89,8 @@ class TicketFilters:
     updated_after: datetime | None = None
     created_after: datetime | None = None
     q: str = ""
+    # Tickets whose nearest running SLA target is due within BREACHING_SOON or overdue (`sla=breaching`).
+    sla_breaching: bool = False
     # Search only public messages: set for customers, so a search cannot probe internal notes.
     search_public_messages_only: bool = False
 
@@ -132,6 +142,8 @@ class TicketFilters:
             q=" ".join(values("q"))[:200],
             search_public_messages_only=user is not None and not permissions.can_see_internal_notes(user),
         )
+        sla = choice_list("sla", ["breaching"])
+        filters.sla_breaching = "breaching" in sla
         teams = values("team")
         filters.no_team = "none" in teams
         filters.team_ids = ids([t for t in teams if t != "none"], "team")
@@ -174,6 +186,8 @@ class TicketFilters:
             condition &= Q(updated_at__gt=self.updated_after)
         if self.created_after:
             condition &= Q(created_at__gt=self.created_after)
+        if self.sla_breaching:
+            condition &= Q(sla_due_at__lte=timezone.now() + BREACHING_SOON)
         if self.q:
             condition &= _search_condition(self.q, public_only=self.search_public_messages_only)
         return condition
@@ -294,6 +308,85 @@ def ticket_row_page(
 
 
 @dataclass(frozen=True, slots=True)
+class SlaBadge:
+    """The nearest unmet SLA target of a ticket, as the queue's SLA column shows it: the running
+    target due first, else (every target stands still) the paused one due first."""
+
+    metric: str
+    due_at: datetime
+    warning_at: datetime | None
+    breached_at: datetime | None
+    is_paused: bool
+
+
+def sla_badges(ticket_ids: Iterable[int]) -> dict[int, SlaBadge]:
+    """SlaBadge per ticket id (tickets without an unmet target have none), in one query.
+
+    The caller has already decided the tickets may be seen (they are rows of its page).
+    """
+    ticket_ids = list(ticket_ids)
+    if not ticket_ids:
+        return {}
+    badges: dict[int, SlaBadge] = {}
+    timers = SlaTimer.objects.filter(
+        ticket_id__in=ticket_ids, is_current=True, state__in=[TimerState.RUNNING, TimerState.PAUSED]
+    ).values_list("ticket_id", "metric", "state", "due_at", "warning_at", "breached_at")
+    for ticket_id, metric, state, due_at, warning_at, breached_at in timers:
+        badge = SlaBadge(metric, due_at, warning_at, breached_at, state == TimerState.PAUSED)
+        shown = badges.get(ticket_id)
+        if shown is None or (shown.is_paused, shown.due_at) > (badge.is_paused, badge.due_at):
+            badges[ticket_id] = badge
+    return badges
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPauseEntry:
+    started_at: datetime
+    ended_at: datetime | None  # None while the pause lasts
+    status: str
+    status_label: str
+
+
+def ticket_sla_timers(*, ticket: Ticket) -> list[SlaTimer]:
+    """The ticket's current SLA timers (not cancelled) in metric order, each with its policy and
+    `pause_history` (SlaPauseEntry list, oldest first), in one query.
+
+    The caller has already decided the ticket may be seen.
+    """
+    from django.contrib.postgres.expressions import ArraySubquery
+    from django.db.models.functions import JSONObject
+
+    from tickets.models import Metric, SlaTimerPause
+
+    pauses = SlaTimerPause.objects.filter(timer_id=OuterRef("pk")).order_by("started_at", "id").values(
+        json=JSONObject(started_at="started_at", ended_at="ended_at", status="status")
+    )
+    timers = list(
+        SlaTimer.objects.filter(ticket_id=ticket.pk, is_current=True)
+        .exclude(state=TimerState.CANCELLED)
+        .select_related("policy")
+        .only("metric", "policy__name", "target_minutes", "is_business_hours", "state", "started_at", "paused_at",
+              "due_at", "warning_at", "met_at", "breached_at", "ticket_id")
+        .annotate(pause_rows=ArraySubquery(pauses))
+    )
+    order = {metric: position for position, metric in enumerate(Metric.values)}
+    status_labels = {value: str(label) for value, label in Status.choices}
+    for timer in timers:
+        # JSON gives the instants as text; they are read back as aware datetimes.
+        timer.pause_history = [  # type: ignore[attr-defined]
+            SlaPauseEntry(
+                parse_datetime(row["started_at"]),  # type: ignore[arg-type]
+                parse_datetime(row["ended_at"]) if row["ended_at"] else None,
+                row["status"],
+                status_labels.get(row["status"], row["status"]),
+            )
+            for row in timer.pause_rows  # type: ignore[attr-defined]
+        ]
+    timers.sort(key=lambda timer: order.get(timer.metric, len(order)))
+    return timers
+
+
+@dataclass(frozen=True, slots=True)
 class QueueRow:
     """What a row of the agent queue shows of a ticket.
 
@@ -313,6 +406,7 @@ class QueueRow:
     team_name: str | None
     assignee_name: str | None
     sort_value: Any = None  # the value of the page's sort column, for its cursors
+    sla: SlaBadge | None = None
 
 
 _QUEUE_ROW_VALUES = (
@@ -326,14 +420,17 @@ def _queue_rows(queryset: QuerySet[Ticket], path: str, limit: int | None = None)
     sorted_by = _QUEUE_ROW_VALUES.index(path) if path in _QUEUE_ROW_VALUES else len(_QUEUE_ROW_VALUES)
     columns = _QUEUE_ROW_VALUES if sorted_by < len(_QUEUE_ROW_VALUES) else (*_QUEUE_ROW_VALUES, path)
     values = queryset.values_list(*columns)
+    fetched = list(values[:limit] if limit is not None else values)
+    # One query for the SLA column of the whole page, none per row.
+    badges = sla_badges(row[0] for row in fetched)
     rows = []
-    for row in values[:limit] if limit is not None else values:
+    for row in fetched:
         (pk, number, subject, status, priority, tags, created_at, updated_at, requester_name, team_name,
          assignee_id, display_name, first_name, last_name, username) = row[:15]
         # The same name as User.name: display name, else full name, else username.
         assignee_name = (display_name or f"{first_name} {last_name}".strip() or username) if assignee_id else None
         rows.append(QueueRow(pk, number, subject, status, priority, tags, created_at, updated_at, requester_name,
-                             team_name, assignee_name, row[sorted_by]))
+                             team_name, assignee_name, row[sorted_by], badges.get(pk)))
     return rows
 
 
@@ -368,7 +465,7 @@ def _keyset_page(
     direction = "next"
     if cursor:
         (cursor_value, cursor_id), direction = _decode_cursor(cursor)
-        if path in ("updated_at", "created_at") and cursor_value is not None:
+        if path in DATETIME_SORT_PATHS and cursor_value is not None:
             cursor_value = parse_datetime(str(cursor_value))
             if cursor_value is None:
                 raise InvalidQuery("cursor: not a valid cursor")
@@ -519,6 +616,7 @@ class BuiltInView:
 def builtin_views(user: User) -> list[BuiltInView]:
     views = [
         BuiltInView("mine", _("My open tickets"), {"assignee": "me", "status": "new,open,on_hold"}),
+        BuiltInView("breaching", _("Breaching soon"), {"sla": "breaching", "sort": "due"}),
         BuiltInView("unassigned", _("Unassigned in my teams"), {"assignee": "none", "status": "unsolved"}),
         BuiltInView("open", _("All open in my teams"), {"status": "new,open"}),
         BuiltInView("pending", _("Pending"), {"status": "pending"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -19,7 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import TIME_STRINGS
 from django.utils.translation import gettext as _
 
-from tickets.selectors import QueueRow
+from tickets.selectors import QueueRow, SlaBadge
 
 register = template.Library()
 
@@ -200,6 +201,84 @@ def form_field(field) -> SafeString:
     )
 
 
+class SlaWords:
+    """The countdown texts of SLA targets, translated once per render. static/js/agent/sla.js
+    writes the same texts (it reads these formats from the page: `sla_texts`)."""
+
+    def __init__(self) -> None:
+        self.minutes = _("%(minutes)s min")
+        self.hours = _("%(hours)s h %(minutes)s min")
+        self.days = _("%(days)s d %(hours)s h")
+        self.overdue = _("overdue %(time)s")
+        self.paused = _("paused")
+        self.met = _("met")
+
+    def countdown(self, due_at: datetime, now: datetime) -> str:
+        """"12 min", "2 h 5 min", "3 d 4 h", "overdue 3 min": whole minutes, rounded up."""
+        seconds = (due_at - now).total_seconds()
+        minutes = math.ceil(abs(seconds) / 60)
+        if minutes < 60:
+            text = self.minutes % {"minutes": minutes}
+        elif minutes < 24 * 60:
+            text = self.hours % {"hours": minutes // 60, "minutes": minutes % 60}
+        else:
+            text = self.days % {"days": minutes // (24 * 60), "hours": minutes % (24 * 60) // 60}
+        return self.overdue % {"time": text} if seconds < 0 else text
+
+
+def sla_tone(*, due_at: datetime, warning_at: datetime | None, breached_at: datetime | None, is_paused: bool,
+             is_met: bool, now: datetime) -> str:
+    """The colour of a target: met, paused (grey), breached (red: missed, or past due), warning
+    (amber: past the warning point) or ok (green)."""
+    if is_met:
+        return "met"
+    if is_paused:
+        return "paused"
+    if breached_at is not None or due_at <= now:
+        return "breached"
+    if warning_at is not None and warning_at <= now:
+        return "warning"
+    return "ok"
+
+
+def sla_time_html(*, words: SlaWords, zone: Any, now: datetime, due_at: datetime, warning_at: datetime | None,
+                  breached_at: datetime | None, is_paused: bool, is_met: bool = False) -> str:
+    """<time class="sla sla--<tone>" datetime="<due, viewer's zone>">countdown</time>; sla.js keeps
+    running ones current (data-sla-warning is the warning point)."""
+    tone = sla_tone(due_at=due_at, warning_at=warning_at, breached_at=breached_at, is_paused=is_paused,
+                    is_met=is_met, now=now)
+    iso = due_at.astimezone(zone).isoformat()
+    if tone in ("paused", "met"):
+        text = words.paused if tone == "paused" else words.met
+        return f'<time class="sla sla--{tone}" datetime="{iso}" title="{iso[:10]} {iso[11:16]}">{escape(text)}</time>'
+    warning = f' data-sla-warning="{warning_at.astimezone(zone).isoformat()}"' if warning_at is not None else ""
+    return (f'<time class="sla sla--{tone}" datetime="{iso}" data-sla-countdown{warning} '
+            f'title="{iso[:10]} {iso[11:16]}">{escape(words.countdown(due_at, now))}</time>')
+
+
+@register.simple_tag
+def sla_texts() -> SafeString:
+    """The countdown formats for static/js/agent/sla.js, as data attributes (translated here)."""
+    words = SlaWords()
+    return mark_safe(  # noqa: S308 - every text is escaped
+        f'<div id="sla-texts" hidden data-minutes="{escape(words.minutes)}" data-hours="{escape(words.hours)}" '
+        f'data-days="{escape(words.days)}" data-overdue="{escape(words.overdue)}"></div>'
+    )
+
+
+@register.simple_tag
+def sla_timer(timer: Any) -> SafeString:
+    """The countdown of one SLA timer (an SlaTimer, or an SlaBadge) in the viewer's time zone."""
+    from tickets.models import TimerState
+
+    state = getattr(timer, "state", None)
+    return mark_safe(sla_time_html(  # noqa: S308 - sla_time_html escapes the text
+        words=SlaWords(), zone=timezone.get_current_timezone(), now=timezone.now(), due_at=timer.due_at,
+        warning_at=timer.warning_at, breached_at=timer.breached_at,
+        is_paused=getattr(timer, "is_paused", state == TimerState.PAUSED), is_met=state == TimerState.MET,
+    ))
+
+
 class _RowText:
     """Labels, formats and the clock a queue render needs, looked up (and escaped) once per render
     instead of once per row."""
@@ -220,6 +299,7 @@ class _RowText:
         self.now = timezone.now()
         self.zone = timezone.get_current_timezone()
         self.relative = RelativeWords()
+        self.sla_words = SlaWords()
 
     @staticmethod
     def _badge_cell(kind: str, value: str, label: object) -> str:
@@ -234,6 +314,14 @@ class _RowText:
         shown = escape(self.relative.text(value, self.now)) if relative else iso[:10]
         return (f'<td class="{css} col-date"><time datetime="{iso}" '
                 f'title="{iso[:10]} {iso[11:16]}">{shown}</time></td>')
+
+    def sla_cell(self, badge: SlaBadge | None) -> str:
+        if badge is None:
+            return '<td class="col-sla"><span class="muted">—</span></td>'
+        return '<td class="col-sla">' + sla_time_html(
+            words=self.sla_words, zone=self.zone, now=self.now, due_at=badge.due_at, warning_at=badge.warning_at,
+            breached_at=badge.breached_at, is_paused=badge.is_paused,
+        ) + "</td>"
 
     def row(self, ticket: QueueRow) -> str:
         """One row of the agent queue. Every value from the ticket goes through `escape` (the standard
@@ -257,7 +345,7 @@ class _RowText:
             f'<td class="col-subject"><div class="truncate"><a href="{self.url_prefix}{number}/">'
             f'{escape(ticket.subject)}</a></div>{tags}</td>'
             f'<td class="col-requester"><div class="cell-truncate">{escape(ticket.requester_name)}</div></td>'
-            f'{status}{priority}'
+            f'{status}{priority}{self.sla_cell(ticket.sla)}'
             f'<td class="col-team">{team}</td>'
             f'<td class="col-assignee">{assignee}</td>'
             f'{self.time_cell("col-updated", ticket.updated_at, relative=True)}'

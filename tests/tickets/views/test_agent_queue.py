@@ -377,11 +377,11 @@ def test_agents_of_a_team_share_view_counts_but_not_their_own_or_other_teams(sup
     ada_counts, ada_sql = counts(ada)
     bea_counts, bea_sql = counts(bea)
     cyd_counts, cyd_sql = counts(cyd)
-    assert ada_counts == {"mine": "1", "unassigned": "1", "open": "2", "pending": "0", "solved": "0"}
-    assert bea_counts == {"mine": "0", "unassigned": "1", "open": "2", "pending": "0", "solved": "0"}
-    assert cyd_counts == {"mine": "1", "unassigned": "0", "open": "1", "pending": "0", "solved": "0"}
+    assert ada_counts == {"mine": "1", "breaching": "0", "unassigned": "1", "open": "2", "pending": "0", "solved": "0"}
+    assert bea_counts == {"mine": "0", "breaching": "0", "unassigned": "1", "open": "2", "pending": "0", "solved": "0"}
+    assert cyd_counts == {"mine": "1", "breaching": "0", "unassigned": "0", "open": "1", "pending": "0", "solved": "0"}
     # Bea counted only her own view; Cyd, in another team, counted everything for herself.
-    assert [sql.count("COUNT(") for sql in ada_sql + bea_sql + cyd_sql] == [5, 1, 5]
+    assert [sql.count("COUNT(") for sql in ada_sql + bea_sql + cyd_sql] == [6, 1, 6]
 
 
 def test_sidebar_fragment_has_fresh_counts(agent_client, support):

@@ -31,17 +31,21 @@ from tickets.views.agent.common import (
 PAGE_SIZES = (25, 50, 100)
 
 # (sort key, column label, css class, sort descending first)
-COLUMNS = [
+COLUMNS: list[tuple[str, Any, str, bool]] = [
     ("number", gettext_lazy("#"), "col-number", True),
     ("subject", gettext_lazy("Subject"), "col-subject", False),
     ("requester", gettext_lazy("Requester"), "col-requester", False),
     ("status", gettext_lazy("Status"), "col-status", False),
     ("priority", gettext_lazy("Priority"), "col-priority", True),
+    # The nearest unmet SLA target; sorting on it puts the ticket due soonest first.
+    ("due", gettext_lazy("SLA"), "col-sla", False),
     ("team", gettext_lazy("Team"), "col-team", False),
     ("assignee", gettext_lazy("Assignee"), "col-assignee", False),
     ("updated", gettext_lazy("Updated"), "col-updated col-date", True),
     ("created", gettext_lazy("Created"), "col-created col-date", True),
 ]
+# What a column's header link says it does, where its label alone does not.
+COLUMN_TITLES = {"due": gettext_lazy("Due soonest")}
 FILTER_KEYS = ("status", "team", "assignee", "priority", "channel", "type", "tag", "q")
 
 
@@ -70,7 +74,7 @@ def _columns(request: HttpRequest, sort: str) -> list[dict[str, Any]]:
             aria = None
         query["sort"] = next_sort
         columns.append({"key": key, "label": label, "css": css, "sort_param": next_sort, "aria_sort": aria,
-                        "url": f"?{query.urlencode()}"})
+                        "url": f"?{query.urlencode()}", "title": COLUMN_TITLES.get(key)})
     return columns
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from helpdesk import permissions
 from tickets import presence, selectors
 from tickets.forms import MergeForm, ReplyForm, TicketFieldsForm
-from tickets.models import CustomFieldDefinition, Status, Ticket, User
+from tickets.models import CustomFieldDefinition, Status, Ticket, TimerState, User
 from tickets.services import (
     TicketClosed,
     incoming_from_upload,
@@ -62,6 +62,14 @@ def _fields_form(request: HttpRequest, ticket: Ticket, data: Any = None) -> Tick
                             renderer=FORM_RENDERER)
 
 
+def sla_context(ticket: Ticket) -> dict[str, Any]:
+    """The ticket's SLA timers for its panel, and the nearest unmet one for its header badge."""
+    timers = selectors.ticket_sla_timers(ticket=ticket)
+    unmet = [timer for timer in timers if timer.state in (TimerState.RUNNING, TimerState.PAUSED)]
+    nearest = min(unmet, key=lambda timer: (timer.state == TimerState.PAUSED, timer.due_at), default=None)
+    return {"sla_timers": timers, "sla_nearest": nearest}
+
+
 def _error_messages(error: Exception) -> list[str]:
     if isinstance(error, ValidationError):
         return list(error.messages)
@@ -100,6 +108,7 @@ def render_ticket(
         "other_tickets": _other_ticket_links(selectors.requester_other_tickets(user=user, ticket=ticket)),
         "present": presence.presence_list(ticket_id=ticket.pk, exclude_user_id=user.pk),
         "is_closed": ticket.status == Status.CLOSED,
+        **sla_context(ticket),
     }
     return render(request, "agent/ticket.html", context, status=status)
 
@@ -142,9 +151,11 @@ def fields(request: HttpRequest, number: int) -> HttpResponse:
     """GET: the fields panel (live refresh). POST: save status, priority, type, team, assignee, tags, custom fields."""
     if request.method == "GET":
         ticket = permissions.access_ticket_by_number(request.user, number)
-        # With the header badges as an out-of-band swap, so the whole page shows the new values.
+        # With the header badges and the SLA panel as out-of-band swaps, so the whole page shows
+        # the new values (a reply or status change moves the timers).
         return render(request, "agent/_ticket_fields.html",
-                      {"ticket": ticket, "fields_form": _fields_form(request, ticket), "oob": True})
+                      {"ticket": ticket, "fields_form": _fields_form(request, ticket), "oob": True,
+                       **sla_context(ticket)})
     ticket = _workable_ticket(request, number)
     form = _fields_form(request, ticket, request.POST)
     if form.is_valid():
