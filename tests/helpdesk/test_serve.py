@@ -124,6 +124,12 @@ def test_serve_runs_web_worker_and_beat_and_sigterm_stops_the_whole_tree(serve, 
     assert "run_smtp_intake" in names
     assert "worker" in names
     assert "beat" in names
+    # The worker says it is ready once it consumes its queues (seconds after the banner on a busy
+    # machine); stopping before that would test less than a user's Ctrl-C does.
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while not any(line.startswith("worker | ") and " ready." in line for line in tree.lines):
+        assert time.monotonic() < deadline, f"the worker never said it was ready:\n{tree.output[-5000:]}"
+        time.sleep(0.2)
 
     tree.process.send_signal(signal.SIGTERM)
 
