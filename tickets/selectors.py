@@ -143,6 +143,9 @@ class TicketFilters:
             search_public_messages_only=user is not None and not permissions.can_see_internal_notes(user),
         )
         sla = choice_list("sla", ["breaching"])
+        if sla and user is not None and not permissions.is_staff_member(user):
+            # Customers are not shown SLA targets; a filter on them would tell them anyway.
+            raise InvalidQuery("sla: only for staff")
         filters.sla_breaching = "breaching" in sla
         teams = values("team")
         filters.no_team = "none" in teams
@@ -291,7 +294,7 @@ def ticket_page(
 
 def ticket_row_page(
     *, user: User, filters: TicketFilters, columns: Sequence[str], sort: str | None = None,
-    cursor: str | None = None, page_size: int = PAGE_SIZE_DEFAULT,
+    cursor: str | None = None, page_size: int = PAGE_SIZE_DEFAULT, annotations: dict[str, Any] | None = None,
 ) -> TicketPage:
     """`ticket_page`'s tickets as named tuples of `columns` (values_list names, e.g. "requester__name").
 
@@ -301,6 +304,9 @@ def ticket_row_page(
 
     def fetch(queryset: QuerySet[Ticket], path: str, limit: int) -> list[Any]:
         names = tuple(columns) if path in columns else (*columns, path)
+        if annotations:
+            queryset = queryset.annotate(**annotations)
+            names = (*names, *annotations)
         return list(queryset.values_list(*names, named=True)[:limit])
 
     return _keyset_page(filters.apply(ticket_queryset(user=user)), sort=sort, cursor=cursor, page_size=page_size,
@@ -337,6 +343,49 @@ def sla_badges(ticket_ids: Iterable[int]) -> dict[int, SlaBadge]:
         if shown is None or (shown.is_paused, shown.due_at) > (badge.is_paused, badge.due_at):
             badges[ticket_id] = badge
     return badges
+
+
+def sla_targets_annotation() -> Any:
+    """A ticket query's annotation: the ticket's current SLA targets (cancelled ones left out), in
+    metric order, as JSON objects for `sla_targets_from_json`. Read in the ticket's own query (a
+    subquery on the timers' (ticket, metric) index), so a page of tickets costs no extra query."""
+    from django.contrib.postgres.expressions import ArraySubquery
+    from django.db.models.functions import JSONObject
+
+    timers = (
+        SlaTimer.objects.filter(ticket_id=OuterRef("pk"), is_current=True)
+        .exclude(state=TimerState.CANCELLED)
+        .order_by("metric")  # first_response, next_response, resolution
+        .values(json=JSONObject(
+            metric="metric", policy="policy__name", target_minutes="target_minutes", due_at="due_at",
+            state="state", met_at="met_at", breached_at="breached_at",
+        ))
+    )
+    return ArraySubquery(timers)
+
+
+def sla_targets_from_json(rows: Iterable[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """`sla_targets_annotation`'s objects in the API shape (PRODUCT.md: ticket JSON `sla`), with
+    aware datetimes: {metric, policy, target_minutes, due_at, paused, met_at, breached_at}."""
+
+    def when(value: str | None) -> datetime | None:
+        return parse_datetime(value) if value else None
+
+    return [
+        {
+            "metric": row["metric"], "policy": row["policy"], "target_minutes": row["target_minutes"],
+            "due_at": when(row["due_at"]), "paused": row["state"] == TimerState.PAUSED,
+            "met_at": when(row["met_at"]), "breached_at": when(row["breached_at"]),
+        }
+        for row in rows or []
+    ]
+
+
+def ticket_sla_targets(*, ticket: Ticket) -> list[dict[str, Any]]:
+    """One ticket's current SLA targets as `sla_targets_from_json` gives them (one query).
+    The caller has already decided the ticket may be seen."""
+    rows = Ticket.objects.filter(pk=ticket.pk).annotate(sla_targets=sla_targets_annotation())
+    return sla_targets_from_json(rows.values_list("sla_targets", flat=True).first())
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tickets import selectors
 from tickets.models import (
     STAFF_ROLES,
     Attachment,
@@ -103,12 +104,25 @@ class RequesterSerializer(serializers.Serializer):
 
 class SlaTargetSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=["first_response", "next_response", "resolution"], read_only=True)
-    policy = serializers.CharField(read_only=True)
+    policy = serializers.CharField(read_only=True, allow_null=True, help_text=_("The SLA policy's name."))
     target_minutes = serializers.IntegerField(read_only=True)
-    due_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    paused = serializers.BooleanField(read_only=True)
+    due_at = serializers.DateTimeField(
+        read_only=True, help_text=_("When the target is due (UTC). While paused, the due time as of the pause."),
+    )
+    paused = serializers.BooleanField(read_only=True, help_text=_("The clock stands still (pending, on hold)."))
     met_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    breached_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    breached_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text=_("The instant the target was missed; null while not missed."),
+    )
+
+
+def sla_data(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SLA targets (selectors.sla_targets_from_json) with their instants as UTC ISO 8601."""
+    return [
+        {**target, "due_at": iso(target["due_at"]), "met_at": iso(target["met_at"]),
+         "breached_at": iso(target["breached_at"])}
+        for target in targets
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +160,8 @@ class TicketSerializer(serializers.Serializer):
     url = serializers.URLField(read_only=True, help_text=_("The ticket's page in the agent workspace or the portal."))
     sla = SlaTargetSerializer(
         many=True, read_only=True,
-        help_text=_("SLA targets of the ticket. Always an empty list until SLA policies are introduced."),
+        help_text=_("The ticket's current SLA targets (first response, next response, resolution), each with its "
+                    "policy, target, due time and whether it was met or missed. Staff only: empty for customers."),
     )
 
     def to_representation(self, ticket: Ticket) -> dict[str, Any]:
@@ -156,6 +171,8 @@ class TicketSerializer(serializers.Serializer):
             custom_fields = {k: v for k, v in custom_fields.items() if k in keys}
         requester = ticket.requester
         link = self.context.get("link") or ""
+        # Staff only (custom_field_keys None): customers do not see policy names and targets.
+        sla = sla_data(selectors.ticket_sla_targets(ticket=ticket)) if keys is None else []
         return {
             "id": ticket.pk,
             "number": ticket.number,
@@ -178,7 +195,7 @@ class TicketSerializer(serializers.Serializer):
             "reopen_count": ticket.reopen_count,
             "message_count": ticket.message_count,
             "url": link.replace("{number}", str(ticket.number)),
-            "sla": [],
+            "sla": sla,
         }
 
 
@@ -227,7 +244,8 @@ def ticket_row_data(row: Any, *, custom_field_keys: frozenset[str] | None, link:
         "reopen_count": row.reopen_count,
         "message_count": row.message_count,
         "url": link.replace("{number}", str(row.number)),
-        "sla": [],
+        # Read with the row (selectors.sla_targets_annotation) when the caller is staff.
+        "sla": sla_data(selectors.sla_targets_from_json(row.sla_targets)) if hasattr(row, "sla_targets") else [],
     }
 
 

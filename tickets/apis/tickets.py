@@ -55,6 +55,8 @@ LIST_PARAMETERS = [
     _list_parameter("tag", "Comma-separated tags; a ticket must carry all of them."),
     _list_parameter("requester", "A customer id."),
     _list_parameter("organization", "An organization id."),
+    _list_parameter("sla", "`breaching`: tickets whose nearest running SLA target is due within the hour or "
+                    "overdue (staff). Sort `due` lists the nearest due first, tickets without one last."),
     OpenApiParameter("updated_after", OpenApiTypes.DATETIME, OpenApiParameter.QUERY,
                      description="Only tickets updated after this ISO 8601 date-time."),
     OpenApiParameter("created_after", OpenApiTypes.DATETIME, OpenApiParameter.QUERY,
@@ -94,11 +96,13 @@ class TicketListCreateApi(APIView):
         user = common.acting_user(request)
         params = request.query_params
         filters = selectors.TicketFilters.from_params(params, user=user)
+        keys, link = common.visible_custom_field_keys(request), common.ticket_link_template(request)
+        # SLA targets are for staff (keys None), read in the page's own query.
         page = selectors.ticket_row_page(
             user=user, filters=filters, columns=TICKET_ROW_COLUMNS, sort=params.get("sort"),
             cursor=params.get("cursor") or None, page_size=requested_page_size(request),
+            annotations={"sla_targets": selectors.sla_targets_annotation()} if keys is None else None,
         )
-        keys, link = common.visible_custom_field_keys(request), common.ticket_link_template(request)
         results = [ticket_row_data(row, custom_field_keys=keys, link=link) for row in page.tickets]
         return ticket_page_response(request, page, results)
 
