@@ -27,14 +27,22 @@
     return seconds < 0 ? fill(texts.dataset.overdue, { time: text }) : text;
   }
 
+  var pending = null;
+
   function update() {
     var now = Date.now();
+    var nextChange = Infinity;
     document.querySelectorAll("time[data-sla-countdown]").forEach(function (element) {
       var due = Date.parse(element.getAttribute("datetime"));
       if (isNaN(due)) {
         return;
       }
       var warning = element.dataset.slaWarning ? Date.parse(element.dataset.slaWarning) : NaN;
+      [due, warning].forEach(function (instant) {
+        if (instant > now) {
+          nextChange = Math.min(nextChange, instant - now);
+        }
+      });
       var tone = "sla--ok";
       // A breached timer was rendered red; it stays red.
       if (element.classList.contains("sla--breached") || due <= now) {
@@ -48,8 +56,20 @@
         element.textContent = text;
       }
     });
+    // Change colour the moment a warning point or due time passes, not up to 30 s later.
+    if (pending !== null) {
+      window.clearTimeout(pending);
+      pending = null;
+    }
+    if (nextChange < 30000) {
+      pending = window.setTimeout(update, nextChange + 50);
+    }
   }
 
   window.setInterval(update, 30000);
+  update();
+  // Rows and panels swapped in later (live updates) are rendered current; a new due time among
+  // them is picked up by the next tick.
+  document.body.addEventListener("htmx:afterSwap", update);
   window.HelpdeskSla = { update: update };
 })();
