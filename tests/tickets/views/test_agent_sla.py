@@ -381,3 +381,17 @@ def test_ticket_page_reads_the_timers_in_one_query(agent_client, agent, support,
     with django_assert_max_num_queries(12):
         html = ticket_page(agent_client, ticket)
     assert "2 pauses" in sla_panel(html)
+
+
+def test_timeline_tells_the_sla_events_in_words(agent_client, agent, support, policy):
+    ticket = make_ticket(team=support, priority=Priority.URGENT)
+    first = SlaTimer.objects.get(ticket=ticket, metric="first_response")
+    ticket_reply(ticket=ticket, actor=agent, body_text="Hello")
+
+    html = agent_client.get(reverse("agent:ticket_timeline", args=[ticket.number])).content.decode()
+    text = re.sub(r"<[^>]+>", "", html)
+
+    due = timezone.localtime(first.due_at).strftime("%Y-%m-%d %H:%M")
+    assert f"SLA: First response target of 30 min (Standard), due {due}" in text
+    assert "SLA: First response target met" in text
+    assert "due_at:" not in text

@@ -6,12 +6,24 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.utils import dateformat, timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import get_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from tickets.models import Channel, DeliveryState, Event, Message, Priority, Status, Team, TicketType, User
+from tickets.models import (
+    Channel,
+    DeliveryState,
+    Event,
+    Message,
+    Metric,
+    Priority,
+    Status,
+    Team,
+    TicketType,
+    User,
+)
 from tickets.templatetags.workspace import RelativeWords
 
 FIELD_LABELS = {
@@ -64,10 +76,38 @@ def _value(field: str, value: Any, teams: dict[int, str], users: dict[int, str])
     return str(value)
 
 
+SLA_EVENT_TEXTS = {
+    "sla_started": lambda: _("SLA: {metric} target of {target} ({policy}), due {due}"),
+    "sla_updated": lambda: _("SLA: {metric} target changed to {target} ({policy}), due {due}"),
+    "sla_met": lambda: _("SLA: {metric} target met"),
+    "sla_cancelled": lambda: _("SLA: {metric} target no longer applies"),
+    "sla_warning": lambda: _("SLA: {metric} target is due soon ({due})"),
+    "sla_breached": lambda: _("SLA: {metric} target missed (due {due})"),
+}
+
+
+def _describe_sla_event(event: Event, to_value: dict[str, Any]) -> SafeString:
+    """The timers' own events (tickets.sla.services), in words, with the due time in the viewer's zone."""
+    metric = to_value.get("metric") or event.field
+    due = parse_datetime(str(to_value.get("due_at") or ""))
+    text = SLA_EVENT_TEXTS[event.kind]()
+    if event.kind == "sla_met" and to_value.get("breached"):
+        text = _("SLA: {metric} target met late")
+    return format_html(
+        text,
+        metric=format_html("<strong>{}</strong>", Metric(metric).label if metric in Metric.values else metric),
+        target=_("%(minutes)s min") % {"minutes": to_value.get("target_minutes", "?")},
+        policy=to_value.get("policy") or "—",
+        due=timezone.localtime(due).strftime("%Y-%m-%d %H:%M") if due else "?",
+    )
+
+
 def describe_event(event: Event, teams: dict[int, str], users: dict[int, str]) -> SafeString:
     actor = event.actor_user.name if event.actor_user_id and event.actor_user else _("System")
     strong_actor = format_html("<strong>{}</strong>", actor)
     to_value = event.to_value if isinstance(event.to_value, dict) else {}
+    if event.kind in SLA_EVENT_TEXTS:
+        return _describe_sla_event(event, to_value)
     if event.kind == "created":
         via = Channel(event.via).label if event.via in Channel.values else event.via or Channel.WEB.label
         return format_html(_("{actor} created the ticket via {via}"), actor=strong_actor, via=via)
