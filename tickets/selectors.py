@@ -410,7 +410,7 @@ def ticket_sla_timers(*, ticket: Ticket) -> list[SlaTimer]:
     pauses = SlaTimerPause.objects.filter(timer_id=OuterRef("pk")).order_by("started_at", "id").values(
         json=JSONObject(started_at="started_at", ended_at="ended_at", status="status")
     )
-    timers = list(
+    timers: list[SlaTimer] = list(
         SlaTimer.objects.filter(ticket_id=ticket.pk, is_current=True)
         .exclude(state=TimerState.CANCELLED)
         .select_related("policy")
