@@ -122,15 +122,21 @@ def can_customer_reply(user: User | AnonymousUser | None, ticket: Ticket) -> boo
     return customer_of(user) is not None and can_view_ticket(user, ticket) and ticket.status != Status.CLOSED
 
 
+def can_hold(ticket: Ticket, assignee: User) -> bool:
+    """Whether `assignee` may own the ticket at all: active staff in the ticket's team (any actor,
+    the system's escalations included, assigns only such a person)."""
+    if not assignee.is_active or not assignee.is_staff_member:
+        return False
+    return not ticket.team_id or assignee.team_memberships.filter(team_id=ticket.team_id).exists()
+
+
 def can_assign_to(actor: User, ticket: Ticket, assignee: User | None) -> bool:
     """Agents assign within their teams; leads, managers and admins may reassign others' tickets."""
     if not can_work_ticket(actor, ticket):
         return False
     if assignee is None:
         return actor.role != Role.AGENT or ticket.assignee_id in (None, actor.pk)
-    if not assignee.is_active or not assignee.is_staff_member:
-        return False
-    if ticket.team_id and not assignee.team_memberships.filter(team_id=ticket.team_id).exists():
+    if not can_hold(ticket, assignee):
         return False
     if actor.role == Role.AGENT:
         # Plain agents take tickets or hand over unowned ones, they do not take tickets off colleagues.

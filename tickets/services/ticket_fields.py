@@ -77,8 +77,14 @@ def ticket_update(
     custom_fields: dict[str, Any] = _UNSET,
     subject: str = _UNSET,
     via: str | None = None,
+    actor_kind: str | None = None,
 ) -> Ticket:
-    """Apply the given changes atomically; unchanged values write no event. Raises on any refused change."""
+    """Apply the given changes atomically; unchanged values write no event. Raises on any refused change.
+
+    actor=None is the system (auto-close, SLA escalations: `actor_kind` names which in the events).
+    The system may move a ticket to any team and assign it to anyone who may hold it (active staff of
+    its team); a person is held to their role's permissions.
+    """
     via = via_for(actor, via)
     is_agent = actor is not None and actor.is_staff_member
     other_changes = (priority, ticket_type, team, assignee, tags, custom_fields, subject)
@@ -92,7 +98,8 @@ def ticket_update(
         unassigned_by_move = False
 
         def change(field: str, old: Any, new: Any) -> None:
-            events.field_changed(ticket=ticket, actor=actor, via=via, field=field, from_value=old, to_value=new)
+            events.field_changed(ticket=ticket, actor=actor, via=via, field=field, from_value=old, to_value=new,
+                                 actor_kind=actor_kind)
             changes[field] = new
 
         if subject is not _UNSET:
@@ -116,7 +123,7 @@ def ticket_update(
             ticket.type = ticket_type
             fields.append("type")
         if team is not _UNSET and (team.pk if team else None) != ticket.team_id:
-            if not permissions.can_move_to_team(actor, ticket):
+            if actor is not None and not permissions.can_move_to_team(actor, ticket):
                 raise PermissionDenied(_("You cannot move this ticket."))
             change("team", ticket.team_id, team.pk if team else None)
             ticket.team = team
@@ -128,7 +135,11 @@ def ticket_update(
                 assignee = None
                 unassigned_by_move = True
         if assignee is not _UNSET and (assignee.pk if assignee else None) != ticket.assignee_id:
-            if not unassigned_by_move and not permissions.can_assign_to(actor, ticket, assignee):
+            if actor is None:
+                allowed = assignee is None or permissions.can_hold(ticket, assignee)
+            else:
+                allowed = unassigned_by_move or permissions.can_assign_to(actor, ticket, assignee)
+            if not allowed:
                 raise PermissionDenied(_("You cannot assign this ticket to that person."))
             change("assignee", ticket.assignee_id, assignee.pk if assignee else None)
             ticket.assignee = assignee
@@ -156,8 +167,8 @@ def ticket_update(
             if actor is not None and not is_agent:
                 _check_customer_status(status, ticket.status)
             check_transition(ticket.status, status)
-            actor_kind = ActorKind.CUSTOMER if actor is not None and not is_agent else None
-            fields += apply_status(ticket=ticket, status=status, actor=actor, via=via, actor_kind=actor_kind)
+            status_actor_kind = ActorKind.CUSTOMER if actor is not None and not is_agent else actor_kind
+            fields += apply_status(ticket=ticket, status=status, actor=actor, via=via, actor_kind=status_actor_kind)
             changes["status"] = status
         if fields:
             ticket.save(update_fields=sorted({*fields, "updated_at"}))

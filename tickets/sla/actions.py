@@ -23,7 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from helpdesk import realtime
-from tickets.models import SlaPolicy, SlaTimer, Ticket, User
+from tickets.models import ActorKind, SlaPolicy, SlaTimer, Ticket, User
 from tickets.notifications import sla_recipients
 from tickets.services import ticket_update
 from tickets.services.common import ticket_summary
@@ -87,7 +87,7 @@ def sla_escalate(*, ticket: Ticket, policy: SlaPolicy) -> Ticket:
     if policy.escalate_add_tag:
         changes["add_tags"] = [policy.escalate_add_tag]
     if changes:
-        ticket = ticket_update(ticket=ticket, actor=None, via=VIA, **changes)  # type: ignore[arg-type]
+        ticket = ticket_update(ticket=ticket, actor=None, via=VIA, actor_kind=ActorKind.SLA, **changes)  # type: ignore[arg-type]
     routing: dict[str, object] = {}
     team_id = ticket.team_id
     if policy.escalate_to_team_id is not None and policy.escalate_to_team_id != ticket.team_id:
@@ -101,10 +101,12 @@ def sla_escalate(*, ticket: Ticket, policy: SlaPolicy) -> Ticket:
         try:
             # A savepoint: a refused routing must not undo the scan's marks or the changes above.
             with transaction.atomic():
-                ticket = ticket_update(ticket=ticket, actor=None, via=VIA, **routing)  # type: ignore[arg-type]
+                ticket = ticket_update(
+                    ticket=ticket, actor=None, via=VIA, actor_kind=ActorKind.SLA, **routing  # type: ignore[arg-type]
+                )
         except PermissionDenied:
-            # ticket_update checks team moves and assignments against the actor's permissions and
-            # has no rule for the system (actor=None) yet; logged so the gap is seen, not guessed around.
+            # The system assigns only someone who may hold the ticket (active staff of its team); a
+            # lead who lost that since the policy was written is logged, and the rest stands.
             logger.warning("SLA escalation of ticket #%s: ticket_update refused %s for the system actor",
                            ticket.number, sorted(routing))
     return ticket

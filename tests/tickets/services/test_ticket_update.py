@@ -152,3 +152,36 @@ def test_auto_close_closes_only_tickets_solved_long_enough(team, settings):
     recent.refresh_from_db()
     assert (old.status, recent.status) == (Status.CLOSED, Status.SOLVED)
     assert Event.objects.get(ticket=old, kind="status_changed", to_value="closed").via == "auto_close"
+
+
+def test_the_system_moves_and_assigns_in_one_change_and_its_events_name_it(team):
+    escalation = make_team()
+    lead = make_user(role=Role.TEAM_LEAD, teams=[escalation], lead_of=[escalation])
+    ticket = make_ticket(team=team, assignee=make_agent(team))
+
+    ticket_update(ticket=ticket, actor=None, team=escalation, assignee=lead, priority="urgent", via="sla",
+                  actor_kind="sla")
+
+    ticket.refresh_from_db()
+    assert (ticket.team, ticket.assignee, ticket.priority) == (escalation, lead, "urgent")
+    changed = Event.objects.filter(ticket=ticket, kind__in=["team_changed", "assignee_changed", "priority_changed"])
+    assert sorted((event.kind, event.actor_kind, event.via, event.actor_user_id) for event in changed) == [
+        ("assignee_changed", "sla", "sla", None), ("priority_changed", "sla", "sla", None),
+        ("team_changed", "sla", "sla", None),
+    ]
+
+
+@pytest.mark.parametrize("who", ["outsider", "inactive", "customer"])
+def test_the_system_never_assigns_someone_who_may_not_hold_the_ticket(team, who):
+    if who == "outsider":
+        person = make_agent(make_team())
+    elif who == "inactive":
+        person = make_agent(team, is_active=False)
+    else:
+        person = make_customer(with_login=True).user
+    ticket = make_ticket(team=team)
+
+    with pytest.raises(PermissionDenied):
+        ticket_update(ticket=ticket, actor=None, assignee=person, via="sla")
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
