@@ -1169,6 +1169,34 @@ def _bounce_recipients(text: str) -> tuple[classify.DeliveryRecipient, ...]:
     return tuple(recipients)
 
 
+# Common characters written differently in the two Chinese scripts (simplified, traditional).
+_SIMPLIFIED_ONLY = frozenset("这们说国为时来请问题无没发对单后开关机连码号谢还过们个东买卖错账户订货运费让见")
+_TRADITIONAL_ONLY = frozenset("這們說國為時來請問題無沒發對單後開關機連碼號謝還過個東買賣錯賬戶訂貨運費讓見")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def guess_language(parsed: ParsedEmail) -> str:
+    """The language to greet a first-time sender in: Content-Language when it names one we ship,
+    else Chinese (simplified or traditional, by the characters used) when the subject and text are
+    mostly Chinese; "" (the site's default) otherwise. Only a new customer's language is set from it.
+    """
+    declared = parsed.header("Content-Language").split(",")[0].strip().lower()
+    if declared.startswith(("zh-hant", "zh-tw", "zh-hk", "zh-mo")):
+        return "zh-hant"
+    if declared.startswith(("zh-hans", "zh-cn", "zh-sg", "zh")):
+        return "zh-hans"
+    if declared.startswith("en"):
+        return "en"
+    text = f"{parsed.subject}\n{parsed.new_text}"[:4000]
+    han = len(_CJK.findall(text))
+    letters = sum(1 for character in text if character.isalpha())
+    if not han or han * 3 < letters:  # a Chinese name in an English mail stays English
+        return ""
+    simplified = sum(1 for character in text if character in _SIMPLIFIED_ONLY)
+    traditional = sum(1 for character in text if character in _TRADITIONAL_ONLY)
+    return "zh-hant" if traditional > simplified else "zh-hans"
+
+
 def to_inbound_message(
     parsed: ParsedEmail, *, team_slug: str = "", full_body: bool = False
 ) -> InboundMessage:
@@ -1191,5 +1219,6 @@ def to_inbound_message(
         body_html=parsed.body_html if full_body else parsed.new_html,
         external_id=parsed.external_id,
         team_slug=team_slug,
+        language=guess_language(parsed),
         files=tuple(attachment.to_incoming_file() for attachment in parsed.attachments),
     )

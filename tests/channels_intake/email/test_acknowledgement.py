@@ -134,6 +134,31 @@ def test_the_acknowledgement_is_in_the_customers_language(deliver, acknowledging
     assert "打印机着火" in delivery.mail["Subject"]
 
 
+@pytest.mark.parametrize(("subject", "body", "expected_subject", "language"), [
+    ("打印机无法连接", "从今天早上开始打印机连不上，请帮忙看看这个问题。", "我们已收到您的请求", "zh-hans"),
+    ("印表機無法連線", "從今天早上開始印表機連不上，請幫忙看看這個問題。", "我們已收到您的請求", "zh-hant"),
+])
+def test_a_first_time_chinese_writer_is_answered_in_their_script(
+    deliver, acknowledging, smtp_sink, subject, body, expected_subject, language,  # noqa: F811
+):
+    row = deliver(build_mail(sender="王芳 <wang@customer.example>", subject=subject, body=body),
+                  envelope_sender="wang@customer.example")
+
+    [delivery] = sent(smtp_sink)
+    assert expected_subject in str(delivery.mail["Subject"])
+    assert row.ticket.requester.language == language
+
+
+def test_an_english_mail_signed_with_a_chinese_name_keeps_the_default_language(deliver, acknowledging, smtp_sink):  # noqa: F811
+    row = deliver(build_mail(sender="王芳 <wang@customer.example>", subject="Printer offline",
+                             body="Since this morning the printer is offline.\n\n王芳"),
+                  envelope_sender="wang@customer.example")
+
+    [delivery] = sent(smtp_sink)
+    assert "We have received your request" in str(delivery.mail["Subject"])
+    assert row.ticket.requester.language == ""
+
+
 def test_a_team_text_fills_its_placeholders_and_nothing_else(deliver, acknowledging, smtp_sink, settings):  # noqa: F811
     acknowledging.acknowledgement_subject = "Got it: {subject} ({ticket_number})"
     acknowledging.acknowledgement_text = (

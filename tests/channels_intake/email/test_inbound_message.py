@@ -84,3 +84,22 @@ def test_parsed_chinese_mail_becomes_a_ticket_with_its_files_once(settings, tmp_
         "说明.txt",
         "发票 2024.xlsx",
     }
+
+
+@pytest.mark.parametrize(("header", "subject", "expected"), [
+    ("zh-TW", "Printer", "zh-hant"),
+    ("zh-CN", "Printer", "zh-hans"),
+    ("en-US", "打印机无法连接", "en"),
+    ("", "打印机无法连接，这个问题怎么办", "zh-hans"),
+    ("", "印表機無法連線，這個問題怎麼辦", "zh-hant"),
+    ("", "Printer offline — 王芳", ""),
+])
+def test_a_first_time_senders_language_comes_from_content_language_or_the_script(header, subject, expected):
+    from channels_intake.email.parser import guess_language, parse_email
+
+    headers = f"Content-Language: {header}\n" if header else ""
+    raw = (f"From: a@example.org\nTo: support@example.com\nSubject: {subject}\n{headers}"
+           "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+           f"{subject}\n").encode()
+
+    assert guess_language(parse_email(raw)) == expected
