@@ -87,7 +87,7 @@ def poll_mailbox(mailbox_id: int, include_disabled: bool = False) -> str:
 # --- outbound mail (queue `email_out`) ----------------------------------------------------------
 
 
-def _retry_countdown(retries: int) -> float:
+def retry_countdown(retries: int) -> float:
     base = float(getattr(settings, "HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS", 30.0))
     ceiling = float(getattr(settings, "HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS", 3600.0))
     return min(base * 2**retries, ceiling)
@@ -114,14 +114,14 @@ def deliver_message_email(self, message_id: int) -> str:  # type: ignore[no-unty
         if self.request.retries >= max_retries:
             message_email_failed(message_id=message_id, error=str(error))
             return "FAILED"
-        raise self.retry(exc=error, countdown=_retry_countdown(self.request.retries), max_retries=max_retries) from error
+        raise self.retry(exc=error, countdown=retry_countdown(self.request.retries), max_retries=max_retries) from error
 
 
 def undelivered_cutoff_seconds() -> float:
     """How long a reply may stay `queued` while its task still lives: every retry's back-off and ten
     minutes more. Queued for longer, its task was lost (broker down at commit time, a worker killed)."""
     max_retries = int(getattr(settings, "HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES", 8))
-    return sum(_retry_countdown(retries) for retries in range(max_retries)) + 600.0
+    return sum(retry_countdown(retries) for retries in range(max_retries)) + 600.0
 
 
 @shared_task(name="channels_intake.tasks.requeue_undelivered", queue="email_out", acks_late=True)

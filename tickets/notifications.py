@@ -311,7 +311,7 @@ def event_notify(*, event_id: int) -> int:
     Raises TemporaryDeliveryError when the mail server may take it later (the task retries; the
     recipients already mailed are skipped then). A permanent refusal is recorded as `failed`.
     """
-    from channels_intake.email.outbound import TemporaryDeliveryError, _is_permanent
+    from channels_intake.email.outbound import TemporaryDeliveryError, is_permanent_refusal
 
     event = _load_event(event_id)
     kind = notification_kind(event) if event is not None else None
@@ -331,7 +331,7 @@ def event_notify(*, event_id: int) -> int:
                 with get_connection(fail_silently=False) as connection:
                     connection.send_messages([mail])
             except (smtplib.SMTPException, OSError) as error:
-                if not _is_permanent(error):
+                if not is_permanent_refusal(error):
                     raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from error
                 logger.warning("Notification %s of event %s to user %s refused for good: %s",
                                kind, event_id, recipient.pk, error)

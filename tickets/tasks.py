@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from channels_intake.email.outbound import TemporaryDeliveryError
-from channels_intake.tasks import RETRY_DATABASE_OUTAGE, _retry_countdown
+from channels_intake.tasks import RETRY_DATABASE_OUTAGE, retry_countdown
 from tickets import notifications
 from tickets.services import tickets_close_solved
 
@@ -51,7 +51,7 @@ def sla_scan(batch_size: int = SLA_SCAN_BATCH_SIZE, max_batches: int = SLA_SCAN_
 
 def _max_retries() -> int:
     # The same budget as customers' mail: a mail server that says "later" is asked again with the
-    # outbound back-off (channels_intake.tasks._retry_countdown), HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES times.
+    # outbound back-off (channels_intake.tasks.retry_countdown), HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES times.
     return int(getattr(settings, "HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES", 8))
 
 
@@ -72,7 +72,7 @@ def notify_agents(self, event_id: int) -> int:  # type: ignore[no-untyped-def]
         if self.request.retries >= max_retries:
             notifications.event_notify_failed(event_id=event_id, error=str(error))
             return 0
-        raise self.retry(exc=error, countdown=_retry_countdown(self.request.retries), max_retries=max_retries) from error
+        raise self.retry(exc=error, countdown=retry_countdown(self.request.retries), max_retries=max_retries) from error
 
 
 @shared_task(
@@ -98,4 +98,4 @@ def send_account_email(self, kind: str, user_id: int, language: str = "", to: st
             logger.warning("account email %s to user %s given up after %s tries: %s", kind, user_id,
                            max_retries + 1, error)
             return "FAILED"
-        raise self.retry(exc=error, countdown=_retry_countdown(self.request.retries), max_retries=max_retries) from error
+        raise self.retry(exc=error, countdown=retry_countdown(self.request.retries), max_retries=max_retries) from error

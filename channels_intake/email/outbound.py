@@ -227,7 +227,7 @@ def build_reply_email(
 # --- delivering it ----------------------------------------------------------------------------
 
 
-def _is_permanent(error: Exception) -> bool:
+def is_permanent_refusal(error: Exception) -> bool:
     """A 5xx answer: the server will never take this message (unknown mailbox, refused content)."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(500 <= code < 600 for code, _ in error.recipients.values())
@@ -292,7 +292,7 @@ def message_email_deliver(*, message_id: int) -> DeliveryOutcome:
             with get_connection(fail_silently=False) as connection:
                 connection.send_messages([mail])
         except (smtplib.SMTPException, OSError) as error:
-            if not _is_permanent(error):
+            if not is_permanent_refusal(error):
                 raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from error
             logger.warning("Mail for message %s refused for good: %s", message_id, error)
             _set_state(message, state=DeliveryState.FAILED, error=f"{type(error).__name__}: {error}")

@@ -226,7 +226,7 @@ def account_email_send(*, kind: str, user_id: int, language: str = "", to: str =
 
     Raises TemporaryDeliveryError when the mail server may take it later (the task retries).
     """
-    from channels_intake.email.outbound import TemporaryDeliveryError, _is_permanent
+    from channels_intake.email.outbound import TemporaryDeliveryError, is_permanent_refusal
 
     kind = AccountEmail(kind)
     user = User.objects.filter(pk=user_id, is_active=True).first()
@@ -242,7 +242,7 @@ def account_email_send(*, kind: str, user_id: int, language: str = "", to: str =
     try:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
     except (smtplib.SMTPException, OSError) as error:
-        if not _is_permanent(error):
+        if not is_permanent_refusal(error):
             raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from error
         logger.warning("account email refused for good", extra={"template": kind.value, "user_id": user_id})
         return AccountEmailOutcome.FAILED

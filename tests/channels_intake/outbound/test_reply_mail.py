@@ -10,7 +10,7 @@ from django.db import transaction
 from channels_intake.email.tokens import reply_address
 from channels_intake.models import Door, RawInboundState
 from channels_intake.services import raw_inbound_store
-from channels_intake.tasks import _retry_countdown, deliver_message_email
+from channels_intake.tasks import deliver_message_email, retry_countdown
 from tests.channels_intake.helpers import SUPPORT_ADDRESS, build_mail
 from tests.factories import make_agent, make_customer, make_ticket
 from tickets.models import Channel, DeliveryState, Event, Message, Ticket
@@ -280,7 +280,7 @@ def test_back_off_doubles_up_to_its_ceiling(settings):
     settings.HELPDESK_EMAIL_OUTBOUND_RETRY_SECONDS = 30
     settings.HELPDESK_EMAIL_OUTBOUND_RETRY_MAX_SECONDS = 600
 
-    assert [_retry_countdown(retries) for retries in range(7)] == [30, 60, 120, 240, 480, 600, 600]
+    assert [retry_countdown(retries) for retries in range(7)] == [30, 60, 120, 240, 480, 600, 600]
 
 
 def test_a_reply_rolled_back_with_its_transaction_sends_nothing(

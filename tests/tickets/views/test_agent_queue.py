@@ -20,28 +20,6 @@ from tickets.views.agent import common
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def support():
-    return make_team("Support", slug="support")
-
-
-@pytest.fixture
-def billing():
-    return make_team("Billing", slug="billing")
-
-
-@pytest.fixture
-def agent(support):
-    return make_agent(support, username="ada", display_name="Ada Agent")
-
-
-@pytest.fixture
-def agent_client(agent) -> Client:
-    client = Client()
-    client.force_login(agent)
-    return client
-
-
 def row_numbers(html: str) -> list[int]:
     return [int(n) for n in re.findall(r'<tr id="ticket-row-(\d+)"', html)]
 

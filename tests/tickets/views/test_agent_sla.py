@@ -11,34 +11,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import make_agent, make_team, make_ticket
+from tests.factories import make_agent, make_ticket
 from tickets import selectors
 from tickets.models import Priority, SlaPolicy, SlaTimer, Status, Ticket, TimerState
 from tickets.services import ticket_reply, ticket_update
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def support():
-    return make_team("Support", slug="support")
-
-
-@pytest.fixture
-def billing():
-    return make_team("Billing", slug="billing")
-
-
-@pytest.fixture
-def agent(support):
-    return make_agent(support, username="ada", display_name="Ada Agent")
-
-
-@pytest.fixture
-def agent_client(agent) -> Client:
-    client = Client()
-    client.force_login(agent)
-    return client
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from tests.factories import make_agent, make_customer, make_team, make_ticket, make_user
+from tests.factories import make_agent, make_customer, make_ticket, make_user
 from tickets import presence
 from tickets.models import (
     Attachment,
@@ -33,28 +33,6 @@ from tickets.services import incoming_from_upload, ticket_add_note, ticket_reply
 from tickets.views.agent.timeline import timeline_entries
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def support():
-    return make_team("Support", slug="support")
-
-
-@pytest.fixture
-def billing():
-    return make_team("Billing", slug="billing")
-
-
-@pytest.fixture
-def agent(support):
-    return make_agent(support, username="ada", display_name="Ada Agent")
-
-
-@pytest.fixture
-def agent_client(agent) -> Client:
-    client = Client()
-    client.force_login(agent)
-    return client
 
 
 @pytest.fixture
