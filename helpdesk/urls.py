@@ -13,6 +13,11 @@ urlpatterns = [
     # The split view serves its start-up script from a URL, not inline, so the CSP can stay strict.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/intake/", include("channels_intake.api_urls")),
+    path("api/v1/kb/", include("knowledgebase.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
+    path("help/", include("knowledgebase.help_urls")),
+    path("agent/kb/", include("knowledgebase.agent_urls")),
+    path("agent/kb/analytics/", include("knowledgebase.analytics_urls")),
+    path("kb/deflection/", include("knowledgebase.deflection_urls")),
     path("", include("tickets.urls")),
 ]
