@@ -41,7 +41,7 @@ def sla_fire_actions(firing: SlaFiring) -> None:
         return
     policy, ticket = timer.policy, timer.ticket
     is_breach = firing.kind == "breach"
-    if is_breach and policy is not None:
+    if is_breach and firing.escalates and policy is not None:
         ticket = sla_escalate(ticket=ticket, policy=policy)
     recipients = sla_recipients(ticket=ticket, policy=policy, is_breach=is_breach)
     sla_notify_in_app(ticket=ticket, firing=firing, recipients=recipients)

@@ -430,6 +430,9 @@ class SlaFiring:
     ticket_id: int
     metric: str
     due_at: datetime
+    # A ticket that misses two targets in one scan (first response and resolution due together)
+    # escalates once: only its first breach of the batch carries the escalation.
+    escalates: bool = False
 
 
 def _claim(queryset: QuerySet[SlaTimer]) -> QuerySet[SlaTimer]:
@@ -472,12 +475,14 @@ def sla_scan_due(
     A breach also marks the warning fired: a warning after the breach would be noise.
     """
     fired: list[SlaFiring] = []
+    escalated_tickets: set[int] = set()
     with transaction.atomic():
         for timer in _due_breaches(now=now, limit=batch_size):
             timer.breached_at = timer.due_at
             timer.warned_at = timer.warned_at or now
             timer.save(update_fields=["breached_at", "warned_at", "updated_at"])
-            fired.append(_fire(timer, kind="breach", now=now))
+            fired.append(_fire(timer, kind="breach", now=now, escalates=timer.ticket_id not in escalated_tickets))
+            escalated_tickets.add(timer.ticket_id)
         remaining = batch_size - len(fired)
         if remaining > 0:
             for timer in _due_warnings(now=now, limit=remaining):
@@ -490,7 +495,7 @@ def sla_scan_due(
     return fired
 
 
-def _fire(timer: SlaTimer, *, kind: str, now: datetime) -> SlaFiring:
+def _fire(timer: SlaTimer, *, kind: str, now: datetime, escalates: bool = False) -> SlaFiring:
     events._record(
         ticket=timer.ticket, kind=FIRING_EVENT_KINDS[kind], actor=None, via=VIA, actor_kind=ActorKind.SLA, field=timer.metric,
         to_value={
@@ -503,7 +508,8 @@ def _fire(timer: SlaTimer, *, kind: str, now: datetime) -> SlaFiring:
             "timer": timer.pk,
         },
     )
-    return SlaFiring(kind=kind, timer_id=timer.pk, ticket_id=timer.ticket_id, metric=timer.metric, due_at=timer.due_at)
+    return SlaFiring(kind=kind, timer_id=timer.pk, ticket_id=timer.ticket_id, metric=timer.metric, due_at=timer.due_at,
+                     escalates=escalates)
 
 
 # -- Calendars ----------------------------------------------------------------------------------

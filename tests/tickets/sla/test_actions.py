@@ -114,6 +114,22 @@ def test_breach_escalates_once_through_the_ticket_service(smtp_sink, scan, polic
     assert Event.objects.filter(ticket=ticket, kind="sla_breached").count() == 1
 
 
+def test_two_targets_missed_in_one_scan_escalate_the_ticket_one_step(smtp_sink, scan, policy, support, agent):  # noqa: F811
+    # First response and resolution both due at the hour: the scan that finds them late fires both
+    # breaches (two events, two notices) but raises the priority once, not normal → urgent.
+    policy.targets = {priority: {"first_response": 60, "resolution": 60} for priority in ("normal", "high")}
+    policy.save()
+    ticket = open_ticket(team=support, assignee=agent, priority=Priority.NORMAL)
+
+    fired = scan(ticket, 61)
+
+    assert sorted(firing.metric for firing in fired if firing.kind == "breach") == ["first_response", "resolution"]
+    ticket.refresh_from_db()
+    assert ticket.priority == Priority.HIGH
+    assert Event.objects.filter(ticket=ticket, kind="priority_changed").count() == 1
+    assert Event.objects.filter(ticket=ticket, kind="sla_breached").count() == 2
+
+
 def test_breach_mails_the_assignee_and_the_policys_manager_once(smtp_sink, scan, policy, support, agent, teammate,  # noqa: F811
                                                                 manager):
     ticket = open_ticket(team=support, assignee=agent)

@@ -36,7 +36,7 @@ def test_warning_then_breach_fire_once_each(policy):
 
     breaches = sla_scan_due(now=local(2026, 12, 7, 10, 1))
     assert breaches == [SlaFiring(kind="breach", timer_id=breaches[0].timer_id, ticket_id=ticket.pk,
-                                  metric=Metric.FIRST_RESPONSE, due_at=local(2026, 12, 7, 10, 0))]
+                                  metric=Metric.FIRST_RESPONSE, due_at=local(2026, 12, 7, 10, 0), escalates=True)]
     timer = SlaTimer.objects.get(pk=breaches[0].timer_id)
     assert timer.breached_at == local(2026, 12, 7, 10, 0) and timer.state == TimerState.RUNNING
     assert sla_scan_due(now=local(2026, 12, 7, 10, 30)) == []
