@@ -120,6 +120,7 @@ class ArticleRevision(models.Model):
                                     verbose_name=_("translation"))
     number = models.PositiveIntegerField(_("revision"))
     title = models.CharField(_("title"), max_length=200)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
     body_markdown = models.TextField(_("body (Markdown)"), blank=True)
     status = models.CharField(_("status"), max_length=16, choices=ArticleStatus.choices)
     note = models.CharField(_("note"), max_length=300, blank=True)

@@ -22,6 +22,14 @@ class ArticleFeedback(models.Model):
         verbose_name = _("article feedback")
         verbose_name_plural = _("article feedback")
         ordering = ["-created_at"]
+        # One vote per reader: concurrent first votes of the same reader cannot both insert.
+        constraints = [
+            models.UniqueConstraint(fields=["translation", "user"], condition=models.Q(user__isnull=False),
+                                    name="kb_feedback_one_per_user"),
+            models.UniqueConstraint(fields=["translation", "session_key"],
+                                    condition=models.Q(user__isnull=True) & ~models.Q(session_key=""),
+                                    name="kb_feedback_one_per_session"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.translation_id}: {'+' if self.is_helpful else '-'}"
