@@ -44,7 +44,7 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         (_("Helpdesk"), {"fields": ("role", "display_name", "language", "timezone", "email_verified_at")}),
-        (_("Email notifications"), {"fields": ("notify_on_assignment", "notify_on_customer_reply")}),
+        (_("Email notifications"), {"fields": ("notify_on_assignment", "notify_on_customer_reply", "notify_on_sla")}),
     )
     inlines = [TeamMembershipInline]
 

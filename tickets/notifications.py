@@ -12,7 +12,7 @@ Who gets mail (Zendesk's and Zammad's defaults):
   was met or cancelled before the mail left is not sent: it would ask for what was already done.
 Never the person who acted, never an inactive user, never anyone but staff who may see the ticket
 (`helpdesk.permissions.can_view_ticket`), and nobody who switched that kind off
-(`User.notify_on_assignment`, `User.notify_on_customer_reply`).
+(`User.notify_on_assignment`, `User.notify_on_customer_reply`, `User.notify_on_sla`).
 
 The trigger is the audit trail: `tickets.events` hands every event it records to
 `notify_after_commit`, which queues `tickets.tasks.notify_agents` with the event's id once the
@@ -170,7 +170,8 @@ def notification_recipients(event: Event, kind: str) -> list[User]:
         if kind == SLA_WARNING and (timer is None or timer.state != TimerState.RUNNING):
             return []
         users = sla_recipients(ticket=ticket, policy=timer.policy if timer else None, is_breach=kind == SLA_BREACHED)
-        return [user for user in users if user.email]
+        # The in-app notice still reaches everyone responsible; only the mail follows the preference.
+        return [user for user in users if user.email and user.notify_on_sla]
     else:
         return []
     candidates = (

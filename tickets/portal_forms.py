@@ -96,6 +96,8 @@ class PreferencesForm(forms.Form):
             self.fields["notify_on_customer_reply"] = forms.BooleanField(
                 label=_("Email me when a customer replies on my tickets (or on my teams' unassigned tickets)"),
                 required=False)
+            self.fields["notify_on_sla"] = forms.BooleanField(
+                label=_("Email me SLA warnings and breaches of the tickets I am responsible for"), required=False)
 
 
 class QueuedPasswordResetForm(PasswordResetForm):

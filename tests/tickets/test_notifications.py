@@ -326,13 +326,14 @@ def test_an_agent_switches_assignment_mail_off_on_the_preferences_page(client, s
     page = client.get("/accounts/preferences/").content.decode()
     assert 'name="notify_on_assignment" id="id_notify_on_assignment" checked' in page
     assert 'name="notify_on_customer_reply" id="id_notify_on_customer_reply" checked' in page
+    assert 'name="notify_on_sla" id="id_notify_on_sla" checked' in page
 
     response = client.post("/accounts/preferences/", {
         "display_name": "Ana Agent", "language": "", "timezone": "", "notify_on_customer_reply": "on"})
 
     assert response.status_code == 302
     agent.refresh_from_db()
-    assert (agent.notify_on_assignment, agent.notify_on_customer_reply) == (False, True)
+    assert (agent.notify_on_assignment, agent.notify_on_customer_reply, agent.notify_on_sla) == (False, True, False)
     act(ticket_assign, ticket=make_ticket(team=team), assignee=agent, actor=lead)
     assert smtp_sink.deliveries == []
 

@@ -37,6 +37,9 @@ class User(AbstractUser):
     notify_on_customer_reply = models.BooleanField(
         _("email me when a customer replies on my tickets (or my team's unassigned tickets)"), default=True,
     )
+    notify_on_sla = models.BooleanField(
+        _("email me SLA warnings and breaches of tickets I am responsible for"), default=True,
+    )
 
     objects = UserManager()
 

@@ -364,6 +364,7 @@ def time_zone_names() -> tuple[str, ...]:
 def user_preferences_update(
     *, user: User, display_name: str, language: str, timezone_name: str,
     notify_on_assignment: bool | None = None, notify_on_customer_reply: bool | None = None,
+    notify_on_sla: bool | None = None,
 ) -> User:
     """Save the name, language and time zone a person sees the product in, and (staff) which
     notification mails they get; a notification choice left None stays as it is."""
@@ -381,7 +382,8 @@ def user_preferences_update(
         fields = ["display_name", "language", "timezone"]
         if user.is_staff_member:
             for field, value in (("notify_on_assignment", notify_on_assignment),
-                                 ("notify_on_customer_reply", notify_on_customer_reply)):
+                                 ("notify_on_customer_reply", notify_on_customer_reply),
+                                 ("notify_on_sla", notify_on_sla)):
                 if value is not None:
                     setattr(user, field, bool(value))
                     fields.append(field)

@@ -142,7 +142,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
     user = request.user
     initial = {"display_name": user.display_name, "language": user.language, "timezone": user.timezone,
                "notify_on_assignment": user.notify_on_assignment,
-               "notify_on_customer_reply": user.notify_on_customer_reply}
+               "notify_on_customer_reply": user.notify_on_customer_reply,
+               "notify_on_sla": user.notify_on_sla}
     form = PreferencesForm(request.POST or None, initial=initial, with_notifications=user.is_staff_member)
     if request.method == "POST" and form.is_valid():
         try:
@@ -153,6 +154,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 timezone_name=form.cleaned_data["timezone"],
                 notify_on_assignment=form.cleaned_data.get("notify_on_assignment"),
                 notify_on_customer_reply=form.cleaned_data.get("notify_on_customer_reply"),
+                notify_on_sla=form.cleaned_data.get("notify_on_sla"),
             )
         except ValidationError as error:
             for field, problems in error.message_dict.items():

@@ -130,6 +130,18 @@ def test_two_targets_missed_in_one_scan_escalate_the_ticket_one_step(smtp_sink, 
     assert Event.objects.filter(ticket=ticket, kind="sla_breached").count() == 2
 
 
+def test_an_agent_who_switched_sla_mail_off_gets_none_but_the_manager_still_does(smtp_sink, scan, policy, support,  # noqa: F811
+                                                                                  agent, manager):
+    agent.notify_on_sla = False
+    agent.save(update_fields=["notify_on_sla"])
+    ticket = open_ticket(team=support, assignee=agent)
+
+    scan(ticket, 61)
+
+    assert mails_to(smtp_sink, "ana@staff.example") == []
+    assert len(mails_to(smtp_sink, "mia@staff.example")) == 1
+
+
 def test_breach_mails_the_assignee_and_the_policys_manager_once(smtp_sink, scan, policy, support, agent, teammate,  # noqa: F811
                                                                 manager):
     ticket = open_ticket(team=support, assignee=agent)
