@@ -1,4 +1,14 @@
-"""URL routes of the knowledge base (issue 5)."""
+"""Deflection tracking (customers' forms) and the knowledge base in the agent's reply box,
+mounted at /kb/deflection/ (namespace kb_deflection)."""
+
+from django.urls import path
+
+from knowledgebase import deflection_views
 
 app_name = "kb_deflection"
-urlpatterns: list = []
+urlpatterns = [
+    path("shown/", deflection_views.shown, name="shown"),
+    path("<int:deflection_id>/opened/", deflection_views.opened, name="opened"),
+    path("agent/tickets/<int:number>/articles/", deflection_views.agent_articles, name="agent_articles"),
+    path("agent/tickets/<int:number>/article/", deflection_views.article_from_ticket, name="article_from_ticket"),
+]

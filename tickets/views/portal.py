@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk import permissions
+from knowledgebase.deflection import deflection_record_submitted
 from tickets import selectors, services
 from tickets.models import UNSOLVED_STATUSES, Channel, CustomFieldDefinition, Message, Status, Ticket, User
 from tickets.portal_forms import NewRequestForm, ReplyForm, StatusForm
@@ -129,6 +130,9 @@ def new_request(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_service_errors(error)
         else:
+            # When articles were suggested while they typed, that visit ended in a request, not a deflection.
+            deflection_record_submitted(session_key=request.session.session_key or "", ticket=ticket,
+                                        deflection_id=request.POST.get("kb_deflection"))
             messages.success(request, _("Thank you. We received your request #%(number)s.") % {"number": ticket.number})
             return redirect("portal:ticket", number=ticket.number)
     return render(request, "portal/new_request.html", {"form": form})
