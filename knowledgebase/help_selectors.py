@@ -1,0 +1,177 @@
+"""Reads of the public help center. Every query starts from `readable_translations(viewer)`, so
+the role rule (drafts never, customers-only articles for signed-in readers, internal ones for
+staff) is decided in one place; these functions only shape what a page needs, each in one query."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Prefetch
+
+from helpdesk.permissions import is_staff_member
+from knowledgebase.models import Article, ArticleTranslation, Category
+from knowledgebase.selectors import readable_translations
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from tickets.models import User
+
+    Viewer = User | AnonymousUser | None
+
+
+class _AnySignedInCustomer:
+    """Stands for "some signed-in customer" in the role rule: what sign-in would reveal."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff_member = False
+
+
+@dataclass
+class CategoryNode:
+    """A category as the help center shows it: its name in the page's language, its children,
+    and how many readable articles in that language it holds (its subtree included)."""
+
+    category: Category
+    name: str
+    description: str
+    children: list[CategoryNode] = field(default_factory=list)
+    parent: CategoryNode | None = None
+    article_count: int = 0
+
+    @property
+    def slug(self) -> str:
+        return self.category.slug
+
+    @property
+    def ancestors(self) -> list[CategoryNode]:
+        """From the root down to this node's parent."""
+        chain: list[CategoryNode] = []
+        node = self.parent
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return list(reversed(chain))
+
+
+@dataclass
+class CategoryTree:
+    roots: list[CategoryNode]
+    by_id: dict[int, CategoryNode]
+    by_slug: dict[str, CategoryNode]
+
+
+def category_tree(*, viewer: Viewer, language: str, counts: bool = True) -> CategoryTree:
+    """The categories the viewer may browse, named in `language` (English when a name is
+    missing). With `counts`, categories without a readable article in `language` anywhere in
+    their subtree are left out, so readers never open an empty page. Two queries."""
+    categories = Category.objects.all()
+    if not is_staff_member(viewer):
+        categories = categories.filter(is_internal=False)
+    nodes = {
+        category.id: CategoryNode(category=category, name=category.name_in(language),
+                                  description=category.description_in(language))
+        for category in categories
+    }
+    for node in nodes.values():
+        parent_id = node.category.parent_id
+        if parent_id is not None and parent_id in nodes:
+            node.parent = nodes[parent_id]
+            nodes[parent_id].children.append(node)
+    if counts:
+        direct = (
+            readable_translations(viewer).filter(language=language)
+            .values_list("article__category_id").annotate(count=Count("id")).order_by()
+        )
+        for category_id, count in direct:
+            node = nodes.get(category_id)
+            while node is not None:
+                node.article_count += count
+                node = node.parent
+        visible = {node_id: node for node_id, node in nodes.items() if node.article_count}
+        for node in visible.values():
+            node.children = [child for child in node.children if child.article_count]
+        nodes = visible
+    roots = [node for node in nodes.values() if node.parent is None]
+    return CategoryTree(roots=roots, by_id=nodes, by_slug={node.slug: node for node in nodes.values()})
+
+
+def popular_translations(*, viewer: Viewer, language: str, limit: int = 8) -> list[ArticleTranslation]:
+    """The most read articles in `language` (kb_translation_popular index)."""
+    return list(
+        readable_translations(viewer).filter(language=language)
+        .select_related("article__category").order_by("-view_count", "title")[:limit]
+    )
+
+
+def category_translations(*, viewer: Viewer, language: str, category: Category) -> list[ArticleTranslation]:
+    """The readable articles filed directly in `category`, in the authors' order."""
+    return list(
+        readable_translations(viewer).filter(language=language, article__category=category)
+        .select_related("article").order_by("article__position", "title", "id")
+    )
+
+
+def translation_by_slug(*, viewer: Viewer, language: str, slug: str) -> ArticleTranslation | None:
+    """The article page's translation with its article and category, or None when it does not
+    exist or the viewer may not read it. The article's other readable translations (language
+    switcher, hreflang) come prefetched as `article.readable_translations`."""
+    siblings = Prefetch(
+        "article__translations",
+        queryset=readable_translations(viewer).only("id", "article_id", "language", "slug", "title"),
+        to_attr="readable_translations",
+    )
+    return (
+        readable_translations(viewer).filter(language=language, slug=slug)
+        .select_related("article__category").prefetch_related(siblings).first()
+    )
+
+
+def translation_by_old_slug(*, viewer: Viewer, language: str, slug: str) -> ArticleTranslation | None:
+    """The readable translation that used to have `slug` (its title changed since)."""
+    return (
+        readable_translations(viewer).filter(language=language, old_slugs__language=language,
+                                             old_slugs__old_slug=slug)
+        .only("id", "language", "slug").first()
+    )
+
+
+def sign_in_would_reveal(*, language: str, slug: str) -> bool:
+    """Whether some signed-in customer may read the article at this slug (current or old): an
+    anonymous reader who follows a link to a customers-only article is asked to sign in.
+    Internal articles and drafts answer False, so their existence is never revealed."""
+    readable = readable_translations(_AnySignedInCustomer())  # type: ignore[arg-type]
+    return (
+        readable.filter(language=language, slug=slug).exists()
+        or readable.filter(language=language, old_slugs__language=language, old_slugs__old_slug=slug).exists()
+    )
+
+
+def related_translations(*, viewer: Viewer, translation: ArticleTranslation, limit: int = 6) -> list[ArticleTranslation]:
+    """The related articles that exist in the same language and that the viewer may read."""
+    related_articles = Article.related.through.objects.filter(
+        from_article_id=translation.article_id,
+    ).values("to_article_id")
+    return list(
+        readable_translations(viewer).filter(language=translation.language, article_id__in=related_articles)
+        .only("id", "language", "slug", "title", "summary").order_by("title")[:limit]
+    )
+
+
+def readable_translation_by_id(*, viewer: Viewer, translation_id: int) -> ArticleTranslation | None:
+    return readable_translations(viewer).filter(pk=translation_id).first()
+
+
+def sitemap_translations() -> dict[int, list[ArticleTranslation]]:
+    """Every translation an anonymous reader (a search engine) may read, grouped by article so
+    each URL can name its alternates in the other languages."""
+    by_article: dict[int, list[ArticleTranslation]] = defaultdict(list)
+    rows = readable_translations(None).only("id", "article_id", "language", "slug", "updated_at").order_by(
+        "article_id", "language",
+    )
+    for translation in rows:
+        by_article[translation.article_id].append(translation)
+    return dict(by_article)

@@ -1,0 +1,332 @@
+"""The public help center under /help/<language>/: home, categories, articles, search, feedback,
+sitemap. Server-rendered in the language of the URL (content and interface alike), whatever the
+reader's own preference; only /help/ itself looks at the reader to pick a language.
+
+Access: every read goes through knowledgebase.help_selectors (built on readable_translations).
+Drafts and internal articles a reader may not see answer 404, like anything that does not exist;
+a customers-only article asks an anonymous reader to sign in (as Zendesk Guide does), because
+anyone may create a customer account, so its existence is no secret."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_cache_control
+from django.utils.http import urlencode
+from django.utils.translation import get_language_info
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from knowledgebase import help_selectors
+from knowledgebase.models import ArticleTranslation
+from knowledgebase.services import feedback_record, translation_record_view
+
+# Crude on purpose: it keeps crawlers, link previews and scripts out of the view counts; a bot
+# that pretends to be a browser is counted, like a person.
+BOT_USER_AGENT = re.compile(
+    r"bot|crawl|spider|slurp|preview|facebookexternalhit|embedly|headlesschrome|phantomjs|"
+    r"curl|wget|python-|httpclient|okhttp|go-http|java/|libwww|scrapy|monitor|uptime",
+    re.IGNORECASE,
+)
+# Per-session memory of what was counted and voted on; old entries drop off past this many.
+SESSION_MEMORY = 300
+VIEWED_SESSION_KEY = "kb_help_viewed"
+VOTED_SESSION_KEY = "kb_help_voted"
+FEEDBACK_COMMENT_MAX_LENGTH = 2000
+PUBLIC_MAX_AGE_SECONDS = 300
+SEARCH_RESULT_LIMIT = 20
+
+# BCP 47 spellings for lang/hreflang attributes; our language codes are lower-case Django ones.
+BCP47 = {"zh-hans": "zh-Hans", "zh-hant": "zh-Hant"}
+OPEN_GRAPH_LOCALES = {"en": "en_US", "zh-hans": "zh_CN", "zh-hant": "zh_TW"}
+PRIMARY_COLOR = re.compile(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?")
+
+
+def supported_languages() -> list[str]:
+    return [code for code, _name in settings.LANGUAGES]
+
+
+def help_center_name() -> str:
+    return getattr(settings, "HELPDESK_HELP_CENTER_NAME", "") or _("Help Center")
+
+
+def primary_color() -> str:
+    """The configured accent colour when it is a plain hex colour (anything else could break out
+    of the generated stylesheet), else "" for the design system's own."""
+    color = (getattr(settings, "HELPDESK_HELP_CENTER_PRIMARY_COLOR", "") or "").strip()
+    return color if PRIMARY_COLOR.fullmatch(color) else ""
+
+
+@dataclass
+class LanguageLink:
+    code: str
+    bcp47: str
+    name: str
+    url: str
+    is_current: bool
+    # True when the link leads to the same content in that language, not to its home page.
+    is_same_content: bool
+
+
+def _language_links(current: str, urls: dict[str, str], fallback: dict[str, str] | None = None) -> list[LanguageLink]:
+    links = []
+    for code in supported_languages():
+        url = urls.get(code) or (fallback or {}).get(code) or reverse("help:home", kwargs={"language": code})
+        links.append(LanguageLink(
+            code=code, bcp47=BCP47.get(code, code), name=get_language_info(code)["name_local"], url=url,
+            is_current=code == current, is_same_content=code in urls,
+        ))
+    return links
+
+
+def _page(request: HttpRequest, language: str, template: str, context: dict[str, Any], *,
+          shared_cache: bool = False, status: int = 200) -> HttpResponse:
+    """Render in the page's language and set the headers every help center page shares.
+
+    `shared_cache` pages hold nothing personal for anonymous readers (no CSRF token, no session
+    state), so proxies and browsers may keep them for a few minutes; signed-in readers' pages
+    (their name in the header, internal articles for staff) stay private."""
+    is_anonymous = not request.user.is_authenticated
+    primary = primary_color()
+    context = {
+        "language": language,
+        "html_lang": BCP47.get(language, language),
+        "help_center_name": help_center_name(),
+        "logo_url": getattr(settings, "HELPDESK_HELP_CENTER_LOGO_URL", ""),
+        "theme_version": primary.lstrip("#").lower(),
+        "og_locale": OPEN_GRAPH_LOCALES.get(language, language.replace("-", "_")),
+        **context,
+    }
+    with translation.override(language):
+        response = render(request, template, context, status=status)
+    response["Content-Language"] = context["html_lang"]
+    if is_anonymous and shared_cache and status == 200:
+        patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
+    else:
+        patch_cache_control(response, private=True)
+    return response
+
+
+def _checked_language(language: str) -> str:
+    if language not in supported_languages():
+        raise Http404
+    return language
+
+
+def _absolute(request: HttpRequest, path: str) -> str:
+    return request.build_absolute_uri(path)
+
+
+@require_GET
+def root(request: HttpRequest) -> HttpResponse:
+    """/help/ → the reader's language: their saved preference when signed in, else the language
+    cookie or Accept-Language (resolved by the locale middleware to one we ship)."""
+    language = translation.get_supported_language_variant(translation.get_language() or settings.LANGUAGE_CODE)
+    response = redirect("help:home", language=language)
+    patch_cache_control(response, private=True)
+    return response
+
+
+@require_GET
+def home(request: HttpRequest, language: str) -> HttpResponse:
+    language = _checked_language(language)
+    viewer = request.user
+    tree = help_selectors.category_tree(viewer=viewer, language=language)
+    popular = help_selectors.popular_translations(viewer=viewer, language=language)
+    path = reverse("help:home", kwargs={"language": language})
+    with translation.override(language):
+        description = _("Answers to common questions, guides and how-tos from our support team.")
+    return _page(request, language, "knowledgebase/help/home.html", {
+        "categories": tree.roots,
+        "popular": popular,
+        "language_links": _language_links(language, {
+            code: reverse("help:home", kwargs={"language": code}) for code in supported_languages()
+        }),
+        "canonical_url": _absolute(request, path),
+        "alternates": _alternates(request, {code: reverse("help:home", kwargs={"language": code})
+                                            for code in supported_languages()}),
+        "meta_description": description,
+    }, shared_cache=True)
+
+
+@require_GET
+def category(request: HttpRequest, language: str, slug: str) -> HttpResponse:
+    language = _checked_language(language)
+    viewer = request.user
+    tree = help_selectors.category_tree(viewer=viewer, language=language)
+    node = tree.by_slug.get(slug)
+    if node is None:
+        raise Http404
+    articles = help_selectors.category_translations(viewer=viewer, language=language, category=node.category)
+    urls = {
+        code: reverse("help:category", kwargs={"language": code, "slug": slug}) for code in supported_languages()
+    }
+    return _page(request, language, "knowledgebase/help/category.html", {
+        "node": node,
+        "articles": articles,
+        "language_links": _language_links(language, urls),
+        "canonical_url": _absolute(request, urls[language]),
+        # Other languages' category pages may be empty (and 404); only this one is asserted.
+        "alternates": [],
+        "meta_description": node.description,
+    }, shared_cache=True)
+
+
+@require_GET
+def article(request: HttpRequest, language: str, slug: str) -> HttpResponse:
+    language = _checked_language(language)
+    viewer = request.user
+    current = help_selectors.translation_by_slug(viewer=viewer, language=language, slug=slug)
+    if current is None:
+        return _missing_article(request, language, slug)
+    if not _is_bot(request):
+        _count_view(request, current)
+    tree = help_selectors.category_tree(viewer=viewer, language=language, counts=False)
+    node = tree.by_id.get(current.article.category_id)
+    siblings = {sibling.language: sibling.get_absolute_url() for sibling in current.article.readable_translations}
+    related = help_selectors.related_translations(viewer=viewer, translation=current)
+    voted = request.session.get(VOTED_SESSION_KEY, []) if request.session.session_key else []
+    return _page(request, language, "knowledgebase/help/article.html", {
+        "translation": current,
+        "node": node,
+        "related": related,
+        "has_voted": current.id in voted,
+        "language_links": _language_links(language, siblings),
+        "canonical_url": _absolute(request, current.get_absolute_url()),
+        "alternates": _alternates(request, siblings),
+        "meta_description": current.summary,
+        "comment_max_length": FEEDBACK_COMMENT_MAX_LENGTH,
+    })
+
+
+def _missing_article(request: HttpRequest, language: str, slug: str) -> HttpResponse:
+    """An old slug answers with a permanent redirect to the current one; a customers-only article
+    asks anonymous readers to sign in; everything else is not found."""
+    moved = help_selectors.translation_by_old_slug(viewer=request.user, language=language, slug=slug)
+    if moved is not None:
+        return HttpResponseRedirect(moved.get_absolute_url(), status=301)
+    if not request.user.is_authenticated and help_selectors.sign_in_would_reveal(language=language, slug=slug):
+        return redirect_to_login(request.get_full_path())
+    raise Http404
+
+
+def _is_bot(request: HttpRequest) -> bool:
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
+    return not user_agent or bool(BOT_USER_AGENT.search(user_agent))
+
+
+def _remember(request: HttpRequest, key: str, translation_id: int) -> None:
+    remembered = [item for item in request.session.get(key, []) if item != translation_id]
+    remembered.append(translation_id)
+    request.session[key] = remembered[-SESSION_MEMORY:]
+
+
+def _count_view(request: HttpRequest, current: ArticleTranslation) -> None:
+    """Count a reader once per session and article, not once per reload."""
+    if current.id in request.session.get(VIEWED_SESSION_KEY, []):
+        return
+    translation_record_view(translation_id=current.id)
+    _remember(request, VIEWED_SESSION_KEY, current.id)
+
+
+@require_POST
+def feedback(request: HttpRequest, translation_id: int) -> HttpResponse:
+    """"Was this helpful?": one vote per reader and article (a second one replaces the first)."""
+    current = help_selectors.readable_translation_by_id(viewer=request.user, translation_id=translation_id)
+    if current is None:
+        raise Http404
+    answer = request.POST.get("helpful", "")
+    if answer not in ("yes", "no"):
+        return HttpResponse(status=400)
+    if not request.session.session_key:
+        request.session.save()
+    feedback_record(
+        translation=current, is_helpful=answer == "yes",
+        comment=request.POST.get("comment", "").strip()[:FEEDBACK_COMMENT_MAX_LENGTH],
+        user=request.user if request.user.is_authenticated else None,
+        session_key=request.session.session_key or "",
+    )
+    _remember(request, VOTED_SESSION_KEY, current.id)
+    return HttpResponseRedirect(current.get_absolute_url() + "#feedback", status=303)
+
+
+@require_GET
+def search(request: HttpRequest, language: str) -> HttpResponse:
+    from knowledgebase.search import kb_search
+
+    language = _checked_language(language)
+    query = request.GET.get("q", "").strip()[:200]
+    results = None
+    if query:
+        results = kb_search(
+            query=query, language=language, viewer=request.user, limit=SEARCH_RESULT_LIMIT,
+            source="help_center", session_key=request.session.session_key or "",
+        )
+    urls = {
+        code: reverse("help:search", kwargs={"language": code}) + (f"?{urlencode({'q': query})}" if query else "")
+        for code in supported_languages()
+    }
+    return _page(request, language, "knowledgebase/help/search.html", {
+        "query": query,
+        "results": results,
+        "language_links": _language_links(language, urls),
+        "canonical_url": None,
+        "alternates": [],
+        "meta_description": "",
+        "noindex": True,
+    })
+
+
+@dataclass
+class Alternate:
+    hreflang: str
+    url: str
+
+
+def _alternates(request: HttpRequest, urls: dict[str, str]) -> list[Alternate]:
+    """hreflang links: one per language the page exists in, and x-default (English, else the
+    first) when there is more than one."""
+    if len(urls) < 2:
+        return []
+    alternates = [Alternate(BCP47.get(code, code), _absolute(request, url)) for code, url in sorted(urls.items())]
+    default = urls.get(settings.LANGUAGE_CODE) or next(iter(urls.values()))
+    alternates.append(Alternate("x-default", _absolute(request, default)))
+    return alternates
+
+
+@require_GET
+def sitemap(request: HttpRequest) -> HttpResponse:
+    """Every public published article in every language, with its alternates and last change."""
+    entries = []
+    for translations in help_selectors.sitemap_translations().values():
+        urls = {item.language: item.get_absolute_url() for item in translations}
+        alternates = _alternates(request, urls)
+        for item in translations:
+            entries.append({"loc": _absolute(request, urls[item.language]), "lastmod": item.updated_at,
+                            "alternates": alternates})
+    homes = {code: reverse("help:home", kwargs={"language": code}) for code in supported_languages()}
+    home_alternates = _alternates(request, homes)
+    home_entries = [{"loc": _absolute(request, url), "alternates": home_alternates} for url in homes.values()]
+    response = render(request, "knowledgebase/help/sitemap.xml",
+                      {"entries": entries, "home_entries": home_entries}, content_type="application/xml")
+    patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
+    return response
+
+
+@require_GET
+def theme(request: HttpRequest) -> HttpResponse:
+    """The configured accent colour as CSS custom properties: a stylesheet, not an inline style,
+    so the page needs nothing the CSP would have to allow."""
+    color = primary_color()
+    css = f":root {{ --help-primary: {color}; }}\n" if color else "/* the design system's colours */\n"
+    response = HttpResponse(css, content_type="text/css; charset=utf-8")
+    patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
+    return response
