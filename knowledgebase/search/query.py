@@ -1,0 +1,335 @@
+"""Ranked search over the translations a viewer may read.
+
+Ranking every full-text match does not scale (at 100,000 articles a common word matches tens of
+thousands, and ts_rank over them takes ~50 ms), so a search first collects a bounded candidate
+set from three index scans, each stopped after CANDIDATES rows:
+
+1. every query word present (GIN on search_vector, AND query): the precise matches;
+2. any query word present (GIN, OR query): partial matches;
+3. a query word similar to a word of the title (trigram GIN on search_title, `<%`): typos
+   ("pasword") and titles that say the word, found even when (2) stopped early.
+
+and ranks only those, in one statement. Snippets are computed for the final rows only."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.urls import NoReverseMatch, reverse
+
+from knowledgebase.models import SearchQuery
+from knowledgebase.search.segment import contains_han, normalize_query, segment, to_simplified
+from knowledgebase.selectors import readable_translations
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from tickets.models import User
+
+CANDIDATES = 300
+MAX_TERMS = 8
+MAX_LIMIT = 50
+SNIPPET_CHARS = 160
+# Trigram search needs at least one whole trigram: a 2-letter Latin word has none beyond its
+# padded ends and would visit a large part of the index. A 2-character Chinese word is fine:
+# search_title holds it as a separate (segmented) word.
+MIN_TRIGRAM_LATIN = 3
+MIN_TRIGRAM_HAN = 2
+
+# PostgreSQL's english stopword list: such a word never reaches an `english` tsvector, so it must
+# not be required in the all-words query.
+_ENGLISH_STOPWORDS_TEXT = (
+    "i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she "
+    "her hers herself it its itself they them their theirs themselves what which who whom this that "
+    "these those am is are was were be been being have has had having do does did doing a an the and "
+    "but if or because as until while of at by for with about against between into through during "
+    "before after above below to from up down in out on off over under again further then once here "
+    "there when where why how all any both each few more most other some such no nor not only own "
+    "same so than too very s t can will just don should now"
+)
+ENGLISH_STOPWORDS = frozenset(_ENGLISH_STOPWORDS_TEXT.split())
+
+# Highlight markers ts_headline puts around matches (private-use characters: never in text),
+# replaced by <mark> after the text around them is escaped.
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+HEADLINE_OPTIONS = (
+    f'StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=28, MinWords=12, MaxFragments=2, '
+    f'FragmentDelimiter=" … "'
+)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    translation_id: int
+    article_id: int
+    title: str
+    url: str
+    snippet_html: str
+    category_name: str
+    language: str
+    score: float
+
+
+@dataclass
+class SearchResults:
+    query_id: int | None
+    hits: list[SearchHit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    normalized: str
+    terms: tuple[str, ...]
+
+    @property
+    def latin_terms(self) -> tuple[str, ...]:
+        return tuple(term for term in self.terms if not contains_han(term))
+
+    @property
+    def required_terms(self) -> tuple[str, ...]:
+        """Terms an article must contain to match every word: English stopwords are left out
+        because English articles do not index them."""
+        return tuple(term for term in self.terms if contains_han(term) or term not in ENGLISH_STOPWORDS)
+
+    @property
+    def trigram_terms(self) -> tuple[str, ...]:
+        return tuple(
+            term for term in self.terms
+            if len(term) >= (MIN_TRIGRAM_HAN if contains_han(term) else MIN_TRIGRAM_LATIN)
+        )
+
+
+def parse_query(text: str) -> ParsedQuery:
+    normalized = normalize_query(text)
+    terms: list[str] = []
+    for term in segment(normalized):
+        if term not in terms:
+            terms.append(term)
+    return ParsedQuery(normalized=normalized, terms=tuple(terms[:MAX_TERMS]))
+
+
+def _quote(term: str) -> str:
+    """A term as one quoted operand of to_tsquery (the configuration's parser still splits it)."""
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _any_term_sql(parsed: ParsedQuery) -> tuple[str, list[Any]]:
+    """tsquery matching any term: Latin terms stemmed for English articles and as written for
+    Chinese ones (mixed text keeps English words unstemmed in the `simple` configuration)."""
+    parts = ["to_tsquery('simple', %s)"]
+    params: list[Any] = [" | ".join(_quote(term) for term in parsed.terms)]
+    if parsed.latin_terms:
+        parts.append("to_tsquery('english', %s)")
+        params.append(" | ".join(_quote(term) for term in parsed.latin_terms))
+    return "(" + " || ".join(parts) + ")", params
+
+
+def _term_sql(term: str) -> tuple[str, list[Any]]:
+    if contains_han(term):
+        return "to_tsquery('simple', %s)", [_quote(term)]
+    return "(to_tsquery('english', %s) || to_tsquery('simple', %s))", [_quote(term), _quote(term)]
+
+
+def _compiled(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
+    return queryset.query.sql_with_params()
+
+
+def _candidates(base: QuerySet, parsed: ParsedQuery) -> tuple[str, list[Any]]:
+    """SQL (with params) of the union of the bounded candidate scans, each a subset of `base`."""
+    # The RawSQL fragments below are built from constant SQL only; every query word is a parameter.
+    scans: list[tuple[str, tuple[Any, ...]]] = []
+    if parsed.terms:
+        any_sql, any_params = _any_term_sql(parsed)
+        required = parsed.required_terms
+        if len(required) > 1:
+            all_parts = [_term_sql(term) for term in required]
+            all_sql = "(" + " && ".join(sql for sql, _ in all_parts) + ")"
+            all_params = [param for _, params in all_parts for param in params]
+            scans.append(_compiled(
+                base.filter(RawSQL(f"search_vector @@ {all_sql}", all_params, output_field=BooleanField()))  # noqa: S611
+                .values("id")[:CANDIDATES]
+            ))
+        scans.append(_compiled(
+            base.filter(RawSQL(f"search_vector @@ {any_sql}", any_params, output_field=BooleanField()))  # noqa: S611
+            .values("id")[:CANDIDATES]
+        ))
+    trigram_terms = parsed.trigram_terms or (
+        (parsed.normalized,) if len(parsed.normalized) >= MIN_TRIGRAM_LATIN else ()
+    )
+    if trigram_terms:
+        similar = Q()
+        for term in trigram_terms:
+            similar |= Q(search_title__trigram_word_similar=term)
+        scans.append(_compiled(base.filter(similar).values("id")[:CANDIDATES]))
+    sql = " UNION ".join(f"({scan_sql})" for scan_sql, _ in scans)
+    params = [param for _, scan_params in scans for param in scan_params]
+    return sql, params
+
+
+# Weights: how many of the words an article contains matters most (a Chinese query is cut into
+# several words and any one of them matches many articles); then full-text rank (title A 1.0, tags
+# B 0.4, body C 0.2, length-normalised); then how close the title is to the query (catches typos);
+# then small nudges for fresh, helpful and much-read articles, enough to order near-ties only.
+_RANK_SQL = """
+WITH candidate AS ({candidates}),
+scored AS (
+    SELECT t.id,
+           ({coverage}) AS coverage,
+           ts_rank_cd('{{0.1, 0.2, 0.4, 1.0}}', t.search_vector, {any_sql}, 1 | 32) AS text_rank,
+           word_similarity(%s, t.search_title) AS title_similarity,
+           exp(-extract(epoch FROM (now() - coalesce(t.published_at, t.created_at))) / (86400 * 365.0)) AS freshness,
+           (t.helpful_yes + 1.0) / (t.helpful_yes + t.helpful_no + 2.0) AS helpfulness,
+           ln(1 + t.view_count) / ln(1 + 1000000.0) AS popularity
+    FROM candidate JOIN knowledgebase_articletranslation t ON t.id = candidate.id
+),
+ranked AS (
+    SELECT id,
+           0.45 * coverage + 0.30 * text_rank * 2 + 0.20 * title_similarity
+           + 0.02 * freshness + 0.02 * (helpfulness - 0.5) + 0.01 * popularity AS score
+    FROM scored
+    ORDER BY score DESC, id DESC
+    LIMIT %s
+)
+SELECT t.id, t.article_id, t.title, t.slug, t.language,
+       coalesce(nullif(c.names ->> t.language, ''), nullif(c.names ->> 'en', ''), c.slug), ranked.score,
+       CASE WHEN t.language = 'en'
+            THEN ts_headline('english', regexp_replace(t.body_html, '<[^>]+>', ' ', 'g'), {any_sql}, %s)
+            ELSE left(regexp_replace(t.body_html, '<[^>]+>', ' ', 'g'), 20000) END AS snippet_text,
+       t.summary
+FROM ranked
+JOIN knowledgebase_articletranslation t ON t.id = ranked.id
+JOIN knowledgebase_article a ON a.id = t.article_id
+JOIN knowledgebase_category c ON c.id = a.category_id
+ORDER BY ranked.score DESC, ranked.id DESC
+"""
+
+
+def _coverage_sql(parsed: ParsedQuery) -> tuple[str, list[Any]]:
+    """Share of the (required) query words the article contains, 0..1."""
+    required = parsed.required_terms or parsed.terms
+    if not required:
+        return "0.0", []
+    parts = [_term_sql(term) for term in required]
+    sql = " + ".join(f"(t.search_vector @@ {part_sql})::int" for part_sql, _ in parts)
+    params = [param for _, part_params in parts for param in part_params]
+    return f"({sql})::float / {len(required)}", params
+
+
+def rank(*, viewer: User | AnonymousUser | None, parsed: ParsedQuery, language: str | None, limit: int) -> list[tuple]:
+    """Rows (id, article_id, title, slug, language, category names, score, snippet text, summary)
+    of the best `limit` readable translations, best first."""
+    base = readable_translations(viewer)
+    if language:
+        base = base.filter(language=language)
+    candidates_sql, candidate_params = _candidates(base, parsed)
+    if not candidates_sql:
+        return []
+    coverage_sql, coverage_params = _coverage_sql(parsed)
+    if parsed.terms:
+        any_sql, any_params = _any_term_sql(parsed)
+    else:
+        any_sql, any_params = "''::tsquery", []
+    sql = _RANK_SQL.format(candidates=candidates_sql, coverage=coverage_sql, any_sql=any_sql)
+    params = [
+        *candidate_params, *coverage_params, *any_params,
+        " ".join(parsed.terms) or parsed.normalized, limit,
+        *any_params, HEADLINE_OPTIONS,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _escape_marked(text: str) -> str:
+    """ts_headline output (HTML entities of body_html, our markers) → escaped text with <mark>."""
+    text = html.unescape(text)
+    text = " ".join(text.split())
+    escaped = html.escape(text, quote=False)
+    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+def _simplified_same_length(text: str) -> str:
+    """A Simplified copy of `text` with the same character positions, to find query words in a
+    zh-Hant text and highlight them in the original."""
+    simplified = to_simplified(text)
+    if len(simplified) == len(text):
+        return simplified
+    return "".join(s if len(s := to_simplified(ch)) == 1 else ch for ch in text)
+
+
+def highlight(text: str, terms: tuple[str, ...], *, width: int = SNIPPET_CHARS) -> str:
+    """An escaped excerpt of `text` around the first query word, every query word in it wrapped
+    in <mark>. Works on characters, so it suits Chinese (no word boundaries needed)."""
+    text = " ".join(html.unescape(text).split())
+    if not text:
+        return ""
+    folded = _simplified_same_length(text).lower()
+    spans: list[tuple[int, int]] = []
+    if terms:
+        pattern = re.compile("|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)))
+        spans = [(match.start(), match.end()) for match in pattern.finditer(folded)]
+    start = 0
+    if spans:
+        start = max(0, spans[0][0] - width // 4)
+    end = min(len(text), start + width)
+    pieces: list[str] = ["…" if start > 0 else ""]
+    cursor = start
+    for span_start, span_end in spans:
+        if span_end <= start or span_start < cursor:
+            continue
+        if span_start >= end:
+            break
+        pieces.append(html.escape(text[cursor:span_start], quote=False))
+        pieces.append(f"<mark>{html.escape(text[span_start:span_end], quote=False)}</mark>")
+        cursor = span_end
+    pieces.append(html.escape(text[cursor:max(end, cursor)], quote=False))
+    if end < len(text):
+        pieces.append("…")
+    return "".join(pieces)
+
+
+def _article_url(language: str, slug: str) -> str:
+    try:
+        return reverse("help:article", kwargs={"language": language, "slug": slug})
+    except NoReverseMatch:
+        # The help center routes are not mounted (a deployment without it): the documented path.
+        return f"/help/{language}/articles/{slug}/"
+
+
+def kb_search(*, query: str, language: str | None, viewer: User | AnonymousUser | None, limit: int = 10,
+              source: str = SearchQuery.Source.API, session_key: str = "") -> SearchResults:
+    """The best `limit` published translations `viewer` may read for `query` (in `language`
+    when given), with highlighted snippets; logs the search unless the query is empty."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    parsed = parse_query(query or "")
+    if not parsed.normalized:
+        return SearchResults(query_id=None)
+    rows = rank(viewer=viewer, parsed=parsed, language=language, limit=limit)
+    hits = []
+    for pk, article_id, title, slug, row_language, category_name, score, snippet_text, summary in rows:
+        if row_language == "en":
+            snippet = _escape_marked(snippet_text or "") if snippet_text and snippet_text.strip() else ""
+        else:
+            snippet = highlight(snippet_text or "", parsed.terms)
+        if not snippet and summary:
+            snippet = highlight(summary, parsed.terms)
+        hits.append(SearchHit(
+            translation_id=pk, article_id=article_id, title=title, url=_article_url(row_language, slug),
+            snippet_html=snippet, category_name=category_name,
+            language=row_language, score=float(score),
+        ))
+    if source not in SearchQuery.Source.values:
+        source = SearchQuery.Source.API
+    logged = SearchQuery.objects.create(
+        query=query.strip()[:200], normalized_query=parsed.normalized, source=source, result_count=len(hits),
+        language=language or ("zh-hans" if contains_han(parsed.normalized) else "en"),
+        session_key=session_key[:64],
+    )
+    return SearchResults(query_id=logged.pk, hits=hits)
