@@ -63,3 +63,14 @@ def redis_flush():
     url = settings.REDIS_URL
     yield
     _redis_client(url).flushdb()
+
+
+@pytest.fixture
+def celery_eager():
+    """Run Celery tasks where they are queued (e.g. in the on-commit callback that queues them)."""
+    from helpdesk.celery import app
+
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous

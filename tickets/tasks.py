@@ -49,6 +49,32 @@ def sla_scan(batch_size: int = SLA_SCAN_BATCH_SIZE, max_batches: int = SLA_SCAN_
     return fired
 
 
+SLA_RECOMPUTE_CHUNK = 500
+
+
+@shared_task(name="tickets.tasks.sla_recompute", acks_late=True, queue="sla")
+def sla_recompute(policy_id: int | None = None, calendar_id: int | None = None) -> int:
+    """After an admin edited a policy or calendar and chose "recompute open timers": fan the
+    affected tickets out in chunks (one task each, so a big backlog spreads over the workers and a
+    crash redoes one chunk); returns how many chunks were queued."""
+    from tickets.sla.services import sla_recompute_ticket_ids
+
+    ticket_ids = sla_recompute_ticket_ids(policy_id=policy_id, calendar_id=calendar_id)
+    reason = "policy_changed" if policy_id is not None else "calendar_changed"
+    chunks = [ticket_ids[start:start + SLA_RECOMPUTE_CHUNK] for start in range(0, len(ticket_ids), SLA_RECOMPUTE_CHUNK)]
+    for chunk in chunks:
+        sla_recompute_chunk.delay(chunk, reason)
+    return len(chunks)
+
+
+@shared_task(name="tickets.tasks.sla_recompute_chunk", acks_late=True, queue="sla")
+def sla_recompute_chunk(ticket_ids: list[int], reason: str) -> int:
+    """Recompute these tickets' timers (idempotent: a second run changes nothing)."""
+    from tickets.sla.services import sla_recompute_tickets
+
+    return sla_recompute_tickets(ticket_ids=ticket_ids, now=timezone.now(), reason=reason)
+
+
 def _max_retries() -> int:
     # The same budget as customers' mail: a mail server that says "later" is asked again with the
     # outbound back-off (channels_intake.tasks.retry_countdown), HELPDESK_EMAIL_OUTBOUND_MAX_RETRIES times.

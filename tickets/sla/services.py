@@ -126,6 +126,9 @@ class _Sync:
     reason: str
     policy: SlaPolicy | None
     changed: dict[int, SlaTimer]
+    # An admin edited a policy or calendar and asked to recompute open timers: due times are worked
+    # out again from the original start even when policy and target are unchanged.
+    force: bool = False
 
     @functools.cached_property
     def calendar(self) -> BusinessCalendar:
@@ -265,12 +268,14 @@ class _Sync:
             timer.policy_id == self.policy.pk and timer.target_minutes == target
             and timer.is_business_hours == is_business_hours
         )
-        if unchanged and record:
+        if unchanged and record and not self.force:
             return
-        previous_due = timer.due_at
+        previous_due, previous_warning = timer.due_at, timer.warning_at
         timer.policy = self.policy
         timer.target_minutes = target
-        if timer.is_business_hours != is_business_hours:
+        # Finished pauses are re-measured when the counting time changed (business vs calendar
+        # hours, or an edited calendar): a pause over a weekend counts differently then.
+        if timer.is_business_hours != is_business_hours or self.force:
             timer.is_business_hours = is_business_hours
             paused_seconds = 0
             for pause in timer.pauses.filter(ended_at__isnull=False):
@@ -280,6 +285,10 @@ class _Sync:
                 ).total_seconds())
             timer.paused_seconds = paused_seconds
         self.schedule(timer)
+        if unchanged and (timer.due_at, timer.warning_at) == (previous_due, previous_warning):
+            if self.force and record:
+                timer.save()  # re-measured pauses may differ even when the due time does not
+            return
         if record:
             self.save(timer)
             self.record(timer, "sla_updated", previous_due_at=previous_due.isoformat() if previous_due else None)
@@ -374,12 +383,14 @@ class _Sync:
         self.record(timer, "sla_started")
 
 
-def sla_timers_sync(*, ticket: Ticket, now: datetime, reason: str) -> list[SlaTimer]:
+def sla_timers_sync(*, ticket: Ticket, now: datetime, reason: str, force_recompute: bool = False) -> list[SlaTimer]:
     """Bring the ticket's SLA timers in line with the ticket as it stands; returns the timers changed.
 
     Call it inside the ticket service's transaction after every change (creation, customer message,
     public agent reply, status/priority/team/type/tag change, reopen, solve, close, merge). `reason`
     is recorded on the events it writes ("created", "status_changed" ...). Idempotent.
+    `force_recompute` works out unfinished timers' due times again even when their policy and
+    target are unchanged (after an edit of the policy's targets or its calendar).
     """
     # No savepoint: inside a ticket service a failure here must fail the whole change anyway.
     with transaction.atomic(savepoint=False):
@@ -390,7 +401,7 @@ def sla_timers_sync(*, ticket: Ticket, now: datetime, reason: str) -> list[SlaTi
         }
         is_ended = ticket.status == Status.CLOSED or ticket.merged_into_id is not None
         sync = _Sync(ticket=ticket, now=now, reason=reason, policy=None if is_ended else policy_for(ticket=ticket),
-                     changed={})
+                     changed={}, force=force_recompute)
         if is_ended:
             for timer in timers.values():
                 if timer.state in UNFINISHED:
@@ -510,6 +521,56 @@ def _fire(timer: SlaTimer, *, kind: str, now: datetime, escalates: bool = False)
     )
     return SlaFiring(kind=kind, timer_id=timer.pk, ticket_id=timer.ticket_id, metric=timer.metric, due_at=timer.due_at,
                      escalates=escalates)
+
+
+# -- Recomputing after an edit -----------------------------------------------------------------
+
+
+def sla_recompute_ticket_ids(*, policy_id: int | None = None, calendar_id: int | None = None) -> list[int]:
+    """The tickets whose timers an edit of this policy or calendar can change.
+
+    A policy edit can move any unsolved ticket onto or off it (its conditions and position decide
+    which policy a ticket gets), so it is every unsolved ticket; a calendar edit changes only the
+    unfinished timers counted on it.
+    """
+    from tickets.models import UNSOLVED_STATUSES
+
+    if policy_id is not None:
+        return list(
+            Ticket.objects.filter(status__in=UNSOLVED_STATUSES, merged_into__isnull=True)
+            .order_by("pk").values_list("pk", flat=True)
+        )
+    if calendar_id is not None:
+        return list(
+            SlaTimer.objects.filter(state__in=UNFINISHED, is_current=True, policy__calendar_id=calendar_id)
+            .order_by("ticket_id").values_list("ticket_id", flat=True).distinct()
+        )
+    return []
+
+
+def sla_recompute_tickets(*, ticket_ids: list[int], now: datetime, reason: str) -> int:
+    """Recompute the timers of these tickets from their original starts under the policies and
+    calendars as they now stand; returns how many tickets had a timer changed.
+
+    One short transaction per ticket, taking the ticket's row lock first like every ticket service
+    (so a reply being saved meanwhile is simply waited for). Open pages hear `ticket.updated`.
+    """
+    from tickets.services.common import emit_ticket_event, lock_ticket
+
+    changed_tickets = 0
+    for ticket_id in ticket_ids:
+        with transaction.atomic():
+            ticket = Ticket.objects.filter(pk=ticket_id).first()
+            if ticket is None:
+                continue
+            ticket = lock_ticket(ticket)
+            changed = sla_timers_sync(ticket=ticket, now=now, reason=reason, force_recompute=True)
+            if changed:
+                changed_tickets += 1
+                emit_ticket_event(ticket, "ticket.updated", is_public=False, changes={
+                    "sla_due_at": ticket.sla_due_at.isoformat() if ticket.sla_due_at else None,
+                })
+    return changed_tickets
 
 
 # -- Calendars ----------------------------------------------------------------------------------
