@@ -59,10 +59,7 @@ ENGLISH_STOPWORDS = frozenset(_ENGLISH_STOPWORDS_TEXT.split())
 # replaced by <mark> after the text around them is escaped.
 MARK_START = "\ue000"
 MARK_END = "\ue001"
-HEADLINE_OPTIONS = (
-    f'StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=28, MinWords=12, MaxFragments=2, '
-    f'FragmentDelimiter=" … "'
-)
+HEADLINE_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=15"
 
 
 @dataclass(frozen=True)
