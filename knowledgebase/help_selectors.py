@@ -157,7 +157,8 @@ def related_translations(*, viewer: Viewer, translation: ArticleTranslation, lim
     ).values("to_article_id")
     return list(
         readable_translations(viewer).filter(language=translation.language, article_id__in=related_articles)
-        .only("id", "language", "slug", "title", "summary").order_by("title")[:limit]
+        .select_related("article").only("id", "language", "slug", "title", "summary", "article__visibility")
+        .order_by("title")[:limit]
     )
 
 

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from knowledgebase import help_selectors
 from knowledgebase.models import ArticleTranslation
+from knowledgebase.search import kb_search
 from knowledgebase.services import feedback_record, translation_record_view
 
 # Crude on purpose: it keeps crawlers, link previews and scripts out of the view counts; a bot
@@ -260,8 +261,6 @@ def feedback(request: HttpRequest, translation_id: int) -> HttpResponse:
 
 @require_GET
 def search(request: HttpRequest, language: str) -> HttpResponse:
-    from knowledgebase.search import kb_search
-
     language = _checked_language(language)
     query = request.GET.get("q", "").strip()[:200]
     results = None
