@@ -47,3 +47,25 @@ def test_queue_countdown_turns_red_when_the_target_passes(new_page):
     expect(countdown).to_have_class(re.compile(r"\bsla--breached\b"), timeout=20_000)
     expect(countdown).to_have_text("overdue 1 min")
     assert page.url.endswith("/agent/?sort=due")
+
+
+def test_agent_sees_the_breach_notice_without_reloading(new_page):
+    """The workers' scan fires the breach; the agent's open page shows the notice and the escalation."""
+    from tickets.tasks import sla_scan
+
+    ticket = in_db_thread(build_ticket_due_in_seconds, 2)
+    in_db_thread(lambda: SlaPolicy.objects.update(escalate_priority="raise"))
+    page = new_page()
+    login(page, "ada")
+    page.goto("/agent/")
+    expect(page.locator(f"#ticket-row-{ticket.number}")).to_be_visible()
+    page.wait_for_timeout(2500)  # the target passes while the page is open
+
+    assert in_db_thread(sla_scan) == 1  # what the beat-scheduled task does every 30 s
+
+    toast = page.locator('[data-sla-toast="sla.breached"]')
+    expect(toast).to_be_visible(timeout=10_000)
+    expect(toast).to_contain_text(f"#{ticket.number}")
+    toast.locator("a").click()
+    expect(page).to_have_url(re.compile(rf"/agent/tickets/{ticket.number}/$"))
+    expect(page.locator("#ticket-badges .badge--priority-high")).to_have_text("High")  # raised one step by the escalation
