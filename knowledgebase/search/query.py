@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.urls import NoReverseMatch, reverse
@@ -36,6 +36,7 @@ CANDIDATES = 300
 MAX_TERMS = 8
 MAX_LIMIT = 50
 SNIPPET_CHARS = 160
+WORD_SIMILARITY_THRESHOLD = 0.5
 # Trigram search needs at least one whole trigram: a 2-letter Latin word has none beyond its
 # padded ends and would visit a large part of the index. A 2-character Chinese word is fine:
 # search_title holds it as a separate (segmented) word.
@@ -239,7 +240,10 @@ def rank(*, viewer: User | AnonymousUser | None, parsed: ParsedQuery, language: 
         " ".join(parsed.terms) or parsed.normalized, limit,
         *any_params, HEADLINE_OPTIONS,
     ]
-    with connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # pg_trgm's default word-similarity threshold (0.6) misses a dropped letter in a short
+        # word ("refnd" is 0.5 like "refund"); local to this transaction.
+        cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [WORD_SIMILARITY_THRESHOLD])
         cursor.execute(sql, params)
         return cursor.fetchall()
 
