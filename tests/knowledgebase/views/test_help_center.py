@@ -501,3 +501,14 @@ def test_search_language_switcher_keeps_the_query(reader, refund):
     page = text_of(reader.get(reverse("help:search", args=["en"]), {"q": "退款 refund"}))
 
     assert 'href="/help/zh-hant/search/?q=%E9%80%80%E6%AC%BE+refund"' in page
+
+
+# --- ways in -----------------------------------------------------------------------------------
+
+
+def test_portal_and_sign_in_page_link_to_the_help_center(customer_reader, reader):
+    portal = customer_reader.get(reverse("portal:home")).content.decode()
+    sign_in = reader.get(reverse("login")).content.decode()
+
+    assert '<a href="/help/">Help articles</a>' in portal
+    assert '<a href="/help/">Browse help articles</a>' in sign_in
