@@ -207,13 +207,19 @@
     }).catch(function () { /* aborted or offline: the form works without suggestions */ });
   }
 
-  function onType() {
+  function onType(event) {
+    // While an input method composes (pinyin, zhuyin …) the value holds Latin keys, not words:
+    // search once the characters are chosen.
+    if (event && event.isComposing) return;
     clearTimeout(searchTimer);
     searchTimer = setTimeout(search, SEARCH_DELAY_MS);
   }
 
-  subject.addEventListener("input", onType);
-  if (description) description.addEventListener("input", onType);
+  [subject, description].forEach(function (field) {
+    if (!field) return;
+    field.addEventListener("input", onType);
+    field.addEventListener("compositionend", function () { onType(null); });
+  });
 
   // Keyboard: ArrowDown from the subject moves into the suggestions, arrows move between them,
   // Escape goes back to the subject (Tab works as everywhere else).

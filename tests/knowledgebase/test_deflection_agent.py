@@ -182,3 +182,14 @@ def test_customers_cannot_create_articles(support, category):
     assert client.post(f"/kb/deflection/agent/tickets/{ticket.number}/article/").status_code == 403
     assert client.get(f"/kb/deflection/agent/tickets/{ticket.number}/article/").status_code == 403
     assert not Article.objects.exists()
+
+
+def test_insertable_articles_take_a_fixed_number_of_queries(agent_client, support, refund, playbook,
+                                                           django_assert_max_num_queries):
+    ticket = make_ticket(team=support)
+    agent_client.get(articles_url(ticket.number, refund))  # the session and user are warm
+
+    with django_assert_max_num_queries(5):
+        response = agent_client.get(articles_url(ticket.number, refund, playbook))
+
+    assert len(response.json()["articles"]) == 2

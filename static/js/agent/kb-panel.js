@@ -32,8 +32,9 @@
 
   toggle.hidden = false;
 
-  function say(text) {
+  function say(text, isWarning) {
     status.textContent = text || "";
+    status.classList.toggle("kb-panel__status--warning", Boolean(isWarning));
   }
 
   function format(template, values) {
@@ -107,11 +108,16 @@
       render(found.hits, found.articles);
     }).catch(function (error) {
       if (error && error.name === "AbortError") return;
-      say(texts.failed);
+      say(texts.failed, true);
     });
   }
 
-  input.addEventListener("input", function () {
+  input.addEventListener("input", function (event) {
+    if (event.isComposing) return; // an input method is still choosing the characters
+    clearTimeout(timer);
+    timer = setTimeout(function () { search(false); }, SEARCH_DELAY_MS);
+  });
+  input.addEventListener("compositionend", function () {
     clearTimeout(timer);
     timer = setTimeout(function () { search(false); }, SEARCH_DELAY_MS);
   });
@@ -215,7 +221,7 @@
     var article = byArticle[target.dataset.article];
     if (!article) return;
     if (article.is_internal && mode() !== "internal") {
-      say(texts.internalRefused);
+      say(texts.internalRefused, true);
       return;
     }
     if (target.dataset.kbInsert === "snippet") {
