@@ -10,5 +10,4 @@ urlpatterns = [
     path("shown/", deflection_views.shown, name="shown"),
     path("<int:deflection_id>/opened/", deflection_views.opened, name="opened"),
     path("agent/tickets/<int:number>/articles/", deflection_views.agent_articles, name="agent_articles"),
-    path("agent/tickets/<int:number>/article/", deflection_views.article_from_ticket, name="article_from_ticket"),
 ]

@@ -2,8 +2,8 @@
 
 Customers' forms (the portal's new-request form) report what they showed and opened; every POST is
 CSRF-protected, rate-limited per address, and touches only the caller's own session's visits.
-Agents get the insertable form of articles (the customer's language, an absolute link, a snippet)
-and "Create article from this ticket".
+Agents get the insertable form of articles (the customer's language, an absolute link, a snippet).
+("Create article from this ticket" is kb-core's authoring view, kb_agent:from_ticket.)
 """
 
 from __future__ import annotations
@@ -11,11 +11,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
-from django.urls import NoReverseMatch, reverse
 from django.utils.html import strip_tags
 from django.utils.translation import get_supported_language_variant
 from django.utils.translation import gettext as _
@@ -25,7 +21,7 @@ from helpdesk import permissions
 from knowledgebase import deflection
 from knowledgebase.models import ArticleTranslation, ArticleVisibility, Deflection
 from knowledgebase.selectors import readable_translations
-from tickets.models import Status, Ticket
+from tickets.models import Ticket
 from tickets.services.accounts import action_allowed
 from tickets.views.agent.common import staff_required
 
@@ -147,36 +143,3 @@ def agent_articles(request: HttpRequest, number: int) -> HttpResponse:
             "is_internal": article.visibility == ArticleVisibility.INTERNAL or article.category.is_internal,
         })
     return JsonResponse({"customer_language": language, "articles": articles})
-
-
-def article_edit_url(translation: ArticleTranslation) -> str:
-    """The authoring page of a new draft (kb-core's routes), else the authoring home."""
-    for name, kwargs in (("kb_agent:translation_edit", {"pk": translation.pk}),
-                         ("kb_agent:edit", {"pk": translation.pk}),
-                         ("kb_agent:home", {})):
-        try:
-            return reverse(name, kwargs=kwargs)
-        except NoReverseMatch:
-            continue
-    return reverse("agent:queue")
-
-
-@staff_required
-@require_POST
-def article_from_ticket(request: HttpRequest, number: int) -> HttpResponse:
-    """"Create article from this ticket": a draft pre-filled from the solved thread, opened for editing."""
-    from knowledgebase.services import article_create_from_ticket
-
-    ticket = permissions.access_ticket_by_number(request.user, number)
-    if not permissions.can_work_ticket(request.user, ticket):
-        raise Http404
-    if ticket.status not in (Status.SOLVED, Status.CLOSED):
-        messages.error(request, _("Only solved or closed tickets can become an article."))
-        return redirect("agent:ticket", number=ticket.number)
-    try:
-        translation = article_create_from_ticket(ticket=ticket, actor=request.user)
-    except (PermissionDenied, ValidationError) as error:
-        messages.error(request, " ".join(getattr(error, "messages", [str(error)])) or _("This change is not allowed."))
-        return redirect("agent:ticket", number=ticket.number)
-    messages.success(request, _("Draft article created from ticket #%(number)s.") % {"number": ticket.number})
-    return redirect(article_edit_url(translation))
