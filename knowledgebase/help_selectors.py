@@ -87,10 +87,10 @@ def category_tree(*, viewer: Viewer, language: str, counts: bool = True) -> Cate
             .values_list("article__category_id").annotate(count=Count("id")).order_by()
         )
         for category_id, count in direct:
-            node = nodes.get(category_id)
-            while node is not None:
-                node.article_count += count
-                node = node.parent
+            counted: CategoryNode | None = nodes.get(category_id)
+            while counted is not None:
+                counted.article_count += count
+                counted = counted.parent
         visible = {node_id: node for node_id, node in nodes.items() if node.article_count}
         for node in visible.values():
             node.children = [child for child in node.children if child.article_count]

@@ -9,7 +9,9 @@ anyone may create a customer account, so its existence is no secret."""
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from knowledgebase import help_selectors
 from knowledgebase.models import ArticleTranslation
@@ -116,17 +118,28 @@ def _page(request: HttpRequest, language: str, template: str, context: dict[str,
     return response
 
 
-def _checked_language(language: str) -> str:
-    if language not in supported_languages():
-        raise Http404
-    return language
+def help_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page under /help/<language>/: unknown languages are not found; a known one spelled in
+    another case (zh-Hant, as BCP 47 writes it) redirects to our lower-case URL."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, language: str, **kwargs: Any) -> HttpResponse:
+        if language not in supported_languages():
+            if language.lower() not in supported_languages():
+                raise Http404
+            path = request.path.replace(f"/{language}/", f"/{language.lower()}/", 1)
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponseRedirect(path + (f"?{query}" if query else ""), status=301)
+        return view(request, language, **kwargs)
+
+    return wrapper
 
 
 def _absolute(request: HttpRequest, path: str) -> str:
     return request.build_absolute_uri(path)
 
 
-@require_GET
+@require_safe
 def root(request: HttpRequest) -> HttpResponse:
     """/help/ → the reader's language: their saved preference when signed in, else the language
     cookie or Accept-Language (resolved by the locale middleware to one we ship)."""
@@ -136,9 +149,9 @@ def root(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
+@help_page
 def home(request: HttpRequest, language: str) -> HttpResponse:
-    language = _checked_language(language)
     viewer = request.user
     tree = help_selectors.category_tree(viewer=viewer, language=language)
     popular = help_selectors.popular_translations(viewer=viewer, language=language)
@@ -158,9 +171,9 @@ def home(request: HttpRequest, language: str) -> HttpResponse:
     }, shared_cache=True)
 
 
-@require_GET
+@require_safe
+@help_page
 def category(request: HttpRequest, language: str, slug: str) -> HttpResponse:
-    language = _checked_language(language)
     viewer = request.user
     tree = help_selectors.category_tree(viewer=viewer, language=language)
     node = tree.by_slug.get(slug)
@@ -181,9 +194,9 @@ def category(request: HttpRequest, language: str, slug: str) -> HttpResponse:
     }, shared_cache=True)
 
 
-@require_GET
+@require_safe
+@help_page
 def article(request: HttpRequest, language: str, slug: str) -> HttpResponse:
-    language = _checked_language(language)
     viewer = request.user
     current = help_selectors.translation_by_slug(viewer=viewer, language=language, slug=slug)
     if current is None:
@@ -192,7 +205,10 @@ def article(request: HttpRequest, language: str, slug: str) -> HttpResponse:
         _count_view(request, current)
     tree = help_selectors.category_tree(viewer=viewer, language=language, counts=False)
     node = tree.by_id.get(current.article.category_id)
-    siblings = {sibling.language: sibling.get_absolute_url() for sibling in current.article.readable_translations}
+    siblings = {
+        sibling.language: sibling.get_absolute_url()
+        for sibling in current.article.readable_translations  # type: ignore[attr-defined]  # prefetched
+    }
     related = help_selectors.related_translations(viewer=viewer, translation=current)
     voted = request.session.get(VOTED_SESSION_KEY, []) if request.session.session_key else []
     return _page(request, language, "knowledgebase/help/article.html", {
@@ -259,9 +275,9 @@ def feedback(request: HttpRequest, translation_id: int) -> HttpResponse:
     return HttpResponseRedirect(current.get_absolute_url() + "#feedback", status=303)
 
 
-@require_GET
+@require_safe
+@help_page
 def search(request: HttpRequest, language: str) -> HttpResponse:
-    language = _checked_language(language)
     query = request.GET.get("q", "").strip()[:200]
     results = None
     if query:
@@ -301,7 +317,7 @@ def _alternates(request: HttpRequest, urls: dict[str, str]) -> list[Alternate]:
     return alternates
 
 
-@require_GET
+@require_safe
 def sitemap(request: HttpRequest) -> HttpResponse:
     """Every public published article in every language, with its alternates and last change."""
     entries = []
@@ -320,7 +336,7 @@ def sitemap(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def theme(request: HttpRequest) -> HttpResponse:
     """The configured accent colour as CSS custom properties: a stylesheet, not an inline style,
     so the page needs nothing the CSP would have to allow."""

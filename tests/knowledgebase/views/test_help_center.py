@@ -4,6 +4,7 @@ counting, sitemap and the page's cost in queries."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html import unescape
 
 import pytest
@@ -194,6 +195,20 @@ def test_old_slug_of_an_internal_article_does_not_redirect_customers(customer_re
     assert customer_reader.get(old_url).status_code == 404
 
 
+
+def test_language_spelled_the_bcp47_way_redirects_to_the_lower_case_url(reader, refund):
+    response = reader.get("/help/ZH-Hant/search/?q=%E9%80%80")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/help/zh-hant/search/?q=%E9%80%80"
+
+
+def test_head_requests_are_answered_for_crawlers_and_monitors(refund):
+    crawler = Client(HTTP_USER_AGENT="Googlebot/2.1")
+
+    assert crawler.head(refund.get_absolute_url()).status_code == 200
+    assert crawler.head(reverse("help:home", args=["en"])).status_code == 200
+
 # --- languages ---------------------------------------------------------------------------------
 
 
@@ -237,6 +252,19 @@ def test_category_names_fall_back_to_english(reader, make_translation):
     assert "账单" in page  # the billing category's own Simplified name
     assert ">Shipping</a>" in page  # no Simplified name: English
 
+
+
+def test_last_updated_is_shown_in_the_readers_time_zone(db, refund):
+    ArticleTranslation.objects.filter(pk=refund.pk).update(updated_at=datetime(2026, 3, 1, 20, 30, tzinfo=UTC))
+    user = make_customer(email="lin@example.com").user
+    user.timezone = "Asia/Shanghai"
+    user.save(update_fields=["timezone"])
+    client = Client(HTTP_USER_AGENT=BROWSER)
+    client.force_login(user)
+
+    page = text_of(client.get(refund.get_absolute_url()))
+
+    assert '<time datetime="2026-03-02T04:30:00+08:00">' in page
 
 # --- feedback ----------------------------------------------------------------------------------
 
