@@ -72,8 +72,8 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
 
 
 def _unique_key(*, key: str | None, title: str) -> str | None:
-    """The given key, or one from the (ASCII) title when it is free; None lets the article be
-    named by its id (Chinese-only titles, clashes)."""
+    """The given key, or one from the (ASCII) title when it is free; None has the article named
+    by its id (Chinese-only titles, clashes)."""
     if key:
         if Article.objects.filter(key=key).exists():
             raise ValidationError(_("Another article already has the key %(key)s.") % {"key": key}, code="key")
@@ -82,6 +82,14 @@ def _unique_key(*, key: str | None, title: str) -> str | None:
     if candidate and not Article.objects.filter(key=candidate).exists():
         return candidate
     return None
+
+
+def _id_key(article_id: int) -> str:
+    candidate, number = f"article-{article_id}", 1
+    while Article.objects.filter(key=candidate).exists():
+        number += 1
+        candidate = f"article-{article_id}-{number}"
+    return candidate
 
 
 def _publish_fields(translation: ArticleTranslation, status: str) -> None:
@@ -114,6 +122,10 @@ def article_create(
         key=_unique_key(key=key, title=title), category=category, visibility=visibility, tags=_clean_tags(tags),
         source_ticket_id=source_ticket_id, created_by=author,
     )
+    if article.key is None:
+        # Every article has a key, so an export names its files and a re-import finds them again.
+        article.key = _id_key(article.pk)
+        article.save(update_fields=["key"])
     return _translation_insert(
         article=article, language=language, title=title, body_markdown=body_markdown, summary=summary,
         author=author, status=status, needs_translator_review=needs_translator_review, note=note or _("Created"),
