@@ -87,7 +87,7 @@ def opened(request: HttpRequest, deflection_id: int) -> HttpResponse:
 
 def _customer_language(ticket: Ticket) -> str:
     requester = ticket.requester
-    preferred = requester.language or (requester.user.language if requester.user_id else "")
+    preferred = requester.language or (requester.user.language if requester.user is not None else "")
     try:
         return get_supported_language_variant(preferred or settings.LANGUAGE_CODE)
     except LookupError:
@@ -128,17 +128,17 @@ def agent_articles(request: HttpRequest, number: int) -> HttpResponse:
     site = str(settings.HELPDESK_SITE_URL).rstrip("/")
     articles = []
     for article_id in ids:
-        translation = best.get(article_id)
-        if translation is None:
+        chosen = best.get(article_id)
+        if chosen is None:
             continue
-        article = translation.article
+        article = chosen.article
         articles.append({
             "article_id": article_id,
-            "translation_id": translation.pk,
-            "title": translation.title,
-            "language": translation.language,
-            "url": site + translation.get_absolute_url(),
-            "snippet": _snippet_text(translation),
+            "translation_id": chosen.pk,
+            "title": chosen.title,
+            "language": chosen.language,
+            "url": site + chosen.get_absolute_url(),
+            "snippet": _snippet_text(chosen),
             # Customers cannot open it: internal visibility, or filed in an internal category.
             "is_internal": article.visibility == ArticleVisibility.INTERNAL or article.category.is_internal,
         })
