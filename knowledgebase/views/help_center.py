@@ -99,10 +99,12 @@ def _page(request: HttpRequest, language: str, template: str, context: dict[str,
     (their name in the header, internal articles for staff) stay private."""
     is_anonymous = not request.user.is_authenticated
     primary = primary_color()
+    with translation.override(language):
+        name = help_center_name()
     context = {
         "language": language,
         "html_lang": BCP47.get(language, language),
-        "help_center_name": help_center_name(),
+        "help_center_name": name,
         "logo_url": getattr(settings, "HELPDESK_HELP_CENTER_LOGO_URL", ""),
         "theme_version": primary.lstrip("#").lower(),
         "og_locale": OPEN_GRAPH_LOCALES.get(language, language.replace("-", "_")),

@@ -238,7 +238,8 @@ def test_article_page_renders_interface_in_the_articles_language(reader, refund,
     page = text_of(response)
     assert '<html lang="zh-Hant">' in page
     assert response["Content-Language"] == "zh-Hant"
-    assert "<title>如何申請退款 · " in page
+    assert "<title>如何申請退款 · 說明中心</title>" in page
+    assert "跳至主要內容" in page  # "Skip to content"
     assert "打開<strong>帳單</strong>，選擇退款。" in page
 
 
