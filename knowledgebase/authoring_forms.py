@@ -46,7 +46,7 @@ class ArticleSettingsFields(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = category_choices()
+        self.fields["category"].choices = category_choices()  # type: ignore[attr-defined]
 
     def clean_category(self) -> Category:
         try:

@@ -45,8 +45,9 @@ def article_attachment_add(*, article: Article, incoming: IncomingFile, actor: U
 @transaction.atomic
 def article_attachment_delete(*, attachment: ArticleAttachment, actor: User | None) -> None:
     require_author(actor)
-    stored = attachment.file.name
+    stored = attachment.file.name or ""
     storage = attachment.file.storage
     attachment.delete()
     # The file goes only once the row is gone for good.
-    transaction.on_commit(lambda: storage.delete(stored))
+    if stored:
+        transaction.on_commit(lambda: storage.delete(stored))
