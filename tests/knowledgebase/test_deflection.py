@@ -331,3 +331,28 @@ def test_rate_is_one_query(django_assert_num_queries):
     since, until = timezone.now() - datetime.timedelta(days=1), timezone.now()
     with django_assert_num_queries(1):
         deflection_rate(since=since, until=until)
+
+
+# --- the form page ----------------------------------------------------------------------------------
+
+
+def test_new_request_page_carries_the_suggestion_region_and_the_visit_field(alice):
+    page = signed_in(alice).get("/portal/new/").content.decode()
+
+    assert 'aria-live="polite"' in page and "data-kb-suggest" in page
+    assert 'data-search-url="/api/v1/kb/search"' in page
+    assert 'data-shown-url="/kb/deflection/shown/"' in page
+    assert 'data-heading="These articles might answer your question"' in page
+    assert '<input type="hidden" name="kb_deflection" value="" data-kb-deflection>' in page
+    assert "js/kb-suggest.js" in page
+
+
+def test_a_form_shown_again_with_errors_keeps_its_visit(alice):
+    client = signed_in(alice)
+    visit_id = show(client, "refund")
+
+    page = client.post("/portal/new/", {"subject": "Refund", "description": "", "kb_deflection": visit_id})
+
+    assert page.status_code == 200
+    assert f'name="kb_deflection" value="{visit_id}"' in page.content.decode()
+    assert Deflection.objects.get(pk=visit_id).outcome == DeflectionOutcome.PENDING
