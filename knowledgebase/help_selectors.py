@@ -62,6 +62,9 @@ class CategoryTree:
     roots: list[CategoryNode]
     by_id: dict[int, CategoryNode]
     by_slug: dict[str, CategoryNode]
+    # Every category the viewer may browse, with or without articles in the language: a
+    # category page reached from another language's page exists, even when empty here.
+    every_by_slug: dict[str, CategoryNode] = field(default_factory=dict)
 
 
 def category_tree(*, viewer: Viewer, language: str, counts: bool = True) -> CategoryTree:
@@ -81,6 +84,7 @@ def category_tree(*, viewer: Viewer, language: str, counts: bool = True) -> Cate
         if parent_id is not None and parent_id in nodes:
             node.parent = nodes[parent_id]
             nodes[parent_id].children.append(node)
+    every_by_slug = {node.slug: node for node in nodes.values()}
     if counts:
         direct = (
             readable_translations(viewer).filter(language=language)
@@ -92,11 +96,12 @@ def category_tree(*, viewer: Viewer, language: str, counts: bool = True) -> Cate
                 counted.article_count += count
                 counted = counted.parent
         visible = {node_id: node for node_id, node in nodes.items() if node.article_count}
-        for node in visible.values():
+        for node in nodes.values():
             node.children = [child for child in node.children if child.article_count]
         nodes = visible
     roots = [node for node in nodes.values() if node.parent is None]
-    return CategoryTree(roots=roots, by_id=nodes, by_slug={node.slug: node for node in nodes.values()})
+    return CategoryTree(roots=roots, by_id=nodes, by_slug={node.slug: node for node in nodes.values()},
+                        every_by_slug=every_by_slug)
 
 
 def popular_translations(*, viewer: Viewer, language: str, limit: int = 8) -> list[ArticleTranslation]:

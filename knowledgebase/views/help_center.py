@@ -178,10 +178,15 @@ def home(request: HttpRequest, language: str) -> HttpResponse:
 def category(request: HttpRequest, language: str, slug: str) -> HttpResponse:
     viewer = request.user
     tree = help_selectors.category_tree(viewer=viewer, language=language)
-    node = tree.by_slug.get(slug)
+    node = tree.by_slug.get(slug) or tree.every_by_slug.get(slug)
     if node is None:
         raise Http404
-    articles = help_selectors.category_translations(viewer=viewer, language=language, category=node.category)
+    # A category with nothing in this language (reached from the language switcher) says so
+    # rather than answering 404; search engines are asked not to index it.
+    articles = (
+        help_selectors.category_translations(viewer=viewer, language=language, category=node.category)
+        if node.article_count else []
+    )
     urls = {
         code: reverse("help:category", kwargs={"language": code, "slug": slug}) for code in supported_languages()
     }
@@ -193,6 +198,7 @@ def category(request: HttpRequest, language: str, slug: str) -> HttpResponse:
         # Other languages' category pages may be empty (and 404); only this one is asserted.
         "alternates": [],
         "meta_description": node.description,
+        "noindex": not node.article_count,
     }, shared_cache=True)
 
 

@@ -541,3 +541,21 @@ def test_portal_and_sign_in_page_link_to_the_help_center(customer_reader, reader
 
     assert '<a href="/help/">Help articles</a>' in portal
     assert '<a href="/help/">Browse help articles</a>' in sign_in
+
+
+def test_category_without_articles_in_this_language_says_so(reader, refund):
+    response = reader.get(reverse("help:category", args=["zh-hant", "billing"]))
+
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "<h1>帳單</h1>" in page
+    assert "How to request a refund" not in page
+    assert '<meta name="robots" content="noindex">' in page
+    assert reader.get(reverse("help:category", args=["en", "no-such-category"])).status_code == 404
+
+
+def test_staff_get_a_link_to_edit_the_article(staff_reader, reader, refund):
+    edit_url = reverse("kb_agent:translation_edit", args=[refund.id])
+
+    assert f'href="{edit_url}"' in text_of(staff_reader.get(refund.get_absolute_url()))
+    assert edit_url not in text_of(reader.get(refund.get_absolute_url()))
