@@ -101,11 +101,14 @@ def _page(request: HttpRequest, language: str, template: str, context: dict[str,
     primary = primary_color()
     with translation.override(language):
         name = help_center_name()
+    logo_url = getattr(settings, "HELPDESK_HELP_CENTER_LOGO_URL", "")
     context = {
         "language": language,
         "html_lang": BCP47.get(language, language),
         "help_center_name": name,
-        "logo_url": getattr(settings, "HELPDESK_HELP_CENTER_LOGO_URL", ""),
+        "logo_url": logo_url,
+        # Open Graph wants an absolute address; the setting may be a path on this site.
+        "og_image": request.build_absolute_uri(logo_url) if logo_url else "",
         "theme_version": primary.lstrip("#").lower(),
         "og_locale": OPEN_GRAPH_LOCALES.get(language, language.replace("-", "_")),
         **context,

@@ -461,6 +461,7 @@ def test_help_center_name_logo_and_colour_come_from_settings(reader, refund, set
 
     assert "<title>Acme Support</title>" in page
     assert '<img class="help-brand__logo" src="https://cdn.example.com/acme.svg" alt="">' in page
+    assert '<meta property="og:image" content="https://cdn.example.com/acme.svg">' in page
     assert '<link rel="stylesheet" href="/help/theme.css?v=c0ffee">' in page
     assert " style=" not in page  # the CSP-friendly way: no inline styles
     css = reader.get(reverse("help:theme"))
