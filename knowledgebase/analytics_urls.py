@@ -1,4 +1,10 @@
-"""URL routes of the knowledge base (issue 5)."""
+"""Search analytics for authors, mounted at /agent/kb/analytics/ (staff only)."""
+
+from django.urls import path
+
+from knowledgebase.views import analytics
 
 app_name = "kb_analytics"
-urlpatterns: list = []
+urlpatterns = [
+    path("", analytics.search_analytics_view, name="search"),
+]

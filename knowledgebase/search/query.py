@@ -36,6 +36,9 @@ CANDIDATES = 300
 MAX_TERMS = 8
 MAX_LIMIT = 50
 SNIPPET_CHARS = 160
+# How much of an article body the snippet is looked for in.
+SNIPPET_SOURCE_CHARS = 20_000
+CHINESE_LANGUAGES = frozenset({"zh-hans", "zh-hant"})
 WORD_SIMILARITY_THRESHOLD = 0.5
 # Trigram search needs at least one whole trigram: a 2-letter Latin word has none beyond its
 # padded ends and would visit a large part of the index. A 2-character Chinese word is fine:
@@ -55,13 +58,6 @@ _ENGLISH_STOPWORDS_TEXT = (
     "same so than too very s t can will just don should now"
 )
 ENGLISH_STOPWORDS = frozenset(_ENGLISH_STOPWORDS_TEXT.split())
-
-# Highlight markers ts_headline puts around matches (private-use characters: never in text),
-# replaced by <mark> after the text around them is escaped.
-MARK_START = "\ue000"
-MARK_END = "\ue001"
-HEADLINE_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=15"
-
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -99,7 +95,7 @@ class ParsedQuery:
     @property
     def trigram_terms(self) -> tuple[str, ...]:
         return tuple(
-            term for term in self.terms
+            term for term in self.required_terms
             if len(term) >= (MIN_TRIGRAM_HAN if contains_han(term) else MIN_TRIGRAM_LATIN)
         )
 
@@ -118,36 +114,44 @@ def _quote(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _any_term_sql(parsed: ParsedQuery) -> tuple[str, list[Any]]:
-    """tsquery matching any term: Latin terms stemmed for English articles and as written for
-    Chinese ones (mixed text keeps English words unstemmed in the `simple` configuration)."""
-    parts = ["to_tsquery('simple', %s)"]
-    params: list[Any] = [" | ".join(_quote(term) for term in parsed.terms)]
-    if parsed.latin_terms:
-        parts.append("to_tsquery('english', %s)")
-        params.append(" | ".join(_quote(term) for term in parsed.latin_terms))
-    return "(" + " || ".join(parts) + ")", params
+def _configs(term: str, language: str | None) -> tuple[str, ...]:
+    """Text search configurations a term is looked up in: Chinese articles are indexed with
+    `simple` (English words in them unstemmed), English ones with `english`."""
+    if contains_han(term) or language in CHINESE_LANGUAGES:
+        return ("simple",)
+    if language == "en":
+        return ("english",)
+    return ("english", "simple")
 
 
-def _term_sql(term: str) -> tuple[str, list[Any]]:
-    if contains_han(term):
-        return "to_tsquery('simple', %s)", [_quote(term)]
-    return "(to_tsquery('english', %s) || to_tsquery('simple', %s))", [_quote(term), _quote(term)]
+def _any_term_sql(parsed: ParsedQuery, language: str | None) -> tuple[str, list[Any]]:
+    """tsquery matching any query word."""
+    by_config: dict[str, list[str]] = {}
+    for term in parsed.terms:
+        for config in _configs(term, language):
+            by_config.setdefault(config, []).append(_quote(term))
+    sql = " || ".join(f"to_tsquery('{config}', %s)" for config in by_config)
+    return f"({sql})", [" | ".join(quoted) for quoted in by_config.values()]
+
+
+def _term_sql(term: str, language: str | None) -> tuple[str, list[Any]]:
+    configs = _configs(term, language)
+    return "(" + " || ".join(f"to_tsquery('{config}', %s)" for config in configs) + ")", [_quote(term)] * len(configs)
 
 
 def _compiled(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
     return queryset.query.sql_with_params()
 
 
-def _candidates(base: QuerySet, parsed: ParsedQuery) -> tuple[str, list[Any]]:
+def _candidates(base: QuerySet, parsed: ParsedQuery, language: str | None) -> tuple[str, list[Any]]:
     """SQL (with params) of the union of the bounded candidate scans, each a subset of `base`."""
     # The RawSQL fragments below are built from constant SQL only; every query word is a parameter.
     scans: list[tuple[str, tuple[Any, ...]]] = []
     if parsed.terms:
-        any_sql, any_params = _any_term_sql(parsed)
+        any_sql, any_params = _any_term_sql(parsed, language)
         required = parsed.required_terms
         if len(required) > 1:
-            all_parts = [_term_sql(term) for term in required]
+            all_parts = [_term_sql(term, language) for term in required]
             all_sql = "(" + " && ".join(sql for sql, _ in all_parts) + ")"
             all_params = [param for _, params in all_parts for param in params]
             scans.append(_compiled(
@@ -175,17 +179,24 @@ def _candidates(base: QuerySet, parsed: ParsedQuery) -> tuple[str, list[Any]]:
 # several words and any one of them matches many articles); then full-text rank (title A 1.0, tags
 # B 0.4, body C 0.2, length-normalised); then how close the title is to the query (catches typos);
 # then small nudges for fresh, helpful and much-read articles, enough to order near-ties only.
+# `vector` holds each candidate's tsvector decompressed once (`|| ''`): the score reads it once per
+# query word, and decompressing a 3 KB article's vector each time cost more than the ranking.
 _RANK_SQL = """
 WITH candidate AS ({candidates}),
-scored AS (
-    SELECT t.id,
-           ({coverage}) AS coverage,
-           ts_rank_cd('{{0.1, 0.2, 0.4, 1.0}}', t.search_vector, {any_sql}, 1 | 32) AS text_rank,
-           word_similarity(%s, t.search_title) AS title_similarity,
-           exp(-extract(epoch FROM (now() - coalesce(t.published_at, t.created_at))) / (86400 * 365.0)) AS freshness,
-           (t.helpful_yes + 1.0) / (t.helpful_yes + t.helpful_no + 2.0) AS helpfulness,
-           ln(1 + t.view_count) / ln(1 + 1000000.0) AS popularity
+vector AS MATERIALIZED (
+    SELECT t.id, t.search_vector || ''::tsvector AS sv, t.search_title, t.published_at, t.created_at,
+           t.helpful_yes, t.helpful_no, t.view_count
     FROM candidate JOIN knowledgebase_articletranslation t ON t.id = candidate.id
+),
+scored AS (
+    SELECT id,
+           ({coverage}) AS coverage,
+           ts_rank_cd('{{0.1, 0.2, 0.4, 1.0}}', sv, {any_sql}, 1 | 32) AS text_rank,
+           word_similarity(%s, search_title) AS title_similarity,
+           exp(-extract(epoch FROM (now() - coalesce(published_at, created_at))) / (86400 * 365.0)) AS freshness,
+           (helpful_yes + 1.0) / (helpful_yes + helpful_no + 2.0) AS helpfulness,
+           ln(1 + view_count) / ln(1 + 1000000.0) AS popularity
+    FROM vector
 ),
 ranked AS (
     SELECT id,
@@ -197,10 +208,8 @@ ranked AS (
 )
 SELECT t.id, t.article_id, t.title, t.slug, t.language,
        coalesce(nullif(c.names ->> t.language, ''), nullif(c.names ->> 'en', ''), c.slug), ranked.score,
-       CASE WHEN t.language = 'en'
-            THEN ts_headline('english', regexp_replace(t.body_html, '<[^>]+>', ' ', 'g'), {any_sql}, %s)
-            ELSE left(regexp_replace(t.body_html, '<[^>]+>', ' ', 'g'), 20000) END AS snippet_text,
-       t.summary
+       left(regexp_replace(t.body_html, '<[^>]+>', ' ', 'g'), %s) AS snippet_text, t.summary,
+       tsvector_to_array(to_tsvector('english', %s)) AS english_stems
 FROM ranked
 JOIN knowledgebase_articletranslation t ON t.id = ranked.id
 JOIN knowledgebase_article a ON a.id = t.article_id
@@ -209,36 +218,36 @@ ORDER BY ranked.score DESC, ranked.id DESC
 """
 
 
-def _coverage_sql(parsed: ParsedQuery) -> tuple[str, list[Any]]:
+def _coverage_sql(parsed: ParsedQuery, language: str | None) -> tuple[str, list[Any]]:
     """Share of the (required) query words the article contains, 0..1."""
     required = parsed.required_terms or parsed.terms
     if not required:
         return "0.0", []
-    parts = [_term_sql(term) for term in required]
-    sql = " + ".join(f"(t.search_vector @@ {part_sql})::int" for part_sql, _ in parts)
+    parts = [_term_sql(term, language) for term in required]
+    sql = " + ".join(f"(sv @@ {part_sql})::int" for part_sql, _ in parts)
     params = [param for _, part_params in parts for param in part_params]
     return f"({sql})::float / {len(required)}", params
 
 
 def rank(*, viewer: User | AnonymousUser | None, parsed: ParsedQuery, language: str | None, limit: int) -> list[tuple]:
-    """Rows (id, article_id, title, slug, language, category names, score, snippet text, summary)
-    of the best `limit` readable translations, best first."""
+    """Rows (id, article_id, title, slug, language, category name, score, snippet text, summary,
+    English stems of the query) of the best `limit` readable translations, best first."""
     base = readable_translations(viewer)
     if language:
         base = base.filter(language=language)
-    candidates_sql, candidate_params = _candidates(base, parsed)
+    candidates_sql, candidate_params = _candidates(base, parsed, language)
     if not candidates_sql:
         return []
-    coverage_sql, coverage_params = _coverage_sql(parsed)
+    coverage_sql, coverage_params = _coverage_sql(parsed, language)
     if parsed.terms:
-        any_sql, any_params = _any_term_sql(parsed)
+        any_sql, any_params = _any_term_sql(parsed, language)
     else:
         any_sql, any_params = "''::tsquery", []
     sql = _RANK_SQL.format(candidates=candidates_sql, coverage=coverage_sql, any_sql=any_sql)
     params = [
         *candidate_params, *coverage_params, *any_params,
         " ".join(parsed.terms) or parsed.normalized, limit,
-        *any_params, HEADLINE_OPTIONS,
+        SNIPPET_SOURCE_CHARS, " ".join(parsed.latin_terms),
     ]
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # pg_trgm's default word-similarity threshold (0.6) misses a dropped letter in a short
@@ -246,14 +255,6 @@ def rank(*, viewer: User | AnonymousUser | None, parsed: ParsedQuery, language: 
         cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [WORD_SIMILARITY_THRESHOLD])
         cursor.execute(sql, params)
         return cursor.fetchall()
-
-
-def _escape_marked(text: str) -> str:
-    """ts_headline output (HTML entities of body_html, our markers) → escaped text with <mark>."""
-    text = html.unescape(text)
-    text = " ".join(text.split())
-    escaped = html.escape(text, quote=False)
-    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
 
 
 def _simplified_same_length(text: str) -> str:
@@ -265,20 +266,39 @@ def _simplified_same_length(text: str) -> str:
     return "".join(s if len(s := to_simplified(ch)) == 1 else ch for ch in text)
 
 
-def highlight(text: str, terms: tuple[str, ...], *, width: int = SNIPPET_CHARS) -> str:
-    """An escaped excerpt of `text` around the first query word, every query word in it wrapped
-    in <mark>. Works on characters, so it suits Chinese (no word boundaries needed)."""
+def match_pattern(terms: tuple[str, ...], english_stems: list[str] | tuple[str, ...] = ()) -> re.Pattern[str] | None:
+    """What to highlight: Chinese words anywhere (no spaces between words), Latin words and the
+    English stems of the query at the start of a word and with any ending ("reset" marks
+    "resetting"; the stem "polici" marks "policy" through "polic")."""
+    alternatives = set()
+    for term in (*terms, *english_stems):
+        if contains_han(term):
+            alternatives.add(re.escape(term))
+        elif term:
+            prefix = term[:-1] if term.endswith("i") and len(term) > 3 else term
+            alternatives.add(r"(?<![a-z0-9])" + re.escape(prefix) + r"[a-z0-9]*")
+    if not alternatives:
+        return None
+    return re.compile("|".join(sorted(alternatives, key=len, reverse=True)))
+
+
+def highlight(text: str, pattern: re.Pattern[str] | None, *, width: int = SNIPPET_CHARS) -> str:
+    """An escaped excerpt of `text` around the first match of `pattern`, every match in it
+    wrapped in <mark>. Matches on a Simplified, lower-case copy, so zh-Hant text is marked for
+    a Simplified query word."""
     text = " ".join(html.unescape(text).split())
     if not text:
         return ""
     folded = _simplified_same_length(text).lower()
     spans: list[tuple[int, int]] = []
-    if terms:
-        pattern = re.compile("|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)))
+    if pattern is not None:
         spans = [(match.start(), match.end()) for match in pattern.finditer(folded)]
     start = 0
-    if spans:
-        start = max(0, spans[0][0] - width // 4)
+    if spans and spans[0][0] > width // 2:
+        start = spans[0][0] - width // 4
+        # Begin at a word when there are spaces to find one.
+        space = text.rfind(" ", start - 15, start)
+        start = space + 1 if space > 0 else start
     end = min(len(text), start + width)
     pieces: list[str] = ["…" if start > 0 else ""]
     cursor = start
@@ -314,13 +334,9 @@ def kb_search(*, query: str, language: str | None, viewer: User | AnonymousUser 
         return SearchResults(query_id=None)
     rows = rank(viewer=viewer, parsed=parsed, language=language, limit=limit)
     hits = []
-    for pk, article_id, title, slug, row_language, category_name, score, snippet_text, summary in rows:
-        if row_language == "en":
-            snippet = _escape_marked(snippet_text or "") if snippet_text and snippet_text.strip() else ""
-        else:
-            snippet = highlight(snippet_text or "", parsed.terms)
-        if not snippet and summary:
-            snippet = highlight(summary, parsed.terms)
+    for pk, article_id, title, slug, row_language, category_name, score, snippet_text, summary, stems in rows:
+        pattern = match_pattern(parsed.terms, stems if row_language == "en" else ())
+        snippet = highlight(snippet_text or "", pattern) or highlight(summary or "", pattern)
         hits.append(SearchHit(
             translation_id=pk, article_id=article_id, title=title, url=_article_url(row_language, slug),
             snippet_html=snippet, category_name=category_name,

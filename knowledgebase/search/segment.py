@@ -108,7 +108,7 @@ def _keep(token: str) -> bool:
 @lru_cache(maxsize=2048)
 def _segment_cached(text: str) -> tuple[str, ...]:
     return tuple(
-        token for token in (t.strip() for t in tokenizer().cut_for_search(text)) if token and _keep(token)
+        token for token in (t.strip() for t in tokenizer().cut_for_search(text, HMM=False)) if token and _keep(token)
     )
 
 
@@ -121,7 +121,7 @@ def segment(text: str) -> list[str]:
         return [token for token in re.findall(r"\w[\w'.+#-]*\w|\w", text) if _keep(token)]
     if len(text) <= 200:
         return list(_segment_cached(text))
-    return [token for token in (t.strip() for t in tokenizer().cut_for_search(text)) if token and _keep(token)]
+    return [token for token in (t.strip() for t in tokenizer().cut_for_search(text, HMM=False)) if token and _keep(token)]
 
 
 def segmented_text(text: str) -> str:
