@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -223,13 +224,15 @@ def translation_edit(request: HttpRequest, translation_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            article_update(article=article, actor=_author(request), category=data["category"],
-                           visibility=data["visibility"], tags=data["tags"])
-            translation_save(
-                translation=translation, title=data["title"], body_markdown=data["body_markdown"],
-                summary=data["summary"], note=data["note"], author=_author(request),
-                translator_reviewed=data["translator_reviewed"],
-            )
+            # One form, one outcome: the article's settings are not kept when the text is refused.
+            with transaction.atomic():
+                article_update(article=article, actor=_author(request), category=data["category"],
+                               visibility=data["visibility"], tags=data["tags"])
+                translation_save(
+                    translation=translation, title=data["title"], body_markdown=data["body_markdown"],
+                    summary=data["summary"], note=data["note"], author=_author(request),
+                    translator_reviewed=data["translator_reviewed"],
+                )
         except ValidationError as error:
             form.add_error(None, error)
         else:
