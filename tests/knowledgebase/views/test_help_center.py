@@ -442,7 +442,10 @@ def test_home_and_category_pages_read_in_a_few_queries(reader, refund, make_tran
 def test_anonymous_listing_pages_may_be_cached_but_personal_pages_are_private(reader, customer_reader, refund):
     home_url = reverse("help:home", args=["en"])
 
-    assert reader.get(home_url)["Cache-Control"] == "public, max-age=300"
+    home = reader.get(home_url)
+    assert home["Cache-Control"] == "public, max-age=300"
+    # A shared cache keeps the anonymous copy apart from signed-in readers' pages.
+    assert "Cookie" in home["Vary"]
     assert "csrftoken" not in reader.cookies
     # The article page carries a form token and the reader's vote: the browser's only.
     assert reader.get(refund.get_absolute_url())["Cache-Control"] == "private"
