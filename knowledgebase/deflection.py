@@ -148,14 +148,17 @@ def deflected_q(*, now: datetime.datetime | None = None) -> Q:
     return Q(outcome=DeflectionOutcome.DEFLECTED) | pending_and_over
 
 
-def deflection_rate(*, since: datetime.datetime, until: datetime.datetime, source: str | None = None) -> dict[str, Any]:
-    """Visits begun in [since, until) (of one source, or all): how many were shown suggestions,
+def deflection_rate(*, since: datetime.datetime, until: datetime.datetime, source: str | None = None,
+                    language: str | None = None) -> dict[str, Any]:
+    """Visits begun in [since, until) (of one source and page language, or all): how many were shown suggestions,
     opened one, were deflected, were submitted anyway; `rate` = deflected / shown (0.0 when none
     were shown). Visits still inside their window are neither deflected nor submitted yet.
     One query, for the metrics page (issue 8) and the search analytics page."""
     visits = Deflection.objects.filter(created_at__gte=since, created_at__lt=until)
     if source:
         visits = visits.filter(source=source)
+    if language:
+        visits = visits.filter(language=language)
     counts = visits.aggregate(
         shown=Count("pk"),
         opened=Count("pk", filter=Q(opened_translation__isnull=False)),

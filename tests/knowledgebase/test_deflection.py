@@ -356,3 +356,28 @@ def test_a_form_shown_again_with_errors_keeps_its_visit(alice):
     assert page.status_code == 200
     assert f'name="kb_deflection" value="{visit_id}"' in page.content.decode()
     assert Deflection.objects.get(pk=visit_id).outcome == DeflectionOutcome.PENDING
+
+
+# --- the search analytics page ------------------------------------------------------------------------
+
+
+def test_search_analytics_page_shows_the_deflection_rate(writer, refund_article):
+    for number, opened in enumerate((True, True, False, False)):
+        visit = deflection_record_shown(session_key=f"s{number}", source="portal_form", query="refund",
+                                        language="en" if number else "zh-hans")
+        if opened:
+            deflection_record_opened(deflection=visit, translation=refund_article)
+        age(visit, 60)
+    client = Client()
+    client.force_login(writer)
+
+    page = client.get("/agent/kb/analytics/", {"days": "7"}).content.decode()
+    english = client.get("/agent/kb/analytics/", {"days": "7", "language": "en"}).content.decode()
+    help_center = client.get("/agent/kb/analytics/", {"days": "7", "source": "help_center"}).content.decode()
+
+    assert "Deflection rate" in page
+    assert 'data-total="deflection">50%<' in page
+    assert "2 of 4 visits with suggestions ended without a request; 0 sent one anyway" in page
+    assert 'data-total="deflection">33%<' in english
+    # Searches in the help center suggest nothing while someone writes: no deflection to show.
+    assert "Deflection rate" not in help_center
