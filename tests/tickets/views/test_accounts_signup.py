@@ -8,7 +8,6 @@ import re
 import pytest
 from django.core import mail, signing
 
-from tests.channels_intake.conftest import celery_eager  # noqa: F401 - fixture
 from tests.factories import PASSWORD, make_customer, make_ticket
 from tickets.models import Customer, Role, User
 from tickets.services import accounts
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _mail_tasks_run_in_process(celery_eager):  # noqa: F811 - the imported fixture
+def _mail_tasks_run_in_process(celery_eager):
     """Account mails are sent by a Celery task queued on commit; here it runs where it is queued."""
 
 _addresses = itertools.count(1)
