@@ -171,13 +171,21 @@ def readable_translation_by_id(*, viewer: Viewer, translation_id: int) -> Articl
     return readable_translations(viewer).filter(pk=translation_id).first()
 
 
-def sitemap_translations() -> dict[int, list[ArticleTranslation]]:
-    """Every translation an anonymous reader (a search engine) may read, grouped by article so
-    each URL can name its alternates in the other languages."""
+def sitemap_article_count() -> int:
+    """How many articles an anonymous reader (a search engine) may read in some language."""
+    return readable_translations(None).values("article_id").distinct().count()
+
+
+def sitemap_translations(*, offset: int = 0, limit: int | None = None) -> dict[int, list[ArticleTranslation]]:
+    """The translations an anonymous reader may read of the articles [offset, offset + limit) in
+    id order, grouped by article so each URL can name its alternates in the other languages."""
+    public = readable_translations(None)
+    if offset or limit is not None:
+        article_ids = public.order_by("article_id").values_list("article_id", flat=True).distinct()
+        article_ids = article_ids[offset:offset + limit] if limit is not None else article_ids[offset:]
+        public = public.filter(article_id__in=list(article_ids))
     by_article: dict[int, list[ArticleTranslation]] = defaultdict(list)
-    rows = readable_translations(None).only("id", "article_id", "language", "slug", "updated_at").order_by(
-        "article_id", "language",
-    )
+    rows = public.only("id", "article_id", "language", "slug", "updated_at").order_by("article_id", "language")
     for translation in rows:
         by_article[translation.article_id].append(translation)
     return dict(by_article)

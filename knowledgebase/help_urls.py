@@ -8,6 +8,7 @@ app_name = "help"
 urlpatterns = [
     path("", help_center.root, name="root"),
     path("sitemap.xml", help_center.sitemap, name="sitemap"),
+    path("sitemap-<int:page>.xml", help_center.sitemap_page, name="sitemap_page"),
     path("theme.css", help_center.theme, name="theme"),
     path("feedback/<int:translation_id>/", help_center.feedback, name="feedback"),
     path("<str:language>/", help_center.home, name="home"),

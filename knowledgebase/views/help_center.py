@@ -328,21 +328,53 @@ def _alternates(request: HttpRequest, urls: dict[str, str]) -> list[Alternate]:
     return alternates
 
 
+def sitemap_page_size() -> int:
+    # Search engines take at most 50,000 addresses per file; with three languages per article a
+    # page of 5,000 articles stays well below, and renders in well under a second.
+    return int(getattr(settings, "HELPDESK_HELP_CENTER_SITEMAP_PAGE_SIZE", 5000))
+
+
 @require_safe
 def sitemap(request: HttpRequest) -> HttpResponse:
-    """Every public published article in every language, with its alternates and last change."""
+    """Every public published article in every language, with its alternates and last change;
+    past one page of articles, a sitemap index of pages (the home pages are on page 1)."""
+    per_page = sitemap_page_size()
+    count = help_selectors.sitemap_article_count()
+    if count <= per_page:
+        return _sitemap_response(request, "knowledgebase/help/sitemap.xml", _sitemap_urls(request, page=1, per_page=None))
+    pages = range(1, (count + per_page - 1) // per_page + 1)
+    locations = [_absolute(request, reverse("help:sitemap_page", kwargs={"page": page})) for page in pages]
+    return _sitemap_response(request, "knowledgebase/help/sitemap_index.xml", {"locations": locations})
+
+
+@require_safe
+def sitemap_page(request: HttpRequest, page: int) -> HttpResponse:
+    per_page = sitemap_page_size()
+    if page < 1 or (page - 1) * per_page >= max(help_selectors.sitemap_article_count(), 1):
+        raise Http404
+    return _sitemap_response(request, "knowledgebase/help/sitemap.xml",
+                             _sitemap_urls(request, page=page, per_page=per_page))
+
+
+def _sitemap_urls(request: HttpRequest, *, page: int, per_page: int | None) -> dict[str, Any]:
+    offset = (page - 1) * (per_page or 0)
     entries = []
-    for translations in help_selectors.sitemap_translations().values():
+    for translations in help_selectors.sitemap_translations(offset=offset, limit=per_page).values():
         urls = {item.language: item.get_absolute_url() for item in translations}
         alternates = _alternates(request, urls)
         for item in translations:
             entries.append({"loc": _absolute(request, urls[item.language]), "lastmod": item.updated_at,
                             "alternates": alternates})
-    homes = {code: reverse("help:home", kwargs={"language": code}) for code in supported_languages()}
-    home_alternates = _alternates(request, homes)
-    home_entries = [{"loc": _absolute(request, url), "alternates": home_alternates} for url in homes.values()]
-    response = render(request, "knowledgebase/help/sitemap.xml",
-                      {"entries": entries, "home_entries": home_entries}, content_type="application/xml")
+    home_entries = []
+    if page == 1:
+        homes = {code: reverse("help:home", kwargs={"language": code}) for code in supported_languages()}
+        home_alternates = _alternates(request, homes)
+        home_entries = [{"loc": _absolute(request, url), "alternates": home_alternates} for url in homes.values()]
+    return {"entries": entries, "home_entries": home_entries}
+
+
+def _sitemap_response(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    response = render(request, template, context, content_type="application/xml")
     patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
     return response
 

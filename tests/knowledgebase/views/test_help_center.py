@@ -563,3 +563,22 @@ def test_staff_get_a_link_to_edit_the_article(staff_reader, reader, refund):
 
     assert f'href="{edit_url}"' in text_of(staff_reader.get(refund.get_absolute_url()))
     assert edit_url not in text_of(reader.get(refund.get_absolute_url()))
+
+
+def test_large_sitemap_is_split_into_pages_under_an_index(reader, make_translation, settings):
+    settings.HELPDESK_HELP_CENTER_SITEMAP_PAGE_SIZE = 2
+    titles = [f"Article {n}" for n in range(5)]
+    translations = [make_translation(title=title, status=PUBLISHED) for title in titles]
+
+    index = reader.get(reverse("help:sitemap")).content.decode()
+
+    assert "<sitemapindex" in index
+    assert re.findall(r"<loc>(.*?)</loc>", index) == [
+        f"http://testserver/help/sitemap-{page}.xml" for page in (1, 2, 3)
+    ]
+    pages = [reader.get(f"/help/sitemap-{page}.xml").content.decode() for page in (1, 2, 3)]
+    article_locs = [loc for page in pages for loc in re.findall(r"<loc>(.*?)</loc>", page) if "/articles/" in loc]
+    assert article_locs == ["http://testserver" + translation.get_absolute_url() for translation in translations]
+    assert "/help/en/</loc>" in pages[0] and "/help/en/</loc>" not in pages[1]
+    assert reader.get("/help/sitemap-4.xml").status_code == 404
+    assert reader.get("/help/sitemap-0.xml").status_code == 404
