@@ -49,12 +49,15 @@ def _record(
     translation: ArticleTranslation, *, is_helpful: bool, comment: str, user: User | None, session_key: str,
 ) -> ArticleFeedback:
     votes = ArticleFeedback.objects.select_for_update().filter(translation=translation)
-    existing = (votes.filter(user=user) if user is not None else votes.filter(user=None, session_key=session_key)).first()
+    if user is not None:
+        existing = votes.filter(user=user).first()
+    else:
+        existing = votes.filter(user=None, session_key=session_key[:64]).first()
     counters = ArticleTranslation.objects.filter(pk=translation.pk)
     if existing is None:
         feedback = ArticleFeedback.objects.create(
             translation=translation, is_helpful=is_helpful, comment=comment, user=user,
-            session_key=session_key if user is None else session_key[:64],
+            session_key=session_key[:64],
         )
         counters.update(**{_counter(is_helpful): F(_counter(is_helpful)) + 1})
         return feedback

@@ -19,6 +19,7 @@ import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from knowledgebase.models import Article, ArticleStatus, ArticleTranslation, ArticleVisibility, Category
 from knowledgebase.services.articles import (
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 CATEGORIES_FILE = "_categories.yml"
 LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
 _KEY = re.compile(r"^[-a-zA-Z0-9_]{1,100}$")
-IMPORT_NOTE = "Imported"
 
 
 class ImportFileError(Exception):
@@ -212,7 +212,7 @@ def _import_one(
         article_create(
             category=category, visibility=shared.visibility, tags=shared.tags, language=item.language,
             title=item.title, body_markdown=item.body, summary=item.summary, author=author, key=item.key,
-            status=item.status, note=IMPORT_NOTE,
+            status=item.status, note=_("Imported"),
         )
         return "created"
     before = (article.category_id, article.visibility, list(article.tags))
@@ -222,12 +222,12 @@ def _import_one(
     translation = ArticleTranslation.objects.filter(article=article, language=item.language).first()
     if translation is None:
         translation_create(article=article, language=item.language, title=item.title, body_markdown=item.body,
-                           summary=item.summary, author=author, status=item.status, note=IMPORT_NOTE)
+                           summary=item.summary, author=author, status=item.status, note=_("Imported"))
         return "created"
     content_before = (translation.title, translation.body_markdown, translation.summary)
     if content_before != (item.title, item.body, item.summary):
         translation_save(translation=translation, title=item.title, body_markdown=item.body, summary=item.summary,
-                         author=author, note=IMPORT_NOTE)
+                         author=author, note=_("Imported"))
         changed = True
     if translation.status != item.status:
         # The files are the source of truth: their status is set as written, not walked through the workflow.

@@ -249,3 +249,24 @@ def test_article_from_ticket_needs_a_visible_ticket(author_client, category, sup
     assert response["Location"] == reverse("kb_agent:translation_edit", args=[translation.pk])
     assert translation.title == "Cannot print invoices"
     assert "Use the Download button instead." in translation.body_markdown
+
+
+def test_edit_revisions_and_diff_pages_read_a_fixed_number_of_queries(
+    make_translation, author_client, author, django_assert_max_num_queries,
+):
+    from knowledgebase.services import article_set_related
+
+    translation = make_translation(title="Refunds")
+    others = [make_translation(title=f"Other {n}").article for n in range(5)]
+    article_set_related(article=translation.article, related=others, actor=author)
+    for n in range(5):
+        translation_save(translation=translation, title="Refunds", body_markdown=f"Text {n}", author=author)
+
+    with django_assert_max_num_queries(7):
+        page = author_client.get(reverse("kb_agent:translation_edit", args=[translation.pk])).content.decode()
+    assert all(f"Other {n}" in page for n in range(5))
+    with django_assert_max_num_queries(3):
+        page = author_client.get(reverse("kb_agent:revisions", args=[translation.pk])).content.decode()
+    assert all(f">r{n}</a>" in page for n in range(1, 7))
+    with django_assert_max_num_queries(6):
+        author_client.get(reverse("kb_agent:revision_diff", args=[translation.pk, 3]))
