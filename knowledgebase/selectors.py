@@ -76,7 +76,9 @@ def authoring_translation_list(
     if filters.category_id:
         translations = translations.filter(article__category_id=filters.category_id)
     if filters.query:
-        translations = translations.filter(title__icontains=filters.query)
+        # search_title holds the title (and its segmented words) under a trigram index, which
+        # serves a substring match; the title itself has no such index.
+        translations = translations.filter(search_title__icontains=filters.query)
     return translations.order_by("-updated_at", "-id")
 
 

@@ -104,6 +104,8 @@ class ArticleTranslation(models.Model):
             GinIndex(fields=["search_vector"], name="kb_translation_search_gin"),
             GinIndex(fields=["search_title"], name="kb_translation_title_trgm", opclasses=["gin_trgm_ops"]),
             models.Index(fields=["language", "status", "-view_count"], name="kb_translation_popular"),
+            # The authors' list: latest edits first, one page at a time.
+            models.Index(fields=["-updated_at", "-id"], name="kb_translation_recent_edits"),
         ]
 
     def __str__(self) -> str:
