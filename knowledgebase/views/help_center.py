@@ -13,7 +13,10 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
+from xml.sax.saxutils import escape as xml_escape
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -46,6 +49,10 @@ VOTED_SESSION_KEY = "kb_help_voted"
 FEEDBACK_COMMENT_MAX_LENGTH = 2000
 PUBLIC_MAX_AGE_SECONDS = 300
 SEARCH_RESULT_LIMIT = 20
+# For building many article addresses from one reverse(); quoted like reverse() quotes.
+SLUG_PLACEHOLDER = "slug-placeholder"
+URL_SAFE = "!$&'()*+,;=/~:@"
+CATEGORY_PAGE_SIZE = 30
 
 # BCP 47 spellings for lang/hreflang attributes; our language codes are lower-case Django ones.
 BCP47 = {"zh-hans": "zh-Hans", "zh-hant": "zh-Hant"}
@@ -184,25 +191,42 @@ def category(request: HttpRequest, language: str, slug: str) -> HttpResponse:
     node = tree.by_slug.get(slug) or tree.every_by_slug.get(slug)
     if node is None:
         raise Http404
-    # A category with nothing in this language (reached from the language switcher) says so
-    # rather than answering 404; search engines are asked not to index it.
-    articles = (
-        help_selectors.category_translations(viewer=viewer, language=language, category=node.category)
-        if node.article_count else []
+    page = _page_number(request)
+    articles, has_next = help_selectors.category_translations(
+        viewer=viewer, language=language, category=node.category, offset=(page - 1) * CATEGORY_PAGE_SIZE,
+        limit=CATEGORY_PAGE_SIZE,
     )
+    if page > 1 and not articles:
+        raise Http404
     urls = {
         code: reverse("help:category", kwargs={"language": code, "slug": slug}) for code in supported_languages()
     }
+    path = urls[language] + (f"?page={page}" if page > 1 else "")
     return _page(request, language, "knowledgebase/help/category.html", {
         "node": node,
         "articles": articles,
+        "page_number": page,
+        "previous_page_url": (urls[language] + (f"?page={page - 1}" if page > 2 else "")) if page > 1 else "",
+        "next_page_url": f"{urls[language]}?page={page + 1}" if has_next else "",
         "language_links": _language_links(language, urls),
-        "canonical_url": _absolute(request, urls[language]),
-        # Other languages' category pages may be empty (and 404); only this one is asserted.
+        "canonical_url": _absolute(request, path),
+        # Other languages' pages of a category may be empty; no alternates are claimed.
         "alternates": [],
         "meta_description": node.description,
-        "noindex": not node.article_count,
+        # A category with nothing in this language (reached from the language switcher) says
+        # so rather than answering 404, and asks search engines not to index it.
+        "noindex": not articles and not node.children,
     }, shared_cache=True)
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        page = int(request.GET.get("page", "1"))
+    except ValueError:
+        raise Http404 from None
+    if page < 1:
+        raise Http404
+    return page
 
 
 @require_safe
@@ -320,17 +344,20 @@ class Alternate:
 def _alternates(request: HttpRequest, urls: dict[str, str]) -> list[Alternate]:
     """hreflang links: one per language the page exists in, and x-default (English, else the
     first) when there is more than one."""
+    return _alternates_absolute({code: _absolute(request, url) for code, url in urls.items()})
+
+
+def _alternates_absolute(urls: dict[str, str]) -> list[Alternate]:
     if len(urls) < 2:
         return []
-    alternates = [Alternate(BCP47.get(code, code), _absolute(request, url)) for code, url in sorted(urls.items())]
-    default = urls.get(settings.LANGUAGE_CODE) or next(iter(urls.values()))
-    alternates.append(Alternate("x-default", _absolute(request, default)))
+    alternates = [Alternate(BCP47.get(code, code), url) for code, url in sorted(urls.items())]
+    alternates.append(Alternate("x-default", urls.get(settings.LANGUAGE_CODE) or next(iter(urls.values()))))
     return alternates
 
 
 def sitemap_page_size() -> int:
     # Search engines take at most 50,000 addresses per file; with three languages per article a
-    # page of 5,000 articles stays well below, and renders in well under a second.
+    # page of 5,000 articles stays well below.
     return int(getattr(settings, "HELPDESK_HELP_CENTER_SITEMAP_PAGE_SIZE", 5000))
 
 
@@ -341,10 +368,14 @@ def sitemap(request: HttpRequest) -> HttpResponse:
     per_page = sitemap_page_size()
     count = help_selectors.sitemap_article_count()
     if count <= per_page:
-        return _sitemap_response(request, "knowledgebase/help/sitemap.xml", _sitemap_urls(request, page=1, per_page=None))
-    pages = range(1, (count + per_page - 1) // per_page + 1)
-    locations = [_absolute(request, reverse("help:sitemap_page", kwargs={"page": page})) for page in pages]
-    return _sitemap_response(request, "knowledgebase/help/sitemap_index.xml", {"locations": locations})
+        return _sitemap_response(_sitemap_urlset(request, page=1, per_page=None))
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for page in range(1, (count + per_page - 1) // per_page + 1):
+        location = _absolute(request, reverse("help:sitemap_page", kwargs={"page": page}))
+        lines.append(f"  <sitemap><loc>{_xml(location)}</loc></sitemap>")
+    lines.append("</sitemapindex>")
+    return _sitemap_response(lines)
 
 
 @require_safe
@@ -352,29 +383,55 @@ def sitemap_page(request: HttpRequest, page: int) -> HttpResponse:
     per_page = sitemap_page_size()
     if page < 1 or (page - 1) * per_page >= max(help_selectors.sitemap_article_count(), 1):
         raise Http404
-    return _sitemap_response(request, "knowledgebase/help/sitemap.xml",
-                             _sitemap_urls(request, page=page, per_page=per_page))
+    return _sitemap_response(_sitemap_urlset(request, page=page, per_page=per_page))
 
 
-def _sitemap_urls(request: HttpRequest, *, page: int, per_page: int | None) -> dict[str, Any]:
-    offset = (page - 1) * (per_page or 0)
-    entries = []
-    for translations in help_selectors.sitemap_translations(offset=offset, limit=per_page).values():
-        urls = {item.language: item.get_absolute_url() for item in translations}
-        alternates = _alternates(request, urls)
-        for item in translations:
-            entries.append({"loc": _absolute(request, urls[item.language]), "lastmod": item.updated_at,
-                            "alternates": alternates})
-    home_entries = []
+def _xml(text: str) -> str:
+    return xml_escape(text, {'"': "&quot;"})
+
+
+def _sitemap_urlset(request: HttpRequest, *, page: int, per_page: int | None) -> list[str]:
+    """Written out in Python rather than a template: a page holds thousands of addresses, each
+    with its alternates, and the template loop took seconds."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">']
+
+    def add(location: str, alternates: list[Alternate], lastmod: datetime | None = None) -> None:
+        lines.append(f"  <url>\n    <loc>{_xml(location)}</loc>")
+        if lastmod is not None:
+            lines.append(f"    <lastmod>{lastmod.astimezone(UTC).isoformat(timespec='seconds')}</lastmod>")
+        lines.extend(
+            f'    <xhtml:link rel="alternate" hreflang="{alternate.hreflang}" href="{_xml(alternate.url)}"/>'
+            for alternate in alternates
+        )
+        lines.append("  </url>")
+
     if page == 1:
         homes = {code: reverse("help:home", kwargs={"language": code}) for code in supported_languages()}
         home_alternates = _alternates(request, homes)
-        home_entries = [{"loc": _absolute(request, url), "alternates": home_alternates} for url in homes.values()]
-    return {"entries": entries, "home_entries": home_entries}
+        for url in homes.values():
+            add(_absolute(request, url), home_alternates)
+    # One reverse() and build_absolute_uri() per language, not per article (they were most of the time).
+    site = request.build_absolute_uri("/").rstrip("/")
+    article_paths = {
+        code: reverse("help:article", kwargs={"language": code, "slug": SLUG_PLACEHOLDER})
+        for code in supported_languages()
+    }
+    offset = (page - 1) * (per_page or 0)
+    for translations in help_selectors.sitemap_translations(offset=offset, limit=per_page).values():
+        urls = {
+            item.language: site + article_paths[item.language].replace(SLUG_PLACEHOLDER, quote(item.slug, safe=URL_SAFE))
+            for item in translations
+        }
+        alternates = _alternates_absolute(urls)
+        for item in translations:
+            add(urls[item.language], alternates, item.updated_at)
+    lines.append("</urlset>")
+    return lines
 
 
-def _sitemap_response(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    response = render(request, template, context, content_type="application/xml")
+def _sitemap_response(lines: list[str]) -> HttpResponse:
+    response = HttpResponse("\n".join(lines) + "\n", content_type="application/xml; charset=utf-8")
     patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
     return response
 

@@ -582,3 +582,21 @@ def test_large_sitemap_is_split_into_pages_under_an_index(reader, make_translati
     assert "/help/en/</loc>" in pages[0] and "/help/en/</loc>" not in pages[1]
     assert reader.get("/help/sitemap-4.xml").status_code == 404
     assert reader.get("/help/sitemap-0.xml").status_code == 404
+
+
+def test_category_lists_its_articles_page_by_page(reader, make_translation):
+    titles = [f"Article {n:02}" for n in range(32)]
+    for title in titles:
+        make_translation(title=title, status=PUBLISHED)
+    url = reverse("help:category", args=["en", "billing"])
+
+    first = text_of(reader.get(url))
+    second = text_of(reader.get(url, {"page": 2}))
+
+    assert re.findall(r">(Article \d\d)</a>", first) == titles[:30]
+    assert re.findall(r">(Article \d\d)</a>", second) == titles[30:]
+    assert f'href="{url}?page=2" rel="next"' in first
+    assert f'href="{url}" rel="prev"' in second and 'rel="next"' not in second
+    assert f'<link rel="canonical" href="http://testserver{url}?page=2">' in second
+    assert reader.get(url, {"page": 3}).status_code == 404
+    assert reader.get(url, {"page": "x"}).status_code == 404
