@@ -55,8 +55,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(draft, client):
 
 
 def test_agent_navigation_links_to_the_knowledge_base(author_client):
-    response = author_client.get(reverse("agent:queue"))
-    assert f'href="{reverse("kb_agent:articles")}"' in response.content.decode()
+    page = author_client.get(reverse("agent:queue")).content.decode()
+    assert f'href="{reverse("kb_agent:articles")}"' in page
+    assert f'href="{reverse("kb_analytics:search")}"' in page
 
 
 def test_list_shows_every_status_and_filters(make_translation, author_client, internal_category):
