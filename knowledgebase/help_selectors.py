@@ -40,6 +40,7 @@ class CategoryNode:
     and how many readable articles in that language it holds (its subtree included)."""
 
     category: Category
+    language: str
     name: str
     description: str
     children: list[CategoryNode] = field(default_factory=list)
@@ -49,6 +50,12 @@ class CategoryNode:
     @property
     def slug(self) -> str:
         return self.category.slug
+
+    @property
+    def name_lang_attribute(self) -> str:
+        """' lang="en"' when the name fell back to English on another language's page (screen
+        readers then pronounce it as English), else ""."""
+        return "" if self.category.names.get(self.language) else ' lang="en"'
 
     @property
     def ancestors(self) -> list[CategoryNode]:
@@ -80,7 +87,7 @@ def category_tree(*, viewer: Viewer, language: str, counts: bool = True) -> Cate
     if not is_staff_member(viewer):
         categories = categories.filter(is_internal=False)
     nodes = {
-        category.id: CategoryNode(category=category, name=category.name_in(language),
+        category.id: CategoryNode(category=category, language=language, name=category.name_in(language),
                                   description=category.description_in(language))
         for category in categories
     }
