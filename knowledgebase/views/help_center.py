@@ -86,10 +86,12 @@ class LanguageLink:
     is_same_content: bool
 
 
-def _language_links(current: str, urls: dict[str, str], fallback: dict[str, str] | None = None) -> list[LanguageLink]:
+def _language_links(current: str, urls: dict[str, str]) -> list[LanguageLink]:
+    """The language switcher: each language's version of this page when it exists (`urls`),
+    else that language's home page."""
     links = []
     for code in supported_languages():
-        url = urls.get(code) or (fallback or {}).get(code) or reverse("help:home", kwargs={"language": code})
+        url = urls.get(code) or reverse("help:home", kwargs={"language": code})
         links.append(LanguageLink(
             code=code, bcp47=BCP47.get(code, code), name=get_language_info(code)["name_local"], url=url,
             is_current=code == current, is_same_content=code in urls,
@@ -97,37 +99,41 @@ def _language_links(current: str, urls: dict[str, str], fallback: dict[str, str]
     return links
 
 
-def _page(request: HttpRequest, language: str, template: str, context: dict[str, Any], *,
-          shared_cache: bool = False, status: int = 200) -> HttpResponse:
+def _page(request: HttpRequest, language: str, template: str, page_context: dict[str, Any], *,
+          shared_cache: bool = False) -> HttpResponse:
     """Render in the page's language and set the headers every help center page shares.
 
     `shared_cache` pages hold nothing personal for anonymous readers (no CSRF token, no session
     state), so proxies and browsers may keep them for a few minutes; signed-in readers' pages
     (their name in the header, internal articles for staff) stay private."""
-    is_anonymous = not request.user.is_authenticated
-    primary = primary_color()
-    with translation.override(language):
-        name = help_center_name()
     logo_url = getattr(settings, "HELPDESK_HELP_CENTER_LOGO_URL", "")
-    context = {
-        "language": language,
-        "html_lang": BCP47.get(language, language),
-        "help_center_name": name,
-        "logo_url": logo_url,
-        # Open Graph wants an absolute address; the setting may be a path on this site.
-        "og_image": request.build_absolute_uri(logo_url) if logo_url else "",
-        "theme_version": primary.lstrip("#").lower(),
-        "og_locale": OPEN_GRAPH_LOCALES.get(language, language.replace("-", "_")),
-        **context,
-    }
     with translation.override(language):
-        response = render(request, template, context, status=status)
+        context = {
+            "language": language,
+            "html_lang": BCP47.get(language, language),
+            "help_center_name": help_center_name(),
+            "logo_url": logo_url,
+            # Open Graph wants an absolute address; the setting may be a path on this site.
+            "og_image": request.build_absolute_uri(logo_url) if logo_url else "",
+            "theme_version": primary_color().lstrip("#").lower(),
+            "og_locale": _open_graph_locale(language),
+            "og_locale_alternates": [
+                _open_graph_locale(link.code) for link in page_context.get("language_links", [])
+                if link.is_same_content and not link.is_current
+            ],
+            **page_context,
+        }
+        response = render(request, template, context)
     response["Content-Language"] = context["html_lang"]
-    if is_anonymous and shared_cache and status == 200:
+    if shared_cache and not request.user.is_authenticated:
         patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
     else:
         patch_cache_control(response, private=True)
     return response
+
+
+def _open_graph_locale(language: str) -> str:
+    return OPEN_GRAPH_LOCALES.get(language, language.replace("-", "_"))
 
 
 def help_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

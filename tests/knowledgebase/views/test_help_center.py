@@ -226,6 +226,8 @@ def test_language_switcher_links_to_the_same_article_or_that_languages_home(read
     assert 'href="/help/zh-hant/" hreflang="zh-Hant" lang="zh-Hant"' in switcher
     assert f'<link rel="alternate" hreflang="zh-Hans" href="http://testserver{simplified.get_absolute_url()}">' in page
     assert 'hreflang="zh-Hant" href=' not in page
+    assert '<meta property="og:locale:alternate" content="zh_CN">' in page
+    assert 'content="zh_TW"' not in page
 
 
 def test_article_page_renders_interface_in_the_articles_language(reader, refund, author):
