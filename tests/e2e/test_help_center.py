@@ -70,6 +70,11 @@ def test_help_center_renders_in_traditional_chinese(taiwanese_page):
     expect(page.get_by_role("banner").get_by_role("link", name="說明中心")).to_be_visible()
     expect(page.get_by_role("navigation", name="語言").get_by_role("link", name="繁體中文")).to_have_attribute(
         "aria-current", "true")
+    # Keyboard users get a skip link first; the page is made of landmarks.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="跳至主要內容")).to_be_focused()
+    for landmark in ("banner", "main", "search", "contentinfo"):
+        expect(page.get_by_role(landmark).first).to_be_visible()
     # …and so does the content: the category's own zh-Hant name and the zh-Hant articles.
     expect(page.get_by_role("link", name="帳單與付款")).to_be_visible()
     expect(page.get_by_text("發票、退款與付款方式")).to_be_visible()
