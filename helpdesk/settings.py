@@ -251,6 +251,18 @@ HELPDESK_IMAP_POLL_SECONDS = env.float("HELPDESK_IMAP_POLL_SECONDS", default=60.
 HELPDESK_IMAP_MAX_PER_POLL = env.int("HELPDESK_IMAP_MAX_PER_POLL", default=500)
 HELPDESK_IMAP_TIMEOUT_SECONDS = env.float("HELPDESK_IMAP_TIMEOUT_SECONDS", default=60.0)
 HELPDESK_IMAP_CA_FILE = env.str("HELPDESK_IMAP_CA_FILE", default="")
+# Help center (knowledgebase, /help/): its name (default: the translated "Help Center"), logo (an https
+# URL or a path on this site; also og:image), accent colour (#rgb or #rrggbb, served as a CSS variable
+# by /help/theme.css), and articles per sitemap page (above it sitemap.xml becomes an index).
+HELPDESK_HELP_CENTER_NAME = env.str("HELPDESK_HELP_CENTER_NAME", default="")
+HELPDESK_HELP_CENTER_LOGO_URL = env.str("HELPDESK_HELP_CENTER_LOGO_URL", default="")
+HELPDESK_HELP_CENTER_PRIMARY_COLOR = env.str("HELPDESK_HELP_CENTER_PRIMARY_COLOR", default="")
+HELPDESK_HELP_CENTER_SITEMAP_PAGE_SIZE = env.int("HELPDESK_HELP_CENTER_SITEMAP_PAGE_SIZE", default=5000)
+# Deflection (knowledgebase.deflection): a form visit where the customer opened a suggested article and
+# sent nothing within this many minutes counts as deflected; visits report at most this many times a
+# minute per address.
+HELPDESK_KB_DEFLECTION_WINDOW_MINUTES = env.int("HELPDESK_KB_DEFLECTION_WINDOW_MINUTES", default=30)
+HELPDESK_KB_DEFLECTION_POSTS_PER_MINUTE = env.int("HELPDESK_KB_DEFLECTION_POSTS_PER_MINUTE", default=60)
 # Keys that encrypt stored credentials (mailbox passwords, OAuth secrets and tokens): any long random
 # strings, comma-separated; the first encrypts, all decrypt (to rotate, put the new one first).
 # Empty: derived from SECRET_KEY (and SECRET_KEY_FALLBACKS), so changing SECRET_KEY then means
