@@ -526,3 +526,7 @@ class OutboundCapture(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"
+
+
+# Live chat's models live in their own module; imported here so Django registers them with this app.
+from channels_intake.chat.models import Chat, ChatOffer, ChatWidget  # noqa: E402, F401

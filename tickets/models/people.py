@@ -179,6 +179,8 @@ class AgentProfile(models.Model):
     skills = ArrayField(models.CharField(max_length=64), default=list, blank=True, verbose_name=_("skills"))
     languages = ArrayField(models.CharField(max_length=10), default=list, blank=True, verbose_name=_("languages"))
     capacity = models.PositiveIntegerField(_("capacity (open tickets)"), default=25)
+    # Live chats routing offers an agent at once (channels_intake.chat); 0 takes no chats.
+    chat_capacity = models.PositiveIntegerField(_("chat capacity (concurrent chats)"), default=3)
 
     class Meta:
         verbose_name = _("agent profile")
