@@ -303,12 +303,12 @@
 *, *::before, *::after { box-sizing: border-box; }
 [hidden] { display: none !important; }
 .launcher { display: flex; align-items: center; gap: 8px; margin: 0 0 0 auto; padding: 12px 18px; border: 0; border-radius: 999px;
-  background: #2459be; color: #fff; font: 600 15px/1.2 inherit; font-family: inherit; cursor: pointer;
+  background: #2459be; color: #fff; font-family: inherit; font-weight: 600; font-size: 15px; line-height: 1.2; cursor: pointer;
   box-shadow: 0 6px 20px rgba(22, 27, 34, .25); position: relative; }
 .launcher:hover { background: #1d4799; }
 .launcher svg { width: 20px; height: 20px; fill: currentColor; }
 .badge { position: absolute; top: -6px; right: -6px; min-width: 22px; height: 22px; padding: 0 6px; border-radius: 11px;
-  background: #d64545; color: #fff; font: 700 12px/22px inherit; font-family: inherit; text-align: center; }
+  background: #d64545; color: #fff; font-family: inherit; font-weight: 700; font-size: 12px; line-height: 22px; text-align: center; }
 .panel { position: fixed; right: 20px; bottom: 84px; width: 370px; height: 580px; max-height: calc(100vh - 104px);
   display: flex; flex-direction: column; background: #fff; border-radius: 14px; overflow: hidden;
   box-shadow: 0 12px 40px rgba(22, 27, 34, .28); border: 1px solid #e1e4e9; }
@@ -316,7 +316,7 @@
 .header { display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: #2459be; color: #fff; }
 .header h2 { flex: 1; margin: 0; font-size: 16px; font-weight: 650; line-height: 1.3; }
 .icon-button { border: 0; background: transparent; color: inherit; padding: 4px 8px; border-radius: 6px; cursor: pointer;
-  font: 600 13px/1.2 inherit; font-family: inherit; }
+  font-family: inherit; font-weight: 600; font-size: 13px; line-height: 1.2; }
 .icon-button:hover { background: rgba(255, 255, 255, .18); }
 .body { flex: 1; overflow-y: auto; padding: 14px; display: flex; flex-direction: column; gap: 12px; min-height: 0; }
 .body--chat { padding: 0; overflow: hidden; }
@@ -326,12 +326,12 @@ form { display: flex; flex-direction: column; gap: 10px; margin: 0; }
 label { display: flex; flex-direction: column; gap: 4px; font-weight: 600; font-size: 13px; color: #262d36; }
 .hint { font-weight: 400; color: #5b6573; }
 input[type=text], input[type=email], textarea { width: 100%; padding: 8px 10px; border: 1px solid #a3abb6; border-radius: 8px;
-  font: 14px/1.4 inherit; font-family: inherit; color: #161b22; background: #fff; }
+  font-family: inherit; font-size: 14px; line-height: 1.4; color: #161b22; background: #fff; }
 textarea { resize: vertical; min-height: 72px; }
 input:focus-visible, textarea:focus-visible, button:focus-visible, a:focus-visible, .stars input:focus-visible + span {
   outline: 3px solid #7aa7f5; outline-offset: 1px; }
 .button { padding: 9px 14px; border-radius: 8px; border: 1px solid #2459be; background: #2459be; color: #fff; cursor: pointer;
-  font: 600 14px/1.2 inherit; font-family: inherit; }
+  font-family: inherit; font-weight: 600; font-size: 14px; line-height: 1.2; }
 .button:hover { background: #1d4799; }
 .button:disabled { opacity: .6; cursor: default; }
 .button--secondary { background: #fff; color: #2459be; }
@@ -372,7 +372,7 @@ fieldset { border: 0; margin: 0; padding: 0; }
 legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
 .stars { display: flex; gap: 4px; }
 .stars label { position: relative; }
-.stars input { position: absolute; opacity: 0; width: 1px; height: 1px; }
+.stars input { position: absolute; inset: 0; width: 100%; height: 100%; margin: 0; opacity: 0; cursor: pointer; }
 .stars span { display: inline-block; font-size: 26px; line-height: 1; color: #cdd2d9; cursor: pointer; padding: 2px; border-radius: 4px; }
 .stars input:checked + span, .stars label.is-lit span { color: #f5a524; }
 .visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
@@ -922,7 +922,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
   function renderState() {
     if (!chatView) return;
     const parts = [];
-    if (!socketOpen && socket !== null && reconnectAttempts > 0) parts.push(t("reconnecting"));
+    if (!socketOpen && reconnectAttempts > 0) parts.push(t("reconnecting"));
     else if (!socketOpen) parts.push(t("connecting"));
     if (stored.state === "active" && stored.agentName) {
       parts.push(t("chattingWith", { name: stored.agentName }));
@@ -1313,6 +1313,8 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
 
   /* ------------------------------------------------------------------ start */
   async function showStart({ reload = false } = {}) {
+    // An ended chat is not brought back after a refresh: its rating was offered when it ended.
+    if (stored.chat && ENDED_STATES.has(stored.state)) forgetChat();
     if (stored.chat && stored.token) {
       if (stored.state === "deflecting") showDeflection();
       else enterChat();
@@ -1336,7 +1338,9 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     try {
       await loadConfig();
     } catch (error) {
-      if (error.status === 404 || error.status === 403) {
+      // Unknown key, inactive widget, or a site not among its allowed origins (the browser then
+      // refuses the answer itself: no status). A visitor in the middle of a chat still gets it back.
+      if (!stored.chat || error.status === 404) {
         console.warn(`helpdesk chat: the widget "${KEY}" is unknown, inactive or not allowed on ${location.origin}`);
         return;
       }
