@@ -360,12 +360,13 @@ mark { background: #fff1a8; color: inherit; }
 .message .receipt { display: block; font-size: 11.5px; opacity: .85; text-align: right; margin-top: 2px; }
 .message.is-sending { opacity: .7; }
 .typing { min-height: 20px; margin: 0; padding: 0 14px; font-size: 12.5px; color: #5b6573; font-style: italic; }
-.composer { display: flex; gap: 6px; align-items: flex-end; padding: 10px; border-top: 1px solid #e1e4e9; }
+.composer { display: flex; flex-direction: row; gap: 6px; align-items: flex-end; padding: 10px; border-top: 1px solid #e1e4e9; }
 .composer textarea { min-height: 40px; max-height: 120px; resize: none; }
-.composer .icon-button { color: #2459be; font-size: 18px; padding: 8px; }
+.composer .icon-button { color: #2459be; padding: 8px; line-height: 0; }
+.composer .icon-button svg { width: 20px; height: 20px; }
 .composer .icon-button:hover { background: #eef5ff; }
 .toolbar { display: flex; gap: 4px; padding: 6px 10px; border-top: 1px solid #eef0f3; flex-wrap: wrap; }
-.toolbar .icon-button { color: #2459be; font-weight: 600; }
+.toolbar .icon-button { color: #2459be; font-weight: 600; font-size: 12.5px; padding: 4px 6px; }
 .toolbar .icon-button:hover { background: #eef5ff; }
 .after { display: flex; flex-direction: column; gap: 12px; padding: 12px 14px; border-top: 1px solid #e1e4e9; background: #fbfcfd; overflow-y: auto; max-height: 60%; }
 fieldset { border: 0; margin: 0; padding: 0; }
@@ -422,7 +423,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     badge = h("span", { class: "badge", hidden: true, "aria-hidden": "true" });
     launcher = h("button", {
       type: "button", class: "launcher", "aria-expanded": "false", "aria-controls": panelId, onclick: toggle,
-    }, svgBubble(), h("span", { class: "launcher-label" }, t("launcher")), badge);
+    }, svgIcon(BUBBLE), h("span", { class: "launcher-label" }, t("launcher")), badge);
     body = h("div", { class: "body" });
     panel = h("section", {
       id: panelId, class: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": titleId, hidden: true,
@@ -430,7 +431,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     },
     h("div", { class: "header" },
       h("h2", { id: titleId }, t("title")),
-      h("button", { type: "button", class: "icon-button", "aria-label": t("close"), onclick: () => close(true) }, "✕")),
+      h("button", { type: "button", class: "icon-button", "aria-label": t("close"), onclick: () => close(true) }, "×")),
     body);
     panel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
@@ -442,13 +443,23 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     document.body.append(host);
   }
 
-  function svgBubble() {
+  const BUBBLE = "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z";
+  const PAPERCLIP = "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5";
+
+  /** An icon (no emoji: not every system has a font for them). */
+  function svgIcon(d, { stroke = false } = {}) {
     const ns = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
     svg.setAttribute("aria-hidden", "true");
     const path = document.createElementNS(ns, "path");
-    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+    path.setAttribute("d", d);
+    if (stroke) {
+      path.setAttribute("fill", "none");
+      path.setAttribute("stroke", "currentColor");
+      path.setAttribute("stroke-width", "2");
+      path.setAttribute("stroke-linecap", "round");
+    }
     svg.append(path);
     return svg;
   }
@@ -748,7 +759,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     const composerId = uid("composer");
     const textarea = h("textarea", { id: composerId, rows: 1, maxlength: String((config && config.max_message_chars) || 4000), "data-autofocus": true });
     const fileInput = h("input", { type: "file", class: "visually-hidden", tabindex: "-1", "aria-hidden": "true" });
-    const attach = h("button", { type: "button", class: "icon-button", "aria-label": t("attach"), title: t("attach"), onclick: () => fileInput.click() }, "📎");
+    const attach = h("button", { type: "button", class: "icon-button", "aria-label": t("attach"), title: t("attach"), onclick: () => fileInput.click() }, svgIcon(PAPERCLIP, { stroke: true }));
     const send = h("button", { type: "submit", class: "button" }, t("send"));
     const composer = h("form", { class: "composer" },
       h("label", { for: composerId, class: "visually-hidden" }, t("message")), textarea, fileInput, attach, send);
@@ -825,7 +836,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
 
   function transcriptForm() {
     const form = h("form", { novalidate: true, class: "transcript" });
-    const fields = [{ name: "email", label: t("email"), required: true, type: "email" }];
+    const fields = [{ name: "email", label: t("transcript"), required: true, type: "email" }];
     form.append(field({ ...fields[0], value: stored.email, autocomplete: "email" }));
     const submit = h("button", { type: "submit", class: "button button--secondary" }, t("transcriptSend"));
     form.append(h("div", { class: "actions" }, submit));
@@ -947,7 +958,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     element.append(...linkified(text || ""));
     for (const file of attachments || []) {
       const href = file.url ? new URL(file.url, ORIGIN).href : null;
-      element.append(h("span", { class: "author" }, href ? h("a", { href, target: "_blank", rel: "noopener" }, `📎 ${file.name || file.filename}`) : `📎 ${file.name || file.filename}`));
+      element.append(h("span", { class: "author" }, href ? h("a", { href, target: "_blank", rel: "noopener" }, file.name || file.filename) : file.name || file.filename));
     }
     if (kind === "visitor") element.append(h("span", { class: "receipt" }));
     return element;
