@@ -18,7 +18,7 @@ from django.utils import timezone
 from channels_intake.base import InboundMessage
 from channels_intake.email.parser import message_id_key, normalise_message_id
 from channels_intake.models import Door, RawInbound, RawInboundState
-from tickets.models import Attachment, Message, Team, Ticket, User
+from tickets.models import Attachment, Customer, Message, Team, Ticket, User
 from tickets.services import ticket_reply
 from tickets.services.customers import customer_find_or_create
 from tickets.services.ticket_create import existing_message, ticket_create_with_message
@@ -159,12 +159,14 @@ def _link_inline_images(message: Message) -> None:
         message.body_html = linked
 
 
-def ingest(inbound: InboundMessage, *, duplicate_checked: bool = False) -> IngestResult:
+def ingest(inbound: InboundMessage, *, duplicate_checked: bool = False, customer: Customer | None = None) -> IngestResult:
     """Find or create the customer, continue their ticket or open one, append the message.
 
     Idempotent on (channel, external_id): delivering the same message again returns the first result.
     duplicate_checked: the caller looked the message up under a lock in this transaction already
     (the email processing does); a delivery racing it is still caught by the unique index.
+    customer: the channel identified the sender itself (a chat visitor who gave no address is
+    known by their visitor id, not by an email); else the customer is found by sender_email.
     """
     duplicate = None if duplicate_checked else existing_message(inbound.channel, inbound.external_id)
     if duplicate is not None:
@@ -173,9 +175,10 @@ def ingest(inbound: InboundMessage, *, duplicate_checked: bool = False) -> Inges
     # with its own savepoint around this call), a failure here rolls back with the caller's block;
     # called on its own, this is the transaction.
     with transaction.atomic(savepoint=False):
-        customer = customer_find_or_create(
-            email=inbound.sender_email, name=inbound.sender_name, language=inbound.language
-        )
+        if customer is None:
+            customer = customer_find_or_create(
+                email=inbound.sender_email, name=inbound.sender_name, language=inbound.language
+            )
         existing = None
         if inbound.ticket_number is not None:
             tickets = Ticket.objects.filter(number=inbound.ticket_number)

@@ -19,6 +19,11 @@ app.conf.beat_schedule = {
     "intake-requeue-unprocessed": {"task": "channels_intake.tasks.requeue_unprocessed", "schedule": 300.0},
     # Replies whose delivery task was lost (broker down at commit, a worker killed) are sent again.
     "email-requeue-undelivered": {"task": "channels_intake.tasks.requeue_undelivered", "schedule": 600.0},
+    # Live chat offers that timed out go to the next agent (and queued chats find one who came
+    # online); a tick that waited past the next one is dropped, the next tick does its work.
+    "chat-offers-expire": {
+        "task": "channels_intake.chat.tasks.chat_offers_expire", "schedule": 5.0, "options": {"expires": 5.0},
+    },
 }
 
 
@@ -43,3 +48,4 @@ def _schedule_mailbox_polls(sender: Celery, **kwargs: object) -> None:
 
 app.autodiscover_tasks()
 app.autodiscover_tasks(["helpdesk"])
+app.autodiscover_tasks(["channels_intake.chat"])

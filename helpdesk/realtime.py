@@ -48,6 +48,11 @@ def customer_group(customer_id: int) -> str:
     return f"customer-{customer_id}"
 
 
+def chat_group(chat_id: int) -> str:
+    """A live chat's visitor socket and the agents in it (channels_intake.chat)."""
+    return f"chat-{chat_id}"
+
+
 class _SenderLoop:
     """The process's sending loop, started on first use (and again in a forked child, e.g. a gunicorn worker)."""
 

@@ -89,7 +89,9 @@ def notification_kind(event: Event) -> str | None:
     assignee_id = _assignee_of(event)
     if assignee_id is not None:
         return ASSIGNED if assignee_id != event.actor_user_id else None
-    if event.kind == "reply_added" and event.actor_kind == ActorKind.CUSTOMER:
+    # A live chat's lines reach the agents in the chat console as they are typed; a mail for each
+    # would be noise (and a task per chat line).
+    if event.kind == "reply_added" and event.actor_kind == ActorKind.CUSTOMER and event.via != "chat":
         return CUSTOMER_REPLIED
     if event.kind in SLA_KINDS:  # the scan's events carry the same names
         return event.kind

@@ -1,0 +1,54 @@
+"""Agents' chat presence (online / away / offline): ephemeral, in Redis with a TTL.
+
+The agent's browser sends a heartbeat every HEARTBEAT_SECONDS; a key not refreshed within
+HELPDESK_CHAT_PRESENCE_TTL_SECONDS (45 s) expires, and the agent counts as offline: a closed laptop
+takes no chats. Nothing here is a ticket's state, so it writes no audit events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from helpdesk.heartbeat import redis_client
+
+ONLINE, AWAY, OFFLINE = "online", "away", "offline"
+STATUSES = (ONLINE, AWAY, OFFLINE)
+HEARTBEAT_SECONDS = 15
+DEFAULT_TTL_SECONDS = 45
+KEY_PREFIX = "helpdesk:chat:presence"
+
+
+def presence_ttl_seconds() -> int:
+    return int(getattr(settings, "HELPDESK_CHAT_PRESENCE_TTL_SECONDS", DEFAULT_TTL_SECONDS))
+
+
+def _key(user_id: int) -> str:
+    return f"{KEY_PREFIX}:{user_id}"
+
+
+def presence_write(*, user_id: int, status: str) -> str:
+    """Store the status (refreshing its TTL); returns the status it replaced (offline when none)."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown chat presence {status!r}")
+    client = redis_client()
+    if status == OFFLINE:
+        previous = client.getdel(_key(user_id))
+    else:
+        previous = client.set(_key(user_id), status, ex=presence_ttl_seconds(), get=True)
+    return previous.decode() if previous else OFFLINE
+
+
+def presence_read(*, user_id: int) -> str:
+    value = redis_client().get(_key(user_id))
+    return value.decode() if value else OFFLINE
+
+
+def presence_read_many(user_ids: Iterable[int]) -> dict[int, str]:
+    """Each user's status in one round trip."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    values = redis_client().mget([_key(user_id) for user_id in ids])
+    return {user_id: (value.decode() if value else OFFLINE) for user_id, value in zip(ids, values, strict=True)}

@@ -1,0 +1,589 @@
+"""Live chat's actions. Every chat is a ticket (channel `chat`) whose thread is the transcript:
+visitors' messages enter through the intake (`channels_intake.services.ingest`), agents' through
+the ticket services (`ticket_reply`, `ticket_add_note`); status and assignment changes through
+`ticket_update`, so the audit trail, SLA timers and the agents' realtime notices work as for any
+ticket. Chat events (channels_intake.chat.events) go out after commit.
+
+Routing (offers, accept, decline, expiry) is in channels_intake.chat.routing.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from channels_intake.base import InboundMessage
+from channels_intake.chat import events, limits, presence, routing
+from channels_intake.chat.models import (
+    WAITING_CHAT_STATES,
+    Chat,
+    ChatEndReason,
+    ChatOffer,
+    ChatOfferState,
+    ChatState,
+    ChatWidget,
+)
+from channels_intake.services import ingest
+from helpdesk import permissions
+from tickets.models import (
+    STAFF_ROLES,
+    ActorKind,
+    Channel,
+    Customer,
+    Event,
+    Message,
+    Status,
+    Team,
+    TeamMembership,
+    User,
+)
+from tickets.services import IncomingFile, ticket_add_note, ticket_reply, ticket_update
+from tickets.services.customers import customer_create, normalize_email
+from tickets.services.ticket_create import existing_message
+from tickets.sla.calendar import is_open
+
+# Re-exported: the console and the sockets import every chat action from here.
+chat_accept = routing.chat_accept
+chat_decline = routing.chat_decline
+chat_offer_next = routing.chat_offer_next
+chat_offers_expire = routing.chat_offers_expire
+ChatUnavailable = routing.ChatUnavailable
+
+OFFLINE_TAG = "chat-offline"
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SUBJECT_CHARS = 80
+# Visitors' messages on a chat go straight to ticket_reply (see chat_visitor_message).
+LEAN_VISITOR_MESSAGES = True
+# Used for the estimate until the team has accepted chats recently.
+DEFAULT_WAIT_SECONDS = 60
+
+
+class ChatEnded(ValidationError):
+    """The chat has ended: no more messages on it."""
+
+
+class ChatRateLimited(ValidationError):
+    """The visitor sent more messages a minute than HELPDESK_CHAT_MESSAGES_PER_MINUTE."""
+
+
+class ChatMessageTooLong(ValidationError):
+    """Longer than HELPDESK_CHAT_MAX_MESSAGE_CHARS."""
+
+
+def _language(language: str) -> str:
+    codes = {code for code, _name in settings.LANGUAGES}
+    language = (language or "").strip().lower()
+    if language in codes:
+        return language
+    # Browsers say zh-CN, zh-TW, zh-HK: the script follows from the region.
+    if language.startswith("zh"):
+        return "zh-hant" if any(part in language for part in ("tw", "hk", "mo", "hant")) else "zh-hans"
+    return "en" if language.startswith("en") or not language else settings.LANGUAGE_CODE
+
+
+def _chat_event(*, chat: Chat, kind: str, actor: User | None, to_value: dict[str, Any]) -> Event:
+    """An audit entry on the chat's ticket for what the ticket's own fields do not show (end, transfer, rating)."""
+    return Event.objects.create(
+        ticket_id=chat.ticket_id, kind=kind, actor_user=actor, via="chat", to_value=to_value,
+        actor_kind=ActorKind.AGENT if actor is not None else ActorKind.CUSTOMER,
+    )
+
+
+def _check_body(body: str) -> str:
+    if not isinstance(body, str):
+        raise ValidationError(_("Write a message or attach a file."), code="empty")
+    if not limits.message_size_allowed(body):
+        raise ChatMessageTooLong(
+            _("The message is too long (at most %(limit)s characters).") % {"limit": limits.max_message_chars()},
+            code="too_long",
+        )
+    return body
+
+
+def _visitor_customer(*, visitor_id: uuid.UUID, name: str, language: str) -> Customer:
+    """The customer record of a visitor who gave no address: the one of their earlier chats, else a new one.
+
+    It has no email, so nothing can be mailed to it and no other customer can be matched to it.
+    """
+    earlier = (
+        Chat.objects.filter(visitor_id=visitor_id, visitor_email="", ticket__requester__email="")
+        .select_related("ticket__requester").order_by("-pk").first()
+    )
+    if earlier is not None:
+        return earlier.ticket.requester
+    return customer_create(name=name or _("Visitor"), language=language)
+
+
+# --- starting ----------------------------------------------------------------------------------
+
+
+def prechat_validate(*, widget: ChatWidget, name: str, email: str, question: str) -> dict[str, str]:
+    """The errors of a pre-chat form under the widget's field rules, by field ({} when it is fine)."""
+    rules = widget.prechat_fields if isinstance(widget.prechat_fields, dict) else {}
+    errors: dict[str, str] = {}
+    for field, value in (("name", name), ("email", email), ("question", question)):
+        rule = rules.get(field) or {}
+        if rule.get("shown", True) and rule.get("required", False) and not value.strip():
+            errors[field] = _("This field is required.")
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = _("Enter a valid email address.")
+    return errors
+
+
+def chat_start(
+    *,
+    widget: ChatWidget,
+    visitor_id: uuid.UUID | str,
+    name: str,
+    email: str,
+    question: str,
+    language: str,
+    origin: str,
+    files: Sequence[IncomingFile] = (),
+    deflect: bool | None = None,
+) -> Chat:
+    """Open a chat: its ticket (channel chat, the widget's team) with the question as first message.
+
+    `deflecting` when the widget suggests articles first (and the visitor's widget asked for it),
+    else `queued` and offered to an agent at once when one is available.
+    """
+    if not widget.is_active:
+        raise ValidationError(_("This chat is not available."), code="inactive")
+    name = " ".join((name or "").split())[:200]
+    email = normalize_email(email)
+    question = (question or "").strip()
+    _check_body(question)
+    errors = prechat_validate(widget=widget, name=name, email=email, question=question)
+    if errors:
+        raise ValidationError(errors)
+    visitor_id = uuid.UUID(str(visitor_id))
+    language = _language(language)
+    deflecting = widget.deflection_enabled and bool(question) and (deflect is None or deflect)
+    first_line = " ".join(question.split())
+    subject = (first_line[:SUBJECT_CHARS] + ("…" if len(first_line) > SUBJECT_CHARS else "")) if first_line else (
+        _("Chat with %(name)s") % {"name": name or email or _("a visitor")}
+    )
+    with transaction.atomic():
+        customer = None if email else _visitor_customer(visitor_id=visitor_id, name=name, language=language)
+        result = ingest(
+            InboundMessage(
+                channel=Channel.CHAT, sender_email=email, sender_name=name, subject=subject,
+                body_text=question or subject, team_slug=widget.team.slug, language=language, files=files,
+            ),
+            customer=customer,
+        )
+        now = timezone.now()
+        chat = Chat.objects.create(
+            widget=widget, ticket=result.ticket, visitor_id=visitor_id, visitor_name=name or result.ticket.requester.name,
+            visitor_email=email, language=language, origin=(origin or "")[:255],
+            state=ChatState.DEFLECTING if deflecting else ChatState.QUEUED, queued_at=None if deflecting else now,
+        )
+        if deflecting:
+            from knowledgebase.deflection import deflection_record_shown
+            from knowledgebase.models import Deflection
+
+            deflection_record_shown(session_key=_deflection_session(chat), source=Deflection.Source.CHAT_WIDGET,
+                                    query=question, language=language)
+        else:
+            _queued(chat, now=now)
+    return chat
+
+
+def _deflection_session(chat: Chat) -> str:
+    return f"chat:{chat.pk}"
+
+
+def _queued(chat: Chat, *, now: datetime) -> None:
+    """The chat just joined its team's queue: offer it, and tell the team and the visitor."""
+    routing.chat_offer_next(chat=chat, now=now)
+    if chat.state == ChatState.QUEUED:
+        position, wait = chat_queue_position(chat=chat)
+        events.state_after_commit(chat=chat, position=position, estimated_wait=wait)
+    events.queue_after_commit(chat=chat, waiting=routing.waiting_count(team_id=chat.ticket.team_id))
+
+
+def chat_request_human(*, chat: Chat) -> Chat:
+    """"Talk to a person": a deflecting chat joins the queue (the suggestions did not answer it)."""
+    with transaction.atomic():
+        locked = Chat.objects.select_for_update(of=("self",)).select_related("ticket", "widget").get(pk=chat.pk)
+        if locked.state != ChatState.DEFLECTING:
+            return locked
+        now = timezone.now()
+        locked.state = ChatState.QUEUED
+        locked.queued_at = now
+        locked.save(update_fields=["state", "queued_at"])
+        from knowledgebase.deflection import deflection_record_submitted
+        from knowledgebase.models import Deflection
+
+        deflection_record_submitted(session_key=_deflection_session(locked), ticket=locked.ticket, deflection_id=None,
+                                    source=Deflection.Source.CHAT_WIDGET)
+        _queued(locked, now=now)
+    return locked
+
+
+def chat_mark_deflected(*, chat: Chat) -> Chat:
+    """"This answered my question": the chat ends as deflected and its ticket is solved; the
+    knowledge base's deflection counts it (source chat_widget)."""
+    with transaction.atomic():
+        locked = Chat.objects.select_for_update(of=("self",)).select_related("ticket", "widget").get(pk=chat.pk)
+        if locked.state != ChatState.DEFLECTING:
+            raise ChatUnavailable(_("A person has been asked already."), code="not_deflecting")
+        from knowledgebase.models import Deflection, DeflectionOutcome
+
+        now = timezone.now()
+        # The visitor said so: no need to wait out the deflection window as for a web form.
+        Deflection.objects.filter(
+            session_key=_deflection_session(locked), source=Deflection.Source.CHAT_WIDGET,
+            outcome=DeflectionOutcome.PENDING,
+        ).update(outcome=DeflectionOutcome.DEFLECTED, ticket=locked.ticket, decided_at=now)
+        _end(locked, actor=None, reason=ChatEndReason.DEFLECTED, solve=True, now=now)
+    return locked
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+def chat_visitor_message(
+    *, chat: Chat, client_id: str, body: str, files: Sequence[IncomingFile] = ()
+) -> tuple[Message, bool]:
+    """Store a visitor's message (acknowledge it only once this returns: it is committed).
+
+    Idempotent on client_id: a resend after a reconnect returns the stored message and False.
+    Refused on an ended chat, past the per-minute limit (resends do not count) or past the size limit.
+    """
+    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        raise ValidationError(_("Invalid message id."), code="bad_client_id")
+    body = _check_body(body)
+    external_id = f"chat:{chat.pk}:{client_id}"
+    duplicate = existing_message(Channel.CHAT, external_id)
+    if duplicate is not None:
+        return duplicate, False
+    if chat.state == ChatState.ENDED:
+        raise ChatEnded(_("This chat has ended."), code="ended")
+    if not body.strip() and not files:
+        raise ValidationError(_("Write a message or attach a file."), code="empty")
+    if not limits.visitor_message_allowed(visitor_key=str(chat.visitor_id)):
+        raise ChatRateLimited(_("You are sending messages too fast. Wait a moment."), code="rate_limited")
+    ticket = chat.ticket
+    with transaction.atomic():
+        if LEAN_VISITOR_MESSAGES:
+            # The lean path: the chat already names the ticket and the token proved the visitor, so
+            # what the intake would add for a continuation (look the ticket up by number, check the
+            # message id again) is skipped; the message goes through ticket_reply, the very service
+            # the intake calls to continue a ticket (same events, SLA timers, idempotency).
+            message = ticket_reply(
+                ticket=ticket, actor=None, author_customer=ticket.requester, body_text=body, files=files,
+                channel=Channel.CHAT, external_id=external_id, via=Channel.CHAT,
+            )
+        else:
+            result = ingest(
+                InboundMessage(
+                    channel=Channel.CHAT, sender_name=chat.visitor_name, body_text=body, external_id=external_id,
+                    ticket_number=ticket.number, ticket_number_confirmed=True, files=files,
+                ),
+                customer=ticket.requester, duplicate_checked=True,
+            )
+            if result.is_duplicate:
+                return result.message, False
+            message = result.message
+        events.message_after_commit(chat=chat, message=message, client_id=client_id)
+    return message, True
+
+
+def chat_agent_message(
+    *, chat: Chat, agent: User, body: str, is_internal: bool = False, client_id: str = "",
+    files: Sequence[IncomingFile] = (),
+) -> Message:
+    """An agent's message in the chat: a public reply the visitor sees at once (the first one meets
+    the first-response SLA like any reply), or an internal note only agents see."""
+    ticket = chat.ticket
+    if not permissions.can_work_ticket(agent, ticket):
+        raise PermissionDenied(_("You cannot write in this chat."))
+    body = _check_body(body)
+    if client_id and not CLIENT_ID.match(client_id):
+        raise ValidationError(_("Invalid message id."), code="bad_client_id")
+    if not is_internal and chat.state == ChatState.ENDED:
+        raise ChatEnded(_("This chat has ended; reply on the ticket instead."), code="ended")
+    with transaction.atomic():
+        if is_internal:
+            message = ticket_add_note(ticket=ticket, actor=agent, body_text=body, files=files, via="chat")
+        else:
+            external_id = f"chat:{chat.pk}:agent-{client_id}" if client_id else ""
+            duplicate = existing_message(Channel.CHAT, external_id)
+            if duplicate is not None:
+                return duplicate
+            message = ticket_reply(ticket=ticket, actor=agent, body_text=body, files=files, channel=Channel.CHAT,
+                                   external_id=external_id, via="chat")
+        events.message_after_commit(chat=chat, message=message, client_id=client_id)
+    return message
+
+
+# --- presence ----------------------------------------------------------------------------------
+
+
+def agent_chat_presence_set(*, user: User, status: str) -> str:
+    """Set (or refresh, as a heartbeat) the agent's chat presence; returns the status before.
+
+    Coming online offers them the waiting chats of their teams; going away or offline passes their
+    pending offers on to the next agents.
+    """
+    if not permissions.is_staff_member(user):
+        raise PermissionDenied(_("Only staff take chats."))
+    previous = presence.presence_write(user_id=user.pk, status=status)
+    if status == presence.ONLINE and previous != presence.ONLINE:
+        for team_id in TeamMembership.objects.filter(user_id=user.pk).values_list("team_id", flat=True):
+            routing.chats_route_team(team_id=team_id)
+    elif status != presence.ONLINE and previous == presence.ONLINE:
+        routing.agent_offers_withdraw(user=user)
+    return previous
+
+
+def agent_chat_presence(*, user: User) -> str:
+    return presence.presence_read(user_id=user.pk)
+
+
+def widget_is_online(*, widget: ChatWidget, now: datetime | None = None) -> bool:
+    """Whether a visitor can reach a person now: inside the widget's business hours (if it has any)
+    and an agent of its team online."""
+    if not widget.is_active:
+        return False
+    hours = widget.business_hours if widget.business_hours_id is not None else None
+    if hours is not None and not is_open(hours.to_calendar(), now or timezone.now()):
+        return False
+    member_ids = TeamMembership.objects.filter(
+        team_id=widget.team_id, user__is_active=True, user__role__in=STAFF_ROLES
+    ).values_list("user_id", flat=True)
+    return presence.ONLINE in presence.presence_read_many(member_ids).values()
+
+
+def chat_queue_position(*, chat: Chat, now: datetime | None = None) -> tuple[int, int]:
+    """(place in the team's queue from 1, estimated wait in seconds); (0, 0) once it is not waiting.
+
+    The estimate is the place times the team's average wait over its last 20 chats accepted today.
+    """
+    if chat.state not in WAITING_CHAT_STATES or chat.queued_at is None:
+        return 0, 0
+    team_id = chat.ticket.team_id
+    ahead = Chat.objects.filter(
+        state__in=WAITING_CHAT_STATES, ticket__team_id=team_id, queued_at__lt=chat.queued_at
+    ).count()
+    position = ahead + 1
+    now = now or timezone.now()
+    recent = list(
+        Chat.objects.filter(ticket__team_id=team_id, accepted_at__gte=now - timedelta(days=1), queued_at__isnull=False)
+        .order_by("-accepted_at").values_list("queued_at", "accepted_at")[:20]
+    )
+    if recent:
+        average = sum((accepted - queued).total_seconds() for queued, accepted in recent) / len(recent)
+    else:
+        average = DEFAULT_WAIT_SECONDS
+    return position, int(round(max(average, 5) * position))
+
+
+# --- transfer and end --------------------------------------------------------------------------
+
+
+def chat_transfer(
+    *, chat: Chat, actor: User, to_agent: User | None = None, to_team: Team | None = None, note: str = ""
+) -> Chat:
+    """Hand the chat to another agent (offered to them) or another team (its queue), with an
+    internal note for whoever takes it. The ticket is unassigned (and moved) until they accept."""
+    if (to_agent is None) == (to_team is None):
+        raise ValidationError(_("Choose an agent or a team to transfer to."), code="target")
+    with transaction.atomic():
+        locked = Chat.objects.select_for_update(of=("self",)).select_related("ticket", "widget").get(pk=chat.pk)
+        ticket = locked.ticket
+        if not permissions.can_work_ticket(actor, ticket):
+            raise PermissionDenied(_("You cannot transfer this chat."))
+        if locked.state == ChatState.ENDED:
+            raise ChatEnded(_("This chat has ended."), code="ended")
+        team = to_team if to_team is not None else ticket.team
+        if to_agent is not None and not (
+            to_agent.is_active and to_agent.is_staff_member
+            and to_agent.team_memberships.filter(team_id=ticket.team_id).exists()
+        ):
+            raise ValidationError(_("That agent is not in this chat's team."), code="target")
+        previous_agent_id = locked.agent_id
+        for offer in ChatOffer.objects.select_for_update().select_related("chat__ticket").filter(
+            chat=locked, state=ChatOfferState.PENDING
+        ):
+            routing._withdraw(offer, state=ChatOfferState.EXPIRED)
+        if note.strip():
+            ticket_add_note(ticket=ticket, actor=actor, body_text=note, via="chat")
+        changes: dict[str, Any] = {"assignee": None}
+        if team is not None and team.pk != ticket.team_id:
+            changes["team"] = team
+        locked.ticket = ticket_update(ticket=ticket, actor=actor, via="chat", **changes)
+        _chat_event(chat=locked, kind="chat_transferred", actor=actor, to_value={
+            "from_agent": previous_agent_id, "to_agent": to_agent.pk if to_agent else None,
+            "to_team": team.pk if team else None,
+        })
+        now = timezone.now()
+        locked.state = ChatState.QUEUED
+        locked.agent = None
+        locked.queued_at = now
+        locked.save(update_fields=["state", "agent", "queued_at"])
+        if to_agent is not None:
+            routing.chat_offer_next(chat=locked, now=now, to_agent=to_agent)
+            events.state_after_commit(chat=locked)
+        else:
+            _queued(locked, now=now)
+        if previous_agent_id is not None:
+            _route_freed_seat(team_id=ticket.team_id)
+    return locked
+
+
+def _route_freed_seat(*, team_id: int | None) -> None:
+    """An agent has room again: offer the team's waiting chats, once the change is committed."""
+    transaction.on_commit(lambda: routing.chats_route_team(team_id=team_id), robust=True)
+
+
+def _end(locked: Chat, *, actor: User | None, reason: str, solve: bool, now: datetime) -> None:
+    was_waiting = locked.state in WAITING_CHAT_STATES
+    had_agent = locked.state == ChatState.ACTIVE
+    for offer in ChatOffer.objects.select_for_update().select_related("chat__ticket").filter(
+        chat=locked, state=ChatOfferState.PENDING
+    ):
+        routing._withdraw(offer, state=ChatOfferState.EXPIRED)
+    locked.state = ChatState.ENDED
+    locked.ended_at = now
+    locked.end_reason = reason
+    locked.save(update_fields=["state", "ended_at", "end_reason"])
+    _chat_event(chat=locked, kind="chat_ended", actor=actor, to_value={"reason": reason, "solved": solve})
+    if solve and locked.ticket.status not in (Status.SOLVED, Status.CLOSED):
+        locked.ticket = ticket_update(
+            ticket=locked.ticket, actor=actor, status=Status.SOLVED, via="chat",
+            actor_kind=None if actor is not None else ActorKind.SYSTEM,
+        )
+    events.ended_after_commit(chat=locked)
+    events.state_after_commit(chat=locked)
+    if was_waiting:
+        events.queue_after_commit(chat=locked, waiting=routing.waiting_count(team_id=locked.ticket.team_id))
+    if had_agent:
+        _route_freed_seat(team_id=locked.ticket.team_id)
+
+
+def chat_end(*, chat: Chat, actor: User | None = None, reason: str, solve: bool) -> Chat:
+    """End the chat (the visitor left, the agent ended it...); `solve` solves its ticket, else it
+    stays open for a follow-up by email. Ending an ended chat changes nothing."""
+    if reason not in ChatEndReason.values:
+        raise ValidationError(_("Unknown reason."), code="reason")
+    with transaction.atomic():
+        locked = Chat.objects.select_for_update(of=("self",)).select_related("ticket", "widget").get(pk=chat.pk)
+        if actor is not None and not permissions.can_work_ticket(actor, locked.ticket):
+            raise PermissionDenied(_("You cannot end this chat."))
+        if locked.state == ChatState.ENDED:
+            return locked
+        _end(locked, actor=actor, reason=reason, solve=solve, now=timezone.now())
+    return locked
+
+
+def chat_rate(*, chat: Chat, rating: int, comment: str = "") -> Chat:
+    """The visitor's satisfaction (1-5) and comment; a later rating of the same chat replaces it."""
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ValidationError({"rating": _("Rate from 1 to 5.")})
+    comment = (comment or "").strip()[:2000]
+    with transaction.atomic():
+        locked = Chat.objects.select_for_update(of=("self",)).get(pk=chat.pk)
+        if locked.state in (ChatState.DEFLECTING, ChatState.QUEUED, ChatState.OFFERED):
+            raise ValidationError(_("Rate the chat once you have talked to someone."), code="not_rated_yet")
+        locked.rating = rating
+        locked.rating_comment = comment
+        locked.save(update_fields=["rating", "rating_comment"])
+        _chat_event(chat=locked, kind="chat_rated", actor=None, to_value={"rating": rating})
+    return locked
+
+
+# --- mail --------------------------------------------------------------------------------------
+
+
+def chat_transcript_send(*, chat: Chat, email: str) -> None:
+    """Mail the chat's public transcript to `email`, from a task (queued on commit)."""
+    email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": _("Enter a valid email address.")}) from None
+    from channels_intake.chat.tasks import send_chat_transcript
+
+    with transaction.atomic():
+        _chat_event(chat=chat, kind="chat_transcript_requested", actor=None, to_value={"email": email})
+        chat_id = chat.pk
+        transaction.on_commit(lambda: send_chat_transcript.delay(chat_id, email), robust=True)
+
+
+def chat_offline_message(*, widget: ChatWidget, name: str, email: str, message: str, language: str) -> Message:
+    """"Leave a message" while nobody is online: a ticket (channel chat, tag chat-offline) answered by email."""
+    if not widget.is_active:
+        raise ValidationError(_("This chat is not available."), code="inactive")
+    email = normalize_email(email)
+    errors: dict[str, str] = {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = _("Enter a valid email address.")
+    message = (message or "").strip()
+    if not message:
+        errors["message"] = _("This field is required.")
+    elif not limits.message_size_allowed(message):
+        errors["message"] = _("The message is too long (at most %(limit)s characters).") % {
+            "limit": limits.max_message_chars()}
+    if errors:
+        raise ValidationError(errors)
+    first_line = " ".join(message.split())
+    subject = first_line[:SUBJECT_CHARS] + ("…" if len(first_line) > SUBJECT_CHARS else "")
+    result = ingest(InboundMessage(
+        channel=Channel.CHAT, sender_email=email, sender_name=" ".join((name or "").split())[:200], subject=subject,
+        body_text=message, team_slug=widget.team.slug, tags=(OFFLINE_TAG,), language=_language(language),
+    ))
+    return result.message
+
+
+def chat_transcript_deliver(*, chat_id: int, email: str) -> bool:
+    """Render and send the public transcript now (called by the task); False when there is no such chat.
+
+    Raises TemporaryDeliveryError when the mail server may take it later (the task retries).
+    """
+    import smtplib
+
+    from django.core.mail import send_mail
+    from django.utils import translation
+
+    from channels_intake.email.outbound import TemporaryDeliveryError, is_permanent_refusal
+    from tickets.models import Visibility
+
+    chat = Chat.objects.select_related("ticket").filter(pk=chat_id).first()
+    if chat is None:
+        return False
+    messages = list(
+        Message.objects.filter(ticket_id=chat.ticket_id, visibility=Visibility.PUBLIC)
+        .select_related("author_user").order_by("created_at", "pk")
+    )
+    with translation.override(chat.language or settings.LANGUAGE_CODE):
+        subject = _("Your chat transcript (#%(number)s)") % {"number": chat.ticket.number}
+        lines = [subject, ""]
+        for message in messages:
+            payload = events.message_payload(chat=chat, message=message)
+            who = payload["author_name"] or (_("You") if payload["author"] == "visitor" else _("Support"))
+            when = timezone.localtime(message.created_at).strftime("%Y-%m-%d %H:%M")
+            lines += [f"[{when}] {who}:", message.body_text, ""]
+    try:
+        send_mail(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, [email], fail_silently=False)
+    except (smtplib.SMTPException, OSError) as error:
+        if not is_permanent_refusal(error):
+            raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from error
+        return False
+    return True
