@@ -263,6 +263,17 @@ HELPDESK_HELP_CENTER_SITEMAP_PAGE_SIZE = env.int("HELPDESK_HELP_CENTER_SITEMAP_P
 # minute per address.
 HELPDESK_KB_DEFLECTION_WINDOW_MINUTES = env.int("HELPDESK_KB_DEFLECTION_WINDOW_MINUTES", default=30)
 HELPDESK_KB_DEFLECTION_POSTS_PER_MINUTE = env.int("HELPDESK_KB_DEFLECTION_POSTS_PER_MINUTE", default=60)
+# Live chat (channels_intake.chat): an offer waits HELPDESK_CHAT_OFFER_SECONDS for the agent before
+# the next one gets it; agents' presence lasts HELPDESK_CHAT_PRESENCE_TTL_SECONDS without a heartbeat;
+# visitor tokens are valid HELPDESK_CHAT_TOKEN_MAX_AGE_SECONDS. Abuse limits: messages a minute per
+# visitor, characters per message, open visitor sockets per address, and widget API calls per address.
+HELPDESK_CHAT_OFFER_SECONDS = env.float("HELPDESK_CHAT_OFFER_SECONDS", default=30.0)
+HELPDESK_CHAT_PRESENCE_TTL_SECONDS = env.int("HELPDESK_CHAT_PRESENCE_TTL_SECONDS", default=45)
+HELPDESK_CHAT_TOKEN_MAX_AGE_SECONDS = env.int("HELPDESK_CHAT_TOKEN_MAX_AGE_SECONDS", default=24 * 3600)
+HELPDESK_CHAT_MESSAGES_PER_MINUTE = env.int("HELPDESK_CHAT_MESSAGES_PER_MINUTE", default=30)
+HELPDESK_CHAT_MAX_MESSAGE_CHARS = env.int("HELPDESK_CHAT_MAX_MESSAGE_CHARS", default=4000)
+HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP = env.int("HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP", default=20)
+HELPDESK_CHAT_API_RATE_LIMIT = env.str("HELPDESK_CHAT_API_RATE_LIMIT", default="120/min")
 # Keys that encrypt stored credentials (mailbox passwords, OAuth secrets and tokens): any long random
 # strings, comma-separated; the first encrypts, all decrypt (to rotate, put the new one first).
 # Empty: derived from SECRET_KEY (and SECRET_KEY_FALLBACKS), so changing SECRET_KEY then means
