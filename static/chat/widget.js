@@ -525,9 +525,10 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     if (Array.isArray(raw)) {
       raw.forEach((spec) => spec && (spec.key || spec.name) && add(spec.key || spec.name, spec));
     } else if (raw && typeof raw === "object") {
-      for (const [name, spec] of Object.entries(raw)) {
-        if (Array.isArray(spec)) spec.forEach((custom) => custom && (custom.key || custom.name) && add(custom.key || custom.name, custom));
-        else add(name, spec);
+      // As the server reads them: a built-in field without a rule is shown and optional.
+      for (const name of Object.keys(builtIn)) add(name, name in raw ? raw[name] : { required: false });
+      for (const spec of Array.isArray(raw.custom) ? raw.custom : []) {
+        if (spec && (spec.key || spec.name)) add(spec.key || spec.name, spec);
       }
     } else {
       add("name", { required: true });
