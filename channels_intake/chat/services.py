@@ -423,10 +423,11 @@ def chat_transfer(
             routing._withdraw(offer, state=ChatOfferState.EXPIRED)
         if note.strip():
             ticket_add_note(ticket=ticket, actor=actor, body_text=note, via="chat")
-        changes: dict[str, Any] = {"assignee": None}
+        # Unassigned first, while the actor still works the ticket's team; then moved.
+        ticket = ticket_update(ticket=ticket, actor=actor, assignee=None, via="chat")
         if team is not None and team.pk != ticket.team_id:
-            changes["team"] = team
-        locked.ticket = ticket_update(ticket=ticket, actor=actor, via="chat", **changes)
+            ticket = ticket_update(ticket=ticket, actor=actor, team=team, via="chat")
+        locked.ticket = ticket
         _chat_event(chat=locked, kind="chat_transferred", actor=actor, to_value={
             "from_agent": previous_agent_id, "to_agent": to_agent.pk if to_agent else None,
             "to_team": team.pk if team else None,
