@@ -13,6 +13,7 @@ urlpatterns = [
     # The split view serves its start-up script from a URL, not inline, so the CSP can stay strict.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/intake/", include("channels_intake.api_urls")),
+    path("api/v1/chat/", include("channels_intake.chat.api_urls")),
     path("api/v1/kb/", include("knowledgebase.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
     path("help/", include("knowledgebase.help_urls")),
