@@ -9,9 +9,8 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from channels_intake.chat import services
+from channels_intake.chat import services, tokens
 from channels_intake.chat.models import Chat, ChatWidget
-from helpdesk import realtime
 from tests.e2e.helpers import in_db_thread, login
 from tests.factories import make_agent, make_team
 from tickets.models import Message, Status, Team, User, Visibility
@@ -41,11 +40,29 @@ def start_chat(widget: ChatWidget, name: str, question: str) -> Chat:
     )
 
 
-def visitor_types(chat_id: int, is_typing: bool = True) -> None:
-    """What the visitor socket relays when the visitor types (chat-sockets' `typing` frame)."""
-    realtime.send_now([realtime.chat_group(chat_id)], {
-        "type": "chat.typing", "chat": chat_id, "who": "visitor", "name": "", "is_typing": is_typing,
-    })
+def open_visitor_socket(page: Page, live, chat: Chat) -> None:
+    """The visitor's side: a real visitor socket (ws/chat/visitor/) from a page of our own origin,
+    recording every frame it receives in window.chatFrames."""
+    token = in_db_thread(tokens.visitor_token_issue, chat=chat)
+    page.goto("/healthz")
+    url = live.base_url.replace("http://", "ws://") + f"/ws/chat/visitor/?token={token}"
+    page.evaluate("""(url) => new Promise((resolve, reject) => {
+        window.chatFrames = [];
+        const socket = new WebSocket(url);
+        window.chatSocket = socket;
+        socket.onmessage = (event) => window.chatFrames.push(JSON.parse(event.data));
+        socket.onopen = () => resolve(true);
+        socket.onclose = (event) => reject(new Error("closed with " + event.code));
+    })""", url)
+
+
+def visitor_sends(page: Page, frame: dict) -> None:
+    page.evaluate("(frame) => window.chatSocket.send(JSON.stringify(frame))", frame)
+
+
+def visitor_receives(page: Page, condition: str) -> None:
+    """Waits until the visitor socket got a frame matching the JS condition on `f`."""
+    page.wait_for_function(f"() => window.chatFrames.some((f) => {condition})", timeout=10_000)
 
 
 def visitor_says(chat_id: int, body: str) -> None:
@@ -62,9 +79,10 @@ def wait_until_live(page: Page) -> None:
     expect(page.locator("[data-live-indicator]")).to_have_attribute("data-state", "open")
 
 
-def test_agent_takes_two_chats_live_answers_sees_the_visitor_typing_and_ends_one_solved(new_page):
+def test_agent_takes_two_chats_live_answers_sees_the_visitor_typing_and_ends_one_solved(new_page, live):
     desk = in_db_thread(build_chat_desk)
     agent = new_page()
+    visitor = new_page()
     login(agent, "alice")
     agent.get_by_role("link", name="Chat console").click()
     expect(agent).to_have_url(re.compile(r"/agent/chat/$"))
@@ -103,19 +121,35 @@ def test_agent_takes_two_chats_live_answers_sees_the_visitor_typing_and_ends_one
     assert reply.body_text.strip() == "Let me check\none moment."
     assert reply.visibility == Visibility.PUBLIC
 
-    # The visitor types, then writes: both show live.
-    in_db_thread(visitor_types, first.pk)
+    # The visitor (on their own socket) reads the answer: the agent sees "Seen" under it.
+    open_visitor_socket(visitor, live, first)
+    visitor_sends(visitor, {"type": "read", "up_to": reply.pk})
+    expect(first_pane.locator(f"#chat-message-{reply.pk} [data-seen]")).to_be_visible()
+
+    # Typing both ways: the visitor sees the agent typing, the agent sees the visitor typing.
+    composer.type("Found")
+    visitor_receives(visitor, "f.type === 'typing' && f.who === 'agent' && f.is_typing === true")
+    composer.fill("")
+    visitor_sends(visitor, {"type": "typing", "is_typing": True})
     expect(first_pane.get_by_text("Ann Visitor is typing…")).to_be_visible()
-    in_db_thread(visitor_says, first.pk, "Thanks, it is order 1234.")
+
+    # The visitor writes: it shows live, "typing" goes, and the agent's read receipt reaches the visitor.
+    visitor_sends(visitor, {"type": "message", "client_id": "visitor-1", "body": "Thanks, it is order 1234."})
+    visitor_receives(visitor, "f.type === 'ack' && f.client_id === 'visitor-1'")
     expect(first_pane.locator(".chat-msg--visitor").last).to_contain_text("order 1234")
     expect(first_pane.get_by_text("Ann Visitor is typing…")).to_be_hidden()
+    visitor_receives(visitor, "f.type === 'read' && f.by === 'agent'")
 
-    # An internal note is marked as such.
+    # An internal note is marked as such, and never reaches the visitor.
     first_pane.get_by_label("Internal note").check()
     composer.fill("Order 1234 is in the warehouse.")
     composer.press("Enter")
     expect(first_pane.locator(".chat-msg--internal")).to_contain_text("Order 1234 is in the warehouse.")
     first_pane.get_by_label("Internal note").uncheck()
+    composer.fill("It leaves today.")
+    composer.press("Enter")
+    visitor_receives(visitor, "f.type === 'message' && f.body === 'It leaves today.'")
+    assert visitor.evaluate("() => window.chatFrames.some((f) => String(f.body).includes('warehouse'))") is False
 
     # A second chat comes in while the first is open, and opens in a second tab.
     second = in_db_thread(start_chat, desk.widget, "Ben Visitor", "Can I change my address?")

@@ -207,6 +207,17 @@ def test_waiting_queue_lists_the_teams_waiting_chats_only(client, desk):
     assert "Sales Sam" not in queue
 
 
+def test_agent_takes_a_waiting_chat_from_the_queue(client, desk):
+    chat = start_chat(desk.widget, name="Queued Quentin")
+    signed_in(client, desk.bob)
+    queue = client.get(reverse("chat_console:queue")).content.decode()
+    assert reverse("chat_console:accept", args=[chat.pk]) in queue
+    response = client.post(reverse("chat_console:accept", args=[chat.pk]))
+    assert response["Location"] == reverse("chat_console:console") + f"?chat={chat.pk}"
+    chat.refresh_from_db()
+    assert (chat.state, chat.agent_id) == ("active", desk.bob.pk)
+
+
 # ---------------------------------------------------------------------- messages, transfer, end
 
 
