@@ -79,8 +79,20 @@ def _mailbox_header(name: str, address: str) -> str:
 
 
 def emails_replies(ticket: Ticket) -> bool:
-    """Whether agents' public replies on this ticket go to the requester by email (see the module)."""
-    return ticket.channel in EMAILED_TICKET_CHANNELS and bool(ticket.requester.email)
+    """Whether agents' public replies on this ticket go to the requester by email (see the module).
+
+    A chat ticket's replies reach the visitor in the chat while it is live; by email once the chat
+    has ended (left open for a follow-up), and on a "leave a message" ticket (tag chat-offline).
+    """
+    if not ticket.requester.email:
+        return False
+    if ticket.channel == Channel.CHAT:
+        from channels_intake.chat.models import Chat, ChatState
+        from channels_intake.chat.services import OFFLINE_TAG
+
+        state = Chat.objects.filter(ticket_id=ticket.pk).values_list("state", flat=True).first()
+        return state == ChatState.ENDED if state is not None else OFFLINE_TAG in (ticket.tags or [])
+    return ticket.channel in EMAILED_TICKET_CHANNELS
 
 
 def sender_mailbox(ticket: Ticket) -> str:

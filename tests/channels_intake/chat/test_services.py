@@ -297,3 +297,20 @@ def test_transcript_is_mailed_with_public_messages_only(widget, team, celery_eag
     assert mail.to == ["ann@example.org"]
     assert "It ships tomorrow" in mail.body and "Where is my parcel?" in mail.body and "Bob Agent" in mail.body
     assert "secret note" not in mail.body
+
+
+def test_replies_go_by_mail_only_once_the_chat_is_over(widget, team, settings):
+    agent = go_online(make_agent(team))
+    chat = start_chat(widget, email="ann@example.org")
+    services.chat_accept(chat=chat, agent=agent)
+
+    live = services.chat_agent_message(chat=chat, agent=agent, body="Looking into it")
+    services.chat_end(chat=chat, actor=agent, reason="agent_ended", solve=False)
+    from tickets.services import ticket_reply
+
+    follow_up = ticket_reply(ticket=Ticket.objects.get(pk=chat.ticket_id), actor=agent, body_text="Found it")
+    offline = services.chat_offline_message(widget=widget, name="Ann", email="ann@example.org", message="Hello",
+                                            language="en")
+    offline_reply = ticket_reply(ticket=offline.ticket, actor=agent, body_text="Hi Ann")
+
+    assert (live.delivery_state, follow_up.delivery_state, offline_reply.delivery_state) == ("", "queued", "queued")
