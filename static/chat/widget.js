@@ -229,19 +229,25 @@
   }
 
   function chatPath(action) {
-    return `/api/v1/chat/chats/${encodeURIComponent(stored.chat)}/${action}/`;
+    return `/api/v1/chat/chats/${encodeURIComponent(stored.chat)}/${action ? `${action}/` : ""}`;
+  }
+
+  function isOffline(error) {
+    return Boolean(error && error.status === 409 && error.data && error.data.error && error.data.error.code === "offline");
   }
 
   /** The first message of an API error, else a generic one. */
   function errorText(error) {
     const data = error && error.data;
     if (error && error.status === 429) return t("rateLimited");
-    if (data && typeof data === "object") {
-      if (typeof data.detail === "string") return data.detail;
-      if (data.error && typeof data.error.message === "string") return data.error.message;
-      for (const value of Object.values(data)) {
+    // The API's errors: {"error": {"code", "message", "fields": {name: [messages]}}}.
+    const body = data && typeof data === "object" ? data.error || data : null;
+    if (body && typeof body === "object") {
+      for (const value of Object.values(body.fields || {})) {
         if (Array.isArray(value) && typeof value[0] === "string") return value[0];
       }
+      if (typeof body.message === "string" && body.message) return body.message;
+      if (typeof body.detail === "string") return body.detail;
     }
     return t("error");
   }
@@ -440,6 +446,8 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
       }
     });
     root.append(panel, launcher);
+    // Any click in the widget is a gesture that may unlock sound (after a refresh the panel reopens by itself).
+    root.addEventListener("pointerdown", unlockSound);
     document.body.append(host);
   }
 
@@ -667,12 +675,19 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
         });
         Object.assign(stored, {
           chat: started.chat, token: started.token, wsUrl: started.ws_url || "", state: started.state,
-          name: values.name || "", email: values.email || "", question, outbox: [], seenUpTo: 0,
+          visitorId: started.visitor_id || stored.visitorId, name: values.name || "", email: values.email || "",
+          question, outbox: [], seenUpTo: 0, readSent: 0, agentReadUpTo: 0,
         });
+        applyStateData(started);
         save();
         if (started.state === "deflecting" && articles.length) showDeflection(articles);
         else enterChat();
       } catch (error) {
+        // Everyone went offline while the form was filled in: the question becomes a message.
+        if (isOffline(error)) {
+          showOffline({ name: values.name, email: values.email, message: values.question });
+          return;
+        }
         errorLine.textContent = errorText(error);
         submit.disabled = false;
       }
@@ -708,6 +723,12 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
         save();
         enterChat();
       } catch (error) {
+        if (isOffline(error)) {
+          const values = { name: stored.name, email: stored.email, message: stored.question };
+          forgetChat();
+          showOffline(values);
+          return;
+        }
         errorLine.textContent = errorText(error);
         answered.disabled = human.disabled = false;
       }
@@ -715,14 +736,14 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     show(region, h("div", { class: "actions" }, answered, human), errorLine);
   }
 
-  function showOffline() {
+  function showOffline(prefill = {}) {
     const fields = [
       { name: "name", label: t("name"), required: true, type: "text" },
       { name: "email", label: t("email"), required: true, type: "email" },
       { name: "message", label: t("message"), required: true, type: "textarea" },
     ];
     const form = h("form", { novalidate: true },
-      fields.map((spec) => field({ ...spec, autocomplete: spec.name === "message" ? undefined : spec.name, value: stored[spec.name] })));
+      fields.map((spec) => field({ ...spec, autocomplete: spec.name === "message" ? undefined : spec.name, value: prefill[spec.name] || "" })));
     const submit = h("button", { type: "submit", class: "button" }, t("offlineSend"));
     form.append(h("div", { class: "actions" }, submit));
     const errorLine = errorLineFor(form);
@@ -751,6 +772,24 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     renderState();
     if (ENDED_STATES.has(stored.state)) showEnded();
     connect();
+    refreshState();
+  }
+
+  /** The chat's state from the server: what changed while the page was away (a refresh). */
+  async function refreshState() {
+    try {
+      const data = await api(chatPath(""), { auth: true });
+      if (!chatView) return;
+      applyStateData(data);
+      save();
+      renderState();
+      if (ENDED_STATES.has(stored.state)) {
+        disconnect();
+        showEnded();
+      }
+    } catch (error) {
+      if (error.status === 401 || error.status === 404) onClosed(error.status === 401 ? 4401 : 4404);
+    }
   }
 
   function buildChatView() {
@@ -959,7 +998,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     element.append(...linkified(text || ""));
     for (const file of attachments || []) {
       const href = file.url ? new URL(file.url, ORIGIN).href : null;
-      element.append(h("span", { class: "author" }, href ? h("a", { href, target: "_blank", rel: "noopener" }, file.name || file.filename) : file.name || file.filename));
+      element.append(h("span", { class: "author file" }, href ? h("a", { href, target: "_blank", rel: "noopener" }, file.name || file.filename) : file.name || file.filename));
     }
     if (kind === "visitor") element.append(h("span", { class: "receipt" }));
     return element;
@@ -1038,7 +1077,17 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     if (!id) return;
     if (data.client_id && pendingBubbles.has(data.client_id)) confirmOutboxItem(data.client_id, id);
     else if (data.client_id) confirmOutboxItem(data.client_id, 0);
-    if (shownIds.has(id)) return; // a resend, a resume overlap or a message on two paths
+    if (shownIds.has(id)) {
+      // A resend, a resume overlap or a message on two paths; the upload's answer names its files.
+      const existing = chatView.log.querySelector(`.message[data-id="${id}"]`);
+      if (existing && data.attachments && data.attachments.length && !existing.querySelector(".file")) {
+        const fresh = bubble({ author: data.author, authorName: data.author_name, text: data.body, attachments: data.attachments });
+        fresh.dataset.id = String(id);
+        if (data.author === "visitor") setReceipt(fresh, readUpTo() >= id ? t("read") : t("sent"), false);
+        existing.replaceWith(fresh);
+      }
+      return;
+    }
     shownIds.add(id);
     lastSeenId = Math.max(lastSeenId, id);
     const element = bubble({ author: data.author, authorName: data.author_name, text: data.body, attachments: data.attachments });
@@ -1120,8 +1169,9 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
   }
 
   function notify() {
-    beep();
+    // Only for messages the visitor is not looking at: a sound while reading along is noise.
     if (isSeen()) return;
+    beep();
     unread += 1;
     badge.textContent = String(unread);
     badge.hidden = false;
@@ -1177,7 +1227,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     chatView.log.append(note);
     scrollToEnd();
     const form = new FormData();
-    form.append("file", file, file.name);
+    form.append("files", file, file.name);
     form.append("client_id", uuid());
     try {
       const data = await api(chatPath("files"), { method: "POST", form, auth: true });
