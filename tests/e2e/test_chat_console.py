@@ -215,3 +215,47 @@ def test_presence_toggle_and_offers_show_on_every_agent_page(new_page):
     expect(agent.locator("[data-chat-presence]")).to_have_attribute("data-status", "offline")
     assert in_db_thread(lambda: services.agent_chat_presence(user=desk.alice)) == "offline"
     assert agent.problems == []
+
+
+def test_agent_inserts_a_knowledge_base_link_into_a_chat_answer(new_page):
+    from knowledgebase.models import ArticleStatus, ArticleVisibility, Category
+    from knowledgebase.services import article_create
+
+    def build() -> tuple[ChatDesk, Chat]:
+        desk = build_chat_desk()
+        category = Category.objects.create(slug="shipping", position=1, names={"en": "Shipping"})
+        for title, visibility in (("Track your parcel", ArticleVisibility.PUBLIC),
+                                  ("Parcel escalation playbook", ArticleVisibility.INTERNAL)):
+            article_create(category=category, visibility=visibility, tags=[], language="en", title=title,
+                           body_markdown="Use the tracking link in your order email.", summary="",
+                           author=desk.alice, status=ArticleStatus.PUBLISHED)
+        services.agent_chat_presence_set(user=desk.alice, status="online")
+        chat = start_chat(desk.widget, "Ann Visitor", "Where is my parcel?")
+        services.chat_accept(chat=chat, agent=desk.alice)
+        return desk, chat
+
+    desk, chat = in_db_thread(build)
+    agent = new_page()
+    login(agent, "alice")
+    agent.goto(f"/agent/chat/?chat={chat.pk}")
+    pane = agent.locator(f'[data-chat-pane="{chat.pk}"]')
+    pane.get_by_role("button", name="Knowledge base").click()
+    panel = pane.locator("[data-chat-kb]")
+    expect(panel.get_by_label("Search the knowledge base")).to_have_value("Where is my parcel?")
+    panel.get_by_label("Search the knowledge base").fill("parcel")
+    panel.get_by_role("button", name="Search").click()
+    public = panel.locator(".kb-panel__result", has_text="Track your parcel")
+    internal = panel.locator(".kb-panel__result", has_text="Parcel escalation playbook")
+    expect(internal.locator(".badge--internal")).to_have_text("Internal")
+
+    message = pane.get_by_label("Message")
+    message.fill("Here:")
+    public.get_by_role("button", name="Insert link").click()
+    expect(message).to_have_value(re.compile(r"^Here: Track your parcel: http://\S+/help/en/articles/"))
+    before = message.input_value()
+    internal.get_by_role("button", name="Insert link").click()
+    expect(panel.get_by_role("status")).to_contain_text("This article is internal")
+    expect(message).to_have_value(before)
+    message.press("Enter")
+    expect(pane.locator(".chat-msg--agent")).to_contain_text("Track your parcel: http")
+    assert agent.problems == []

@@ -528,7 +528,14 @@
           var title = document.createElement("span");
           title.className = "kb-panel__title";
           title.lang = article.language;
-          title.textContent = article.title + (article.is_internal ? " · " + kb.internalLabel : "");
+          title.textContent = article.title;
+          if (article.is_internal) {
+            var badge = document.createElement("span");
+            badge.className = "badge badge--internal";
+            badge.textContent = kb.internalLabel;
+            title.appendChild(document.createTextNode(" "));
+            title.appendChild(badge);
+          }
           var insert = document.createElement("button");
           insert.type = "button";
           insert.className = "btn btn--sm";
