@@ -60,6 +60,18 @@ def _session_key(request: Request) -> str:
 class SearchApi(APIView):
     permission_classes = [AllowAny]
 
+    def finalize_response(self, request: Request, response: Response, *args: object, **kwargs: object) -> Response:
+        """The chat widget searches from the pages that embed it: answered CORS for the allowed
+        origins of active widgets (never with credentials: such a caller reads public articles)."""
+        from channels_intake.chat.selectors import origin_of_a_widget
+
+        response = super().finalize_response(request, response, *args, **kwargs)
+        origin = request.headers.get("Origin", "")
+        if origin and origin_of_a_widget(origin):
+            response["Access-Control-Allow-Origin"] = origin
+        response["Vary"] = ", ".join(filter(None, [response.get("Vary", ""), "Origin"]))
+        return response
+
     @extend_schema(
         operation_id="kb_search",
         summary="Search the knowledge base",

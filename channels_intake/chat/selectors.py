@@ -77,3 +77,12 @@ def origin_allowed(*, widget: ChatWidget, origin: str, own_origin: str = "") -> 
         return False
     allowed = {normalise_origin(value) for value in widget.allowed_origins or []}
     return origin in allowed or origin in own_origins(own_origin)
+
+
+def origin_of_a_widget(origin: str) -> bool:
+    """Whether `origin` is an allowed origin of some active widget (the widget's knowledge-base
+    searches are answered CORS for those pages)."""
+    origin = normalise_origin(origin)
+    if not origin:
+        return False
+    return ChatWidget.objects.filter(is_active=True, allowed_origins__contains=[origin]).exists()

@@ -256,3 +256,12 @@ def test_transcript_request_over_http(client, widget, agent, celery_eager, mailo
 
     assert response.status_code == 202
     assert mailoutbox[0].to == ["ann@example.org"]
+
+
+def test_kb_search_answers_cors_for_widget_origins_only(client, widget):
+    allowed = client.get("/api/v1/kb/search?q=password&source=chat_widget&limit=3", HTTP_ORIGIN=SHOP)
+    other = client.get("/api/v1/kb/search?q=password&source=chat_widget&limit=3", HTTP_ORIGIN=EVIL)
+
+    assert allowed.status_code == 200 and allowed["Access-Control-Allow-Origin"] == SHOP
+    assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other
+    assert "Access-Control-Allow-Credentials" not in allowed
