@@ -245,7 +245,8 @@ def prepare(url: str, env: dict[str, str], *, articles: int, say: Callable[[str]
 
     database.ensure_database(url)
     say("Migrating the KB bench database.")
-    database.manage(env, "migrate", "-v0")
+    # No system checks: a broken template library elsewhere must not stop a database benchmark.
+    database.manage(env, "migrate", "-v0", "--skip-checks")
     with database._connect(url, autocommit=True) as connection:
         marker = _marker(connection)
         count = database._one(connection.execute("SELECT count(*) FROM knowledgebase_articletranslation"))[0]
@@ -344,7 +345,7 @@ def run(*, url: str, env: dict[str, str], articles: int, rounds: int = ROUNDS,
 
     say("Baselines over psycopg: GIN match LIMIT 20 (floor), ts_rank_cd of every match (naive).")
     with database._connect(url, autocommit=True) as connection:
-        for _ in range(rounds):
+        for round_number in range(rounds):
             for kind, query, language in queries:
                 tsquery_sql, params = _raw_queries(query, language)
                 if not tsquery_sql:
@@ -354,6 +355,8 @@ def run(*, url: str, env: dict[str, str], articles: int, rounds: int = ROUNDS,
                     f"SELECT id FROM knowledgebase_articletranslation WHERE language = %s AND status = 'published'"  # noqa: S608
                     f" AND search_vector @@ {tsquery_sql} LIMIT 20", [language, *params]).fetchall()
                 result.floor_ms.append((time.perf_counter() - started) * 1000)
+                if round_number:
+                    continue  # the naive ranking takes up to seconds a query: one round shows it
                 started = time.perf_counter()
                 connection.execute(
                     f"SELECT id FROM knowledgebase_articletranslation WHERE language = %s AND status = 'published'"  # noqa: S608
@@ -425,8 +428,10 @@ def render(result: Result, *, command: str, pg: dict[str, str]) -> str:
         "",
         report.markdown_table(["query", "median", "p95"], baseline_rows),
         "",
-        "How kb_search stays bounded: three index scans stopped at 300 rows each (all words, any word, "
-        "trigram title similarity), union, ranked in one statement; ts_headline only for the final rows.",
+        "How kb_search stays bounded (knowledgebase/search/query.py): GIN scans of articles with all the "
+        "query words, then any of them, stopped at 150 together, and a trigram scan of titles stopped at 60; "
+        "coverage and title similarity over those, ts_rank_cd over the best 40; one statement; snippets "
+        "highlighted in Python for the final rows. The statement's plan alone takes 7–15 ms here.",
         "",
         "**Help-center article page**: "
         + (f"p50 {page['p50']:.1f} ms, p95 {page['p95']:.1f} ms." if page else
