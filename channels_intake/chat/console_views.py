@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -53,6 +53,11 @@ def console_staff_required(view: Callable[..., HttpResponse]) -> Callable[..., H
     return wrapper
 
 
+def _user(request: HttpRequest) -> User:
+    """The signed-in staff member (console_staff_required let only them through)."""
+    return cast(User, request.user)
+
+
 def _wants_fragment(request: HttpRequest) -> bool:
     """Requests from the console's script (htmx or fetch) get fragments or 204s, not redirects."""
     return request.headers.get("HX-Request") == "true" or request.headers.get("X-Requested-With") == "fetch"
@@ -65,7 +70,7 @@ def _access_chat(request: HttpRequest, chat_id: int) -> Chat:
         .filter(pk=chat_id)
         .first()
     )
-    if chat is None or not permissions.can_work_ticket(request.user, chat.ticket):
+    if chat is None or not permissions.can_work_ticket(_user(request), chat.ticket):
         raise Http404
     return chat
 
@@ -133,7 +138,7 @@ def presence_status(user: User) -> str:
 
 def _chat_context(request: HttpRequest, chat: Chat) -> dict[str, Any]:
     """What a chat's pane shows: transcript, composer, visitor panel, transfer and end forms."""
-    user = request.user
+    user = _user(request)
     ticket = chat.ticket
     team_ids = [ticket.team_id] if ticket.team_id else None
     return {
@@ -155,7 +160,7 @@ def _chat_context(request: HttpRequest, chat: Chat) -> dict[str, Any]:
 @require_GET
 def console(request: HttpRequest) -> HttpResponse:
     """The console: presence, offers, the teams' waiting queue, my chats in tabs (one of them open)."""
-    user = request.user
+    user = _user(request)
     active_chats = _my_active_chats(user)
     selected = None
     requested = request.GET.get("chat", "")
@@ -198,13 +203,13 @@ def transcript(request: HttpRequest, chat_id: int) -> HttpResponse:
 @require_GET
 def offers(request: HttpRequest) -> HttpResponse:
     """The offers waiting for this agent, shown on every agent page (refreshed on `chat.offered`)."""
-    return render(request, "channels_intake/chat/console_offers.html", {"offers": _pending_offers(request.user)})
+    return render(request, "channels_intake/chat/console_offers.html", {"offers": _pending_offers(_user(request))})
 
 
 @console_staff_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
-    return render(request, "channels_intake/chat/console_queue.html", {"waiting": _waiting_chats(request.user)})
+    return render(request, "channels_intake/chat/console_queue.html", {"waiting": _waiting_chats(_user(request))})
 
 
 @console_staff_required
@@ -212,7 +217,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 def tabs(request: HttpRequest) -> HttpResponse:
     selected = request.GET.get("chat", "")
     return render(request, "channels_intake/chat/console_tabs.html", {
-        "tabs": _my_active_chats(request.user), "selected_id": int(selected) if selected.isdigit() else None,
+        "tabs": _my_active_chats(_user(request)), "selected_id": int(selected) if selected.isdigit() else None,
     })
 
 
@@ -227,11 +232,11 @@ def presence(request: HttpRequest) -> HttpResponse:
     back a status that expired (a closed laptop went offline; the page then shows it)."""
     status = request.POST.get("status", "")
     if not status and request.POST.get("heartbeat"):
-        status = presence_status(request.user)
+        status = presence_status(_user(request))
     if status not in PRESENCE_STATUSES:
         return HttpResponse(_("Unknown status."), status=400, content_type="text/plain; charset=utf-8")
     if not (request.POST.get("heartbeat") and status == "offline"):
-        services.agent_chat_presence_set(user=request.user, status=status)
+        services.agent_chat_presence_set(user=_user(request), status=status)
     if _wants_fragment(request):
         return JsonResponse({"status": status})
     return redirect(safe_next(request, _console_url()))
@@ -242,7 +247,7 @@ def presence(request: HttpRequest) -> HttpResponse:
 def accept(request: HttpRequest, chat_id: int) -> HttpResponse:
     chat = _access_chat(request, chat_id)
     try:
-        services.chat_accept(chat=chat, agent=request.user)
+        services.chat_accept(chat=chat, agent=_user(request))
     except SERVICE_ERRORS as error:
         return _refused(request, error, chat_id=None)
     return redirect(_console_url(chat.pk))
@@ -252,11 +257,11 @@ def accept(request: HttpRequest, chat_id: int) -> HttpResponse:
 @require_POST
 def decline(request: HttpRequest, chat_id: int) -> HttpResponse:
     chat = _access_chat(request, chat_id)
-    offer = ChatOffer.objects.filter(chat=chat, agent=request.user, state="pending").order_by("-offered_at").first()
+    offer = ChatOffer.objects.filter(chat=chat, agent=_user(request), state="pending").order_by("-offered_at").first()
     if offer is None:
         raise Http404
     try:
-        services.chat_decline(offer=offer, agent=request.user)
+        services.chat_decline(offer=offer, agent=_user(request))
     except SERVICE_ERRORS as error:
         return _refused(request, error, chat_id=None)
     if _wants_fragment(request):
@@ -275,7 +280,7 @@ def message(request: HttpRequest, chat_id: int) -> HttpResponse:
         return _refused(request, ValidationError(_("Write a message first.")), chat_id=chat.pk)
     try:
         services.chat_agent_message(
-            chat=chat, agent=request.user, body=body, is_internal=request.POST.get("is_internal") in ("1", "on", "true"),
+            chat=chat, agent=_user(request), body=body, is_internal=request.POST.get("is_internal") in ("1", "on", "true"),
             client_id=request.POST.get("client_id", "")[:64],
         )
     except SERVICE_ERRORS as error:
@@ -302,7 +307,7 @@ def transfer(request: HttpRequest, chat_id: int) -> HttpResponse:
         return _refused(request, ValidationError(_("Choose an agent or a team to transfer the chat to.")),
                         chat_id=chat.pk)
     try:
-        services.chat_transfer(chat=chat, actor=request.user, to_agent=to_agent, to_team=to_team,
+        services.chat_transfer(chat=chat, actor=_user(request), to_agent=to_agent, to_team=to_team,
                                note=request.POST.get("note", "").strip())
     except SERVICE_ERRORS as error:
         return _refused(request, error, chat_id=chat.pk)
@@ -319,7 +324,7 @@ def end(request: HttpRequest, chat_id: int) -> HttpResponse:
     if outcome not in ("solve", "follow_up"):
         return _refused(request, ValidationError(_("Choose how to end the chat.")), chat_id=chat.pk)
     try:
-        services.chat_end(chat=chat, actor=request.user, reason="agent_ended", solve=outcome == "solve")
+        services.chat_end(chat=chat, actor=_user(request), reason="agent_ended", solve=outcome == "solve")
     except SERVICE_ERRORS as error:
         return _refused(request, error, chat_id=chat.pk)
     messages.success(request, _("Chat ended; the ticket is solved.") if outcome == "solve"
