@@ -5,9 +5,9 @@ the app (and so the widget's script, API and websocket) is at http://127.0.0.1:<
 different origin twice over (host and port), as on a real shop. The widget's allowed origins name
 the host page's origin.
 
-The agent's side goes through chat-core's services in a database thread (`in_db_thread`), as
-another process would: accepting an offer and answering. The agent console has its own browser
-tests (test_chat_console*.py); here the visitor's browser is what is under test.
+The main path has the agent in a second browser context, in the chat console; the other tests
+drive the agent's side through chat-core's services in a database thread (`in_db_thread`), as
+another process would, since what they test is the visitor's browser.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from channels_intake.chat.models import Chat, ChatEndReason, ChatState, ChatWidg
 from knowledgebase.models import ArticleStatus, ArticleVisibility, Category, Deflection, DeflectionOutcome
 from knowledgebase.services import article_create
 from tests.e2e.conftest import E2EServer
-from tests.e2e.helpers import in_db_thread
+from tests.e2e.helpers import in_db_thread, login
 from tests.factories import make_agent, make_team
 from tickets.models import Channel, Message, Status, Ticket, User
 
@@ -173,9 +173,18 @@ def message_bubbles(page: Page, text: str):
 # --- tests -----------------------------------------------------------------------------------------
 
 
-def test_visitor_on_another_site_chats_with_an_agent_and_a_refresh_resumes_the_thread(new_page, host_site):
-    shop = in_db_thread(build_shop, host_site.origin)
-    set_presence(shop.agent, "online")
+def test_visitor_on_another_site_chats_with_an_agent_in_the_console_and_a_refresh_resumes_the_thread(
+        new_page, host_site):
+    in_db_thread(build_shop, host_site.origin)
+
+    # The agent, in a browser of their own, opens the chat console and goes online.
+    agent = new_page()
+    login(agent, "alice")
+    agent.goto("/agent/chat/")
+    expect(agent.locator("[data-live-indicator]")).to_have_attribute("data-state", "open")
+    agent.get_by_label("Chat status").select_option("online")
+    expect(agent.locator("[data-chat-presence]")).to_have_attribute("data-status", "online")
+
     visitor = new_page()
     visitor.goto(host_site.page("/"))
 
@@ -196,29 +205,42 @@ def test_visitor_on_another_site_chats_with_an_agent_and_a_refresh_resumes_the_t
     # Sent: the articles again, and the choice between them and a person.
     expect(dialog.get_by_role("link", name="How to request a refund")).to_be_visible()
     dialog.get_by_role("button", name="Talk to a person").click()
+    expect(dialog.get_by_role("log")).to_contain_text("refund for my order")
     chat = the_chat()
     assert chat.origin == host_site.origin and chat.ticket.channel == Channel.CHAT
     assert chat.visitor_name == "Maria Garcia" and chat.visitor_email == "maria@example.com"
 
-    # The agent accepts (routing offered it to Alice, the only one online) and answers.
-    offered = wait_for(lambda: Chat.objects.filter(pk=chat.pk, state=ChatState.OFFERED).exists())
-    assert offered, "the queued chat was not offered to the online agent"
-    in_db_thread(lambda: chat_services.chat_accept(chat=Chat.objects.get(pk=chat.pk), agent=User.objects.get(username="alice")))
+    # The offer reaches the agent live; accepting tells the visitor who they are talking to.
+    offer = agent.locator(f'[data-chat-offer][data-chat="{chat.pk}"]')
+    expect(offer).to_contain_text("Maria Garcia")
+    offer.get_by_role("button", name="Accept").click()
+    pane = agent.locator(f'[data-chat-pane="{chat.pk}"]')
+    expect(pane.locator("[data-chat-transcript]")).to_contain_text("refund for my order")
     expect(dialog.get_by_role("status").filter(has_text="You are chatting with Alice Wong.")).to_be_visible()
-    in_db_thread(lambda: chat_services.chat_agent_message(
-        chat=Chat.objects.get(pk=chat.pk), agent=User.objects.get(username="alice"),
-        body="Hi Maria, I can help with that. What is the order number?"))
-    expect(message_bubbles(visitor, "What is the order number?")).to_have_count(1)
-    expect(message_bubbles(visitor, "What is the order number?")).to_contain_text("Alice Wong")
 
-    # The visitor answers: acknowledged once PostgreSQL has it.
+    # The agent types (the visitor sees it) and answers.
+    agent_composer = pane.get_by_label("Message")
+    agent_composer.type("Hi Maria")
+    expect(dialog.get_by_text("Alice Wong is typing…")).to_be_visible()
+    agent_composer.fill("Hi Maria, I can help with that. What is the order number?")
+    agent_composer.press("Enter")
+    answer = message_bubbles(visitor, "What is the order number?")
+    expect(answer).to_have_count(1)
+    expect(answer).to_contain_text("Alice Wong")
+    expect(dialog.get_by_text("Alice Wong is typing…")).to_be_hidden()
+    # The visitor has the panel open: the agent sees the answer was read.
+    reply_id = in_db_thread(lambda: Message.objects.get(
+        ticket__chat__pk=chat.pk, body_text__contains="What is the order number?").pk)
+    expect(pane.locator(f"#chat-message-{reply_id} [data-seen]")).to_be_visible()
+
+    # The visitor answers: acknowledged once PostgreSQL has it, then read by the agent.
     composer = dialog.get_by_label("Message", exact=True)
     composer.fill("It is order 4711.")
     composer.press("Enter")
     mine = message_bubbles(visitor, "It is order 4711.")
     expect(mine).to_have_count(1)
-    expect(mine.locator(".receipt")).to_have_text("Sent")
-    assert wait_for(lambda: Message.objects.filter(ticket__chat__pk=chat.pk, body_text="It is order 4711.").exists())
+    expect(pane.locator("[data-chat-transcript]")).to_contain_text("It is order 4711.")
+    expect(mine.locator(".receipt")).to_have_text("Read")
 
     # A refresh mid-chat: the same chat, the whole thread once, still with Alice.
     visitor.reload()
@@ -230,37 +252,39 @@ def test_visitor_on_another_site_chats_with_an_agent_and_a_refresh_resumes_the_t
     expect(dialog.get_by_role("status").filter(has_text="You are chatting with Alice Wong.")).to_be_visible()
 
     # Live again after the refresh, both ways.
-    in_db_thread(lambda: chat_services.chat_agent_message(
-        chat=Chat.objects.get(pk=chat.pk), agent=User.objects.get(username="alice"),
-        body="Thanks! The refund for 4711 is on its way."))
+    agent_composer.fill("Thanks! The refund for 4711 is on its way.")
+    agent_composer.press("Enter")
     expect(message_bubbles(visitor, "The refund for 4711 is on its way.")).to_have_count(1)
     composer = dialog.get_by_label("Message", exact=True)
     composer.fill("Great, thank you!")
     composer.press("Enter")
-    expect(message_bubbles(visitor, "Great, thank you!").locator(".receipt")).to_have_text("Sent")
+    expect(pane.locator("[data-chat-transcript]")).to_contain_text("Great, thank you!")
+    expect(message_bubbles(visitor, "Great, thank you!")).to_have_count(1)
+    expect(message_bubbles(visitor, "It is order 4711.")).to_have_count(1)
 
-    # The transcript is the ticket's thread, each message once.
-    bodies = wait_for(lambda: list(Message.objects.filter(ticket__chat__pk=chat.pk).order_by("pk").values_list(
-        "body_text", flat=True)) if Message.objects.filter(
-            ticket__chat__pk=chat.pk, body_text="Great, thank you!").exists() else None)
-    assert [body for body in bodies if body in {
+    # The transcript is the ticket's thread, each message once, in order.
+    bodies = in_db_thread(lambda: [" ".join(body.split()) for body in Message.objects.filter(
+        ticket__chat__pk=chat.pk).order_by("pk").values_list("body_text", flat=True)])
+    assert bodies == [
         "refund for my order", "Hi Maria, I can help with that. What is the order number?", "It is order 4711.",
-        "Thanks! The refund for 4711 is on its way.", "Great, thank you!"}] == [
-        "refund for my order", "Hi Maria, I can help with that. What is the order number?", "It is order 4711.",
-        "Thanks! The refund for 4711 is on its way.", "Great, thank you!"]
+        "Thanks! The refund for 4711 is on its way.", "Great, thank you!",
+    ]
 
-    # The agent ends the chat: the visitor may rate it.
-    in_db_thread(lambda: chat_services.chat_end(
-        chat=Chat.objects.get(pk=chat.pk), actor=User.objects.get(username="alice"), reason=ChatEndReason.AGENT_ENDED,
-        solve=True))
+    # The agent ends the chat and solves the ticket: the visitor may rate it.
+    pane.get_by_text("End chat").click()
+    pane.get_by_role("button", name="End and solve the ticket").click()
     expect(dialog.get_by_role("group", name="How was this chat?")).to_be_visible()
+    expect(dialog.get_by_label("Message", exact=True)).to_be_hidden()
     dialog.get_by_role("radio", name="5 out of 5").check()
     dialog.get_by_label("Comment (optional)").fill("Quick and friendly.")
     dialog.get_by_role("button", name="Send rating").click()
     expect(dialog.get_by_text("Thank you for your feedback!")).to_be_visible()
     rated = the_chat()
-    assert rated.state == ChatState.ENDED and rated.rating == 5 and rated.rating_comment == "Quick and friendly."
+    assert rated.state == ChatState.ENDED and rated.end_reason == ChatEndReason.AGENT_ENDED
+    assert rated.ticket.status == Status.SOLVED and rated.agent.username == "alice"
+    assert (rated.rating, rated.rating_comment) == (5, "Quick and friendly.")
     assert visitor.problems == []
+    assert agent.problems == []
 
 
 def test_new_agent_messages_badge_the_closed_launcher_and_the_page_title(new_page, host_site):
