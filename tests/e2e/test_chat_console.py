@@ -184,8 +184,14 @@ def test_agent_takes_two_chats_live_answers_sees_the_visitor_typing_and_ends_one
     chat, status = in_db_thread(lambda: (lambda c: (c, c.ticket.status))(
         Chat.objects.select_related("ticket").get(pk=first.pk)))
     assert (chat.state, chat.end_reason, status) == ("ended", "agent_ended", Status.SOLVED)
-    # The second chat is still going.
-    expect(agent.locator(f'[data-chat-tab="{second.pk}"]')).to_be_visible()
+    # The second chat is still going, until its visitor leaves: the console shows it at once.
+    second_tab = agent.locator(f'[data-chat-tab="{second.pk}"]')
+    second_tab.click()
+    expect(second_pane).to_be_visible()
+    expect(second_pane.get_by_label("Message")).to_be_visible()
+    in_db_thread(lambda: services.chat_end(chat=Chat.objects.get(pk=second.pk), reason="visitor_left", solve=False))
+    expect(agent.locator(f'[data-chat-pane="{second.pk}"]')).to_contain_text("This chat has ended.")
+    expect(agent.locator(f'[data-chat-pane="{second.pk}"]').get_by_label("Message")).to_have_count(0)
     assert agent.problems == []
 
 
