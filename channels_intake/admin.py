@@ -633,3 +633,7 @@ class OutboundCaptureAdmin(admin.ModelAdmin):
         part = parts[index]
         filename = " ".join((part.get_filename() or f"attachment-{index + 1}").split())
         return self._download(_payload(part), "application/octet-stream", filename)
+
+
+# Live chat's admin pages live with the chat code.
+import channels_intake.chat.admin  # noqa: E402, F401

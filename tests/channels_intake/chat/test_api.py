@@ -265,3 +265,28 @@ def test_kb_search_answers_cors_for_widget_origins_only(client, widget):
     assert allowed.status_code == 200 and allowed["Access-Control-Allow-Origin"] == SHOP
     assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other
     assert "Access-Control-Allow-Credentials" not in allowed
+
+
+def test_demo_widget_is_seeded_for_the_local_addresses(team, monkeypatch):
+    from channels_intake.chat.demo import seed_chat_widget
+
+    monkeypatch.setenv("HELPDESK_PORT", "8123")
+    widget = seed_chat_widget()
+    again = seed_chat_widget()
+
+    assert widget.pk == again.pk and widget.key == "demo-widget" and widget.team == team
+    assert {"http://localhost:8000", "http://127.0.0.1:8000", "http://127.0.0.1:8123"} <= set(again.allowed_origins)
+
+
+def test_admin_lists_widgets_and_chats(client, widget, admin_user):
+    chat = start_chat(widget)
+    client.force_login(admin_user)
+
+    assert client.get("/admin/channels_intake/chatwidget/").status_code == 200
+    assert client.get(f"/admin/channels_intake/chatwidget/{widget.pk}/change/").status_code == 200
+    assert client.get(f"/admin/channels_intake/chat/{chat.pk}/change/").status_code == 200
+    response = client.post(f"/admin/channels_intake/chatwidget/{widget.pk}/change/", {
+        "name": "Shop", "key": widget.key, "team": widget.team_id, "is_active": "on",
+        "allowed_origins": "https://shop.example/path", "prechat_fields": "{}", "greeting": "{}",
+    })
+    assert response.status_code == 200 and "is not an origin" in response.content.decode()
