@@ -388,3 +388,30 @@ def test_widget_on_a_site_not_allowed_stays_away(new_page, host_site):
 
     expect(visitor.locator("helpdesk-chat-widget")).to_have_count(0)
     assert in_db_thread(Chat.objects.count) == 0
+
+
+def test_demo_shop_page_shows_the_demo_widget_under_our_own_csp(new_page, live):
+    from channels_intake.chat.demo import seed_chat_widget  # chat-core's demo data (seed_demo)
+
+    def seed() -> User:
+        team = make_team("Support", slug="support")
+        seed_chat_widget()
+        return make_agent(team, username="alice", first_name="Alice", last_name="Wong")
+
+    alice = in_db_thread(seed)
+    set_presence(alice, "online")
+    visitor = new_page()
+    visitor.goto("/demo/widget/")
+    expect(visitor.get_by_role("heading", name="Loose-leaf tea, picked this spring")).to_be_visible()
+
+    open_widget(visitor)
+    dialog = visitor.get_by_role("dialog", name="Chat with us")
+    expect(dialog).to_contain_text("Hi! Ask us anything")
+    fill_prechat(visitor, question="Do you ship to Canada?")
+    dialog.get_by_role("button", name="Start chat").click()
+    expect(dialog.get_by_role("log")).to_contain_text("Do you ship to Canada?")
+    chat = the_chat()
+    assert chat.widget.key == "demo-widget" and chat.origin == live.base_url
+    assert chat.state in (ChatState.QUEUED, ChatState.OFFERED)
+    # No CSP violation, no failed request: the page's policy lets the widget load and connect.
+    assert visitor.problems == []
