@@ -38,6 +38,10 @@ DEFAULT_OFFER_SECONDS = 30
 # A sweep or a freed seat offers at most this many waiting chats of a team at once.
 ROUTE_BATCH = 20
 DEFAULT_CHAT_CAPACITY = AgentProfile._meta.get_field("chat_capacity").default
+# Used for the wait estimate until the team has accepted chats recently.
+DEFAULT_WAIT_SECONDS = 60
+# Waiting visitors told their new place when the queue moves (the rest learn it when they get there).
+POSITION_UPDATES = 50
 
 
 class ChatUnavailable(ValidationError):
@@ -87,6 +91,55 @@ def available_agents(*, team_id: int | None, exclude_user_ids: frozenset[int] = 
 
 def waiting_count(*, team_id: int | None) -> int:
     return Chat.objects.filter(state__in=WAITING_CHAT_STATES, ticket__team_id=team_id).count()
+
+
+def average_wait_seconds(*, team_id: int | None, now: datetime | None = None) -> float:
+    """The team's average wait (queued to accepted) over its last 20 chats accepted within a day."""
+    now = now or timezone.now()
+    recent = list(
+        Chat.objects.filter(ticket__team_id=team_id, accepted_at__gte=now - timedelta(days=1), queued_at__isnull=False)
+        .order_by("-accepted_at").values_list("queued_at", "accepted_at")[:20]
+    )
+    if not recent:
+        return DEFAULT_WAIT_SECONDS
+    return max(5.0, sum((accepted - queued).total_seconds() for queued, accepted in recent) / len(recent))
+
+
+def chat_queue_position(*, chat: Chat, now: datetime | None = None) -> tuple[int, int]:
+    """(place in the team's queue from 1, estimated wait in seconds); (0, 0) once it is not waiting.
+
+    The estimate is the place times the team's average wait (`average_wait_seconds`).
+    """
+    if chat.state not in WAITING_CHAT_STATES or chat.queued_at is None:
+        return 0, 0
+    team_id = chat.ticket.team_id
+    ahead = Chat.objects.filter(
+        state__in=WAITING_CHAT_STATES, ticket__team_id=team_id, queued_at__lt=chat.queued_at
+    ).count()
+    position = ahead + 1
+    return position, int(round(average_wait_seconds(team_id=team_id, now=now) * position))
+
+
+def queue_positions_after_commit(*, team_id: int | None) -> None:
+    """The queue moved: tell the waiting visitors of the team their new place, once committed."""
+
+    def send() -> None:
+        from helpdesk import realtime
+
+        waiting = list(
+            Chat.objects.filter(state__in=WAITING_CHAT_STATES, ticket__team_id=team_id)
+            .select_related("agent").order_by("queued_at", "pk")[:POSITION_UPDATES]
+        )
+        if not waiting:
+            return
+        average = average_wait_seconds(team_id=team_id)
+        realtime.send_many([
+            ([realtime.chat_group(chat.pk)],
+             events.state_payload(chat=chat, position=place, estimated_wait=int(round(average * place))))
+            for place, chat in enumerate(waiting, start=1)
+        ])
+
+    transaction.on_commit(send, robust=True)
 
 
 def chat_offer_next(*, chat: Chat, now: datetime | None = None, to_agent: User | None = None) -> ChatOffer | None:
@@ -196,6 +249,7 @@ def chat_accept(*, chat: Chat, agent: User) -> Chat:
             )
         events.state_after_commit(chat=locked)
         events.queue_after_commit(chat=locked, waiting=waiting_count(team_id=locked.ticket.team_id))
+        queue_positions_after_commit(team_id=locked.ticket.team_id)
     return locked
 
 

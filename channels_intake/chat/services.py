@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -58,14 +58,13 @@ chat_decline = routing.chat_decline
 chat_offer_next = routing.chat_offer_next
 chat_offers_expire = routing.chat_offers_expire
 ChatUnavailable = routing.ChatUnavailable
+chat_queue_position = routing.chat_queue_position
 
 OFFLINE_TAG = "chat-offline"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SUBJECT_CHARS = 80
 # Visitors' messages on a chat go straight to ticket_reply (see chat_visitor_message).
 LEAN_VISITOR_MESSAGES = True
-# Used for the estimate until the team has accepted chats recently.
-DEFAULT_WAIT_SECONDS = 60
 
 
 class ChatEnded(ValidationError):
@@ -369,30 +368,6 @@ def widget_is_online(*, widget: ChatWidget, now: datetime | None = None) -> bool
     return presence.ONLINE in presence.presence_read_many(member_ids).values()
 
 
-def chat_queue_position(*, chat: Chat, now: datetime | None = None) -> tuple[int, int]:
-    """(place in the team's queue from 1, estimated wait in seconds); (0, 0) once it is not waiting.
-
-    The estimate is the place times the team's average wait over its last 20 chats accepted today.
-    """
-    if chat.state not in WAITING_CHAT_STATES or chat.queued_at is None:
-        return 0, 0
-    team_id = chat.ticket.team_id
-    ahead = Chat.objects.filter(
-        state__in=WAITING_CHAT_STATES, ticket__team_id=team_id, queued_at__lt=chat.queued_at
-    ).count()
-    position = ahead + 1
-    now = now or timezone.now()
-    recent = list(
-        Chat.objects.filter(ticket__team_id=team_id, accepted_at__gte=now - timedelta(days=1), queued_at__isnull=False)
-        .order_by("-accepted_at").values_list("queued_at", "accepted_at")[:20]
-    )
-    if recent:
-        average = sum((accepted - queued).total_seconds() for queued, accepted in recent) / len(recent)
-    else:
-        average = DEFAULT_WAIT_SECONDS
-    return position, int(round(max(average, 5) * position))
-
-
 # --- transfer and end --------------------------------------------------------------------------
 
 
@@ -473,6 +448,7 @@ def _end(locked: Chat, *, actor: User | None, reason: str, solve: bool, now: dat
     events.state_after_commit(chat=locked)
     if was_waiting:
         events.queue_after_commit(chat=locked, waiting=routing.waiting_count(team_id=locked.ticket.team_id))
+        routing.queue_positions_after_commit(team_id=locked.ticket.team_id)
     if had_agent:
         _route_freed_seat(team_id=locked.ticket.team_id)
 

@@ -282,3 +282,20 @@ def test_widget_is_online_only_with_an_online_agent_and_within_business_hours(wi
     widget.business_hours = BusinessHours.objects.create(name="Never", weekly={})
     widget.save()
     assert not services.widget_is_online(widget=widget)
+
+
+def test_waiting_visitors_learn_their_new_place_when_the_queue_moves(widget, team, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    agent = make_agent(team)
+    first, second, third = start_chat(widget), start_chat(widget), start_chat(widget)
+    assert services.chat_queue_position(chat=Chat.objects.get(pk=third.pk)) == (3, 180)
+    sent = []
+    monkeypatch.setattr(realtime, "send_many", lambda deliveries: sent.extend(deliveries))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.chat_accept(chat=first, agent=agent)
+
+    places = {groups[0]: (event["position"], event["estimated_wait"]) for groups, event in sent
+              if event["type"] == "chat.state" and groups[0] != realtime.chat_group(first.pk)}
+    assert places[realtime.chat_group(second.pk)][0] == 1
+    assert places[realtime.chat_group(third.pk)][0] == 2
