@@ -415,3 +415,74 @@ def test_demo_shop_page_shows_the_demo_widget_under_our_own_csp(new_page, live):
     assert chat.state in (ChatState.QUEUED, ChatState.OFFERED)
     # No CSP violation, no failed request: the page's policy lets the widget load and connect.
     assert visitor.problems == []
+
+
+# Wraps the page's WebSocket so a test can lose frames the way a dying connection does.
+FLAKY_NETWORK = """
+(() => {
+  const Native = window.WebSocket;
+  window.__sockets = [];
+  window.__loseOutgoingMessages = false;
+  window.__loseOwnEchoes = false;
+  class Flaky extends Native {
+    constructor(...args) { super(...args); window.__sockets.push(this); }
+    send(data) {
+      if (window.__loseOutgoingMessages && JSON.parse(data).type === "message") return;
+      super.send(data);
+    }
+    addEventListener(type, listener, options) {
+      if (type !== "message") return super.addEventListener(type, listener, options);
+      return super.addEventListener(type, (event) => {
+        const frame = JSON.parse(event.data);
+        const own = frame.type === "ack" || (frame.type === "message" && frame.author === "visitor");
+        if (!(window.__loseOwnEchoes && own)) listener(event);
+      }, options);
+    }
+  }
+  window.WebSocket = Flaky;
+})();
+"""
+
+
+def test_messages_lost_with_the_connection_are_resent_once_and_never_doubled(new_page, host_site):
+    shop = in_db_thread(build_shop, host_site.origin, with_article=False)
+    set_presence(shop.agent, "online")
+    visitor = new_page()
+    visitor.add_init_script(FLAKY_NETWORK)
+    visitor.goto(host_site.page("/"))
+    open_widget(visitor)
+    dialog = visitor.get_by_role("dialog", name="Chat with us")
+    fill_prechat(visitor, question="Is the Keemun in stock?")
+    dialog.get_by_role("button", name="Start chat").click()
+    expect(dialog.get_by_role("log")).to_contain_text("Is the Keemun in stock?")
+    chat = the_chat()
+    composer = dialog.get_by_label("Message", exact=True)
+
+    # The frame never leaves: the message waits, shown as sending, until the connection is back.
+    visitor.evaluate("window.__loseOutgoingMessages = true")
+    composer.fill("Lost on the way out")
+    composer.press("Enter")
+    lost_out = message_bubbles(visitor, "Lost on the way out")
+    expect(lost_out.locator(".receipt")).to_have_text("Sending…")
+    visitor.evaluate("window.__loseOutgoingMessages = false; window.__sockets.at(-1).close()")
+    expect(lost_out.locator(".receipt")).to_have_text("Sent")
+
+    # The message arrives but its acknowledgement does not: after the reconnect it is resent,
+    # stored once, and shown once.
+    visitor.evaluate("window.__loseOwnEchoes = true")
+    composer.fill("Stored but not acknowledged")
+    composer.press("Enter")
+    unacknowledged = message_bubbles(visitor, "Stored but not acknowledged")
+    assert wait_for(lambda: Message.objects.filter(ticket__chat__pk=chat.pk, body_text="Stored but not acknowledged").exists())
+    expect(unacknowledged.locator(".receipt")).to_have_text("Sending…")
+    visitor.evaluate("window.__loseOwnEchoes = false; window.__sockets.at(-1).close()")
+    expect(unacknowledged.locator(".receipt")).to_have_text("Sent")
+    expect(unacknowledged).to_have_count(1)
+    expect(lost_out).to_have_count(1)
+    assert visitor.evaluate("window.__sockets.length") == 3
+
+    counts = in_db_thread(lambda: {
+        body: Message.objects.filter(ticket__chat__pk=chat.pk, body_text=body).count()
+        for body in ("Lost on the way out", "Stored but not acknowledged")})
+    assert counts == {"Lost on the way out": 1, "Stored but not acknowledged": 1}
+    assert visitor.problems == []
