@@ -299,6 +299,9 @@ def test_new_agent_messages_badge_the_closed_launcher_and_the_page_title(new_pag
     expect(dialog.get_by_role("log")).to_contain_text("Where is my parcel?")
     chat = the_chat()
     assert chat.state in (ChatState.QUEUED, ChatState.OFFERED)  # nothing matched: straight to a person
+    # Waiting: the visitor's place in the team's queue and a wait estimate.
+    expect(dialog.get_by_role("status").filter(has_text="You are number 1 in the queue.")).to_contain_text(
+        re.compile(r"Estimated wait: (under a minute|\d+ min)\."))
     in_db_thread(lambda: chat_services.chat_accept(chat=Chat.objects.get(pk=chat.pk), agent=User.objects.get(username="alice")))
 
     # Esc closes the panel and gives the focus back to the launcher.
