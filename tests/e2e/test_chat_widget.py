@@ -30,7 +30,7 @@ from knowledgebase.services import article_create
 from tests.e2e.conftest import E2EServer
 from tests.e2e.helpers import in_db_thread, login
 from tests.factories import make_agent, make_team
-from tickets.models import Channel, Message, Status, Ticket, User
+from tickets.models import Attachment, Channel, Message, Status, Ticket, User
 
 pytestmark = pytest.mark.browser
 
@@ -319,6 +319,17 @@ def test_new_agent_messages_badge_the_closed_launcher_and_the_page_title(new_pag
     expect(message_bubbles(visitor, "It left our warehouse today.")).to_have_count(1)
     expect(visitor).to_have_title("Northwind Tea")
     expect(launcher.locator(".badge")).to_be_hidden()
+
+    # A file goes into the chat as the visitor's message, within the tickets' upload limits.
+    with visitor.expect_file_chooser() as chooser:
+        dialog.get_by_role("button", name="Attach a file").click()
+    chooser.value.set_files(files=[{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"Order 4711, paid."}])
+    sent_file = dialog.get_by_role("log").locator(".message--visitor", has_text="receipt.txt")
+    expect(sent_file).to_have_count(1)
+    expect(sent_file.locator(".receipt")).to_have_text(re.compile("^(Sent|Read)$"))
+    attachments = in_db_thread(lambda: list(Attachment.objects.filter(message__ticket__chat__pk=chat.pk).values_list(
+        "filename", "size")))
+    assert attachments == [("receipt.txt", 17)]
     assert visitor.problems == []
 
 
