@@ -211,11 +211,26 @@ def test_presence_toggle_and_offers_show_on_every_agent_page(new_page):
     expect(offer).to_contain_text("Chat request from Cleo Visitor")
     expect(agent.locator("[data-chat-badge]")).to_have_text("1")
 
-    # Declining keeps the agent on the page and takes the offer away.
+    # Declining keeps the agent on the page and takes the offer away (the chat waits in the queue).
     offer.get_by_role("button", name="Decline").click()
     expect(offer).to_have_count(0)
     expect(agent).to_have_url(re.compile(r"/agent/"))
     expect(agent.locator("[data-chat-badge]")).to_be_hidden()
+
+    # The agent takes it from the waiting queue, then goes on working tickets: a new message from
+    # the visitor is announced there too.
+    agent.get_by_role("link", name="Chat console").click()
+    agent.locator(f'[data-queued-chat="{chat.pk}"]').get_by_role("button", name="Take").click()
+    expect(agent).to_have_url(re.compile(rf"/agent/chat/\?chat={chat.pk}$"))
+    expect(agent.locator(f'[data-chat-pane="{chat.pk}"]').get_by_label("Message")).to_be_visible()
+    agent.get_by_role("link", name="My open tickets").click()
+    expect(agent).to_have_url(re.compile(r"/agent/tickets/"))
+    expect(agent.locator("[data-chat-presence]")).to_have_attribute("data-watching", str(chat.pk))
+    in_db_thread(visitor_says, chat.pk, "Hello? Anyone there?")
+    notice = agent.locator("[data-chat-toast]")
+    expect(notice).to_have_text("New chat message")
+    expect(notice.get_by_role("link")).to_have_attribute("href", f"/agent/chat/?chat={chat.pk}")
+    expect(agent).to_have_title(re.compile(r"^\(1\) "))
 
     agent.get_by_label("Chat status").select_option("offline")
     expect(agent.locator("[data-chat-presence]")).to_have_attribute("data-status", "offline")

@@ -72,6 +72,13 @@
     });
   }
 
+  function socketUrl(path) {
+    var app = document.getElementById("app");
+    var base = app && app.dataset.wsUrl;
+    if (base) return base.replace(/\/$/, "") + path;
+    return (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + path;
+  }
+
   /* ------------------------------------------------------------ notifications */
   var soundBox = presenceForm.querySelector("[data-chat-sound]");
   var soundLabel = presenceForm.querySelector("[data-chat-sound-label]");
@@ -246,8 +253,60 @@
   });
   refreshOffers(false);
 
+  /* ------------------------------------------------------------ my chats, away from the console */
+  /* The console remembers (per browser tab) which chats the agent has open; on other agent pages
+   * a visitor's new message in one of them is announced like an offer (toast, sound, title). */
+  var OPEN_CHATS_KEY = "helpdesk.chat.open";
+
+  function rememberOpenChats(ids) {
+    try { window.sessionStorage.setItem(OPEN_CHATS_KEY, ids.join(",")); } catch (error) { /* private mode */ }
+  }
+
+  function watchChatsElsewhere() {
+    var ids = [];
+    try {
+      ids = (window.sessionStorage.getItem(OPEN_CHATS_KEY) || "").split(",").map(Number).filter(function (id) {
+        return Number.isInteger(id) && id > 0;
+      });
+    } catch (error) { /* private mode */ }
+    if (!ids.length || status === "offline" || !("WebSocket" in window)) return;
+    var retry = 1000;
+    (function open() {
+      var socket = new WebSocket(socketUrl(texts.chatWsPath));
+      socket.addEventListener("open", function () {
+        retry = 1000;
+        chatSocket = socket;
+        ids.forEach(function (id) { socket.send(JSON.stringify({ type: "join", chat: id })); });
+      });
+      socket.addEventListener("message", function (message) {
+        var data;
+        try { data = JSON.parse(message.data); } catch (error) { return; }
+        var chatId = chatIdOf(data);
+        if (data && data.type === "heartbeat" && data.status) {
+          showStatus(data.status);
+        } else if (data && data.type === "joined" && chatId) {
+          presenceForm.dataset.watching = ((presenceForm.dataset.watching || "") + " " + chatId).trim();
+        } else if (data && data.type === "message" && data.author === "visitor" && chatId) {
+          unreadChats[chatId] = true;
+          updateTitle();
+          beep();
+          toast(texts.messageToastText, texts.consoleUrl + "?chat=" + chatId);
+        }
+      });
+      socket.addEventListener("close", function (event) {
+        if (chatSocket === socket) chatSocket = null;
+        if (event.code === 4401 || event.code === 4403) return;
+        setTimeout(open, retry + Math.floor(Math.random() * 500));
+        retry = Math.min(retry * 2, 30000);
+      });
+    })();
+  }
+
   /* ============================================================ the console page */
-  if (!consoleRoot) return;
+  if (!consoleRoot) {
+    watchChatsElsewhere();
+    return;
+  }
 
   var tabsNav = document.getElementById("chat-tabs");
   var panes = document.getElementById("chat-panes");
@@ -271,12 +330,21 @@
         if (pane) pane.dataset.orphan = "1";
       }
       markUnreadTabs();
+      rememberTabs();
       tabsNav.querySelectorAll("[data-chat-tab]").forEach(function (tab) { join(Number(tab.dataset.chatTab)); });
     }).catch(function () {});
   }
 
   function paneOf(chatId) {
     return panes.querySelector('[data-chat-pane="' + chatId + '"]');
+  }
+
+  function rememberTabs() {
+    var ids = [];
+    tabsNav.querySelectorAll("[data-chat-tab]:not(.chat-tab--ended)").forEach(function (tab) {
+      ids.push(Number(tab.dataset.chatTab));
+    });
+    rememberOpenChats(ids);
   }
 
   function markUnreadTabs() {
@@ -627,18 +695,10 @@
     }
   }
 
-  function chatSocketUrl() {
-    var app = document.getElementById("app");
-    var base = app && app.dataset.wsUrl;
-    var path = consoleRoot.dataset.chatWsPath;
-    if (base) return base.replace(/\/$/, "") + path;
-    return (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + path;
-  }
-
   function connect() {
     if (!("WebSocket" in window)) return;
     try {
-      chatSocket = new WebSocket(chatSocketUrl());
+      chatSocket = new WebSocket(socketUrl(texts.chatWsPath));
     } catch (error) {
       setTimeout(connect, retryDelay);
       return;
@@ -678,6 +738,7 @@
     });
   }
 
+  rememberTabs();
   panes.querySelectorAll("[data-chat-pane]").forEach(setUpPane);
   if (selected) showPane(selected);
   connect();
