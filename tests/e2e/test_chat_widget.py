@@ -30,7 +30,7 @@ from knowledgebase.services import article_create
 from tests.e2e.conftest import E2EServer
 from tests.e2e.helpers import in_db_thread, login
 from tests.factories import make_agent, make_team
-from tickets.models import Attachment, Channel, Message, Status, Ticket, User
+from tickets.models import Attachment, Channel, Event, Message, Status, Ticket, User
 
 pytestmark = pytest.mark.browser
 
@@ -499,4 +499,17 @@ def test_messages_lost_with_the_connection_are_resent_once_and_never_doubled(new
         body: Message.objects.filter(ticket__chat__pk=chat.pk, body_text=body).count()
         for body in ("Lost on the way out", "Stored but not acknowledged")})
     assert counts == {"Lost on the way out": 1, "Stored but not acknowledged": 1}
+
+    # The visitor leaves: the ticket stays open for the team, and the transcript can be mailed.
+    dialog.get_by_role("button", name="End chat").click()
+    expect(dialog.get_by_role("group", name="How was this chat?")).to_be_visible()
+    ended = the_chat()
+    assert (ended.state, ended.end_reason) == (ChatState.ENDED, ChatEndReason.VISITOR_LEFT)
+    assert ended.ticket.status not in (Status.SOLVED, Status.CLOSED)
+    transcript_email = dialog.get_by_label("Email me the transcript")
+    expect(transcript_email).to_have_value("maria@example.com")
+    dialog.get_by_role("button", name="Send transcript").click()
+    expect(dialog.get_by_text("The transcript is on its way to maria@example.com.")).to_be_visible()
+    assert in_db_thread(lambda: Event.objects.filter(
+        ticket__chat__pk=chat.pk, kind="chat_transcript_requested", to_value__email="maria@example.com").count()) == 1
     assert visitor.problems == []
