@@ -47,6 +47,7 @@
   const SEARCH_DELAY_MS = 300;
   const MIN_QUERY_CHARS = 3;
   const TYPING_IDLE_MS = 3000;
+  const AGENT_TYPING_MAX_MS = 15000;
   const PING_INTERVAL_MS = 25000;
   const RECONNECT_MAX_MS = 30000;
   const ENDED_STATES = new Set(["ended"]);
@@ -951,8 +952,8 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
       h("div", { class: "actions" }, h("button", { type: "button", class: "button button--secondary", onclick: startOver }, t("newChat"))),
     );
     chatView.after.hidden = false;
-    if (isOpen && root.activeElement && !chatView.container.contains(root.activeElement)) stars.querySelector("input").focus();
-    else if (isOpen) stars.querySelector("input").focus();
+    // The composer the focus was in is gone: the rating is what comes next.
+    if (isOpen) stars.querySelector("input").focus();
   }
 
   async function startOver() {
@@ -1210,9 +1211,14 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     typingSent = false;
   }
 
+  let agentTypingTimer = null;
+
   function onTyping(data) {
     if (!chatView || data.who !== "agent") return;
     chatView.typing.textContent = data.is_typing ? t("typing", { name: data.name || stored.agentName || t("agent") }) : "";
+    // Typing notices are not stored: if the "stopped" one is lost, the indicator goes by itself.
+    clearTimeout(agentTypingTimer);
+    if (data.is_typing) agentTypingTimer = setTimeout(() => { if (chatView) chatView.typing.textContent = ""; }, AGENT_TYPING_MAX_MS);
   }
 
   /* ------------------------------------------------------------------ files */
