@@ -22,11 +22,11 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
+from channels_intake.chat.demo import DEMO_WIDGET_KEY
+
 WIDGET_SCRIPT = "chat/widget.js"
 # Short: the address never changes, so this is how long an old script may linger after a deploy.
 SCRIPT_MAX_AGE_SECONDS = 300
-# The key the demo data gives the demo widget (channels_intake/chat/demo.py).
-DEMO_WIDGET_KEY = "demo-widget"
 
 
 @dataclass(frozen=True)
