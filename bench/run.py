@@ -7,6 +7,7 @@
     .venv/bin/python bench/run.py --only email --messages 1000   # email intake alone, a quick run
     .venv/bin/python bench/run.py --only sla                     # SLA scan over 1,000,000 timers
     .venv/bin/python bench/run.py --only kb                      # knowledge base over 100,000 articles
+    .venv/bin/python bench/run.py --only chat                    # live chat: 1,000 visitor sockets, 50 agents
 
 The embedded PostgreSQL and Redis are used (helpdesk.devservers), but a database of its own
 (`helpdesk_bench`, or `helpdesk_bench_<N>` for other sizes) and Redis database 62, so the demo data of `make run` is never touched. Each
@@ -15,7 +16,8 @@ ASGI), measured, and stopped. Figures are printed and written to a section of be
 Then the email intake (bench/email_intake.py): generated mail over SMTP to the listener, processed by
 Celery workers, in a database of its own (`helpdesk_bench_email`, 100k tickets). Then the SLA scan
 (bench/sla.py): one tick over 1,000,000 running timers, in `helpdesk_bench_sla`. Then the knowledge base
-(bench/kb.py): indexing and search over 100,000 articles, in `helpdesk_bench_kb`.
+(bench/kb.py): indexing and search over 100,000 articles, in `helpdesk_bench_kb`. Then live chat
+(bench/chat.py): 1,000 visitor and 50 agent websockets on two ASGI processes, in `helpdesk_bench_chat`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from bench import database, email_intake, kb, loadgen, report, servers, sla  # noqa: E402
+from bench import chat, database, email_intake, kb, loadgen, report, servers, sla  # noqa: E402
 
 BENCH_REDIS_DB = 62
 LOG_DIR = BASE_DIR / ".data" / "bench"
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default="make-run,gunicorn-2,uvicorn-2",
                         help=f"comma-separated, from {', '.join(servers.SERVERS)}")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
-    parser.add_argument("--only", choices=("http", "email", "sla", "kb"), default=None, help="run one part only")
+    parser.add_argument("--only", choices=("http", "email", "sla", "kb", "chat"), default=None, help="run one part only")
     parser.add_argument("--messages", type=int, default=10_000, help="email intake: messages to deliver")
     parser.add_argument("--smtp-connections", type=int, default=8, help="email intake: concurrent SMTP connections")
     parser.add_argument("--worker-concurrency", type=int, default=2,
@@ -217,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sla-runs", type=int, default=3, help="SLA: runs of the due scan (median)")
     parser.add_argument("--kb-articles", type=int, default=kb.ARTICLES, help="KB: article translations")
     parser.add_argument("--kb-rounds", type=int, default=kb.ROUNDS, help="KB: rounds over the query set")
+    parser.add_argument("--chat-visitors", type=int, default=chat.VISITORS, help="chat: visitor sockets")
+    parser.add_argument("--chat-agents", type=int, default=chat.AGENTS, help="chat: agent sockets")
+    parser.add_argument("--chat-rate", type=float, default=chat.RATE, help="chat: messages a second, in total")
+    parser.add_argument("--chat-seconds", type=float, default=chat.SECONDS, help="chat: seconds of sending")
     args = parser.parse_args(argv)
     if args.only == "email":
         return email_main(args, argv)
@@ -224,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         return sla_main(args, argv)
     if args.only == "kb":
         return kb_main(args, argv)
+    if args.only == "chat":
+        return chat_main(args, argv)
     tickets = args.tickets or (10_000 if args.quick else 1_000_000)
     sizes = QUICK if args.quick else FULL
     configs = [servers.SERVERS[name.strip()] for name in args.servers.split(",") if name.strip()]
@@ -285,8 +293,49 @@ def main(argv: list[str] | None = None) -> int:
     if args.only is None:
         email_main(args, argv)
         sla_main(args, argv)
-        return kb_main(args, argv)
+        kb_main(args, argv)
+        return chat_main(args, argv)
     return 0
+
+
+def chat_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The live chat benchmark (bench/chat.py) in its own database and Redis database."""
+    command = ("bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
+    if args.only is None:
+        command = "bench/run.py --only chat"
+    from helpdesk import devservers
+
+    services = devservers.ensure_services(progress=say)
+    try:
+        redis_parts = urlsplit(services.redis_url)
+        redis_url = urlunsplit((redis_parts.scheme, redis_parts.netloc, f"/{chat.CHAT_REDIS_DB}", "", ""))
+        bench_url = os.environ.get("HELPDESK_BENCH_CHAT_DATABASE_URL") or database.with_database(
+            services.database_url, chat.CHAT_DATABASE)
+        env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
+                   DEBUG="0", PYTHONPATH=str(BASE_DIR))
+        for name in ("CELERY_BROKER_URL", "HELPDESK_REDIS_DB"):
+            env.pop(name, None)
+            os.environ.pop(name, None)
+        os.environ.update(DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
+                          DEBUG="0")
+        database.ensure_database(bench_url)
+        import django
+
+        django.setup()
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        options = chat.Options(visitors=args.chat_visitors, agents=args.chat_agents, rate=args.chat_rate,
+                               seconds=args.chat_seconds)
+        result = chat.run(url=bench_url, env=env, redis_url=redis_url, options=options,
+                          log_path=LOG_DIR / "chat-uvicorn.log", say=say)
+        pg = database.server_settings(bench_url)
+    finally:
+        services.stop()
+    body = chat.render(result, command=command, pg=pg)
+    print("\n" + body)
+    if not args.no_results:
+        report.write_section(f"chat-{args.chat_visitors}", body)
+        say(f"\nWritten to {report.RESULTS.relative_to(BASE_DIR)}.")
+    return 0 if not result.errors else 1
 
 
 def kb_main(args: argparse.Namespace, argv: list[str] | None) -> int:
