@@ -190,7 +190,15 @@ def _candidates(base: QuerySet, parsed: ParsedQuery, language: str | None) -> tu
         similar = Q()
         for term in trigram_terms:
             similar |= Q(search_title__trigram_word_similar=term)
-        similar_title = _compiled(base.filter(similar).values("id")[:TITLE_CANDIDATES])
+        similar_title = _compiled(base.filter(similar).values("id"))
+        # Only while the word scans have room: when every query word is in more articles than
+        # the candidate set holds, titles like the query are just as arbitrary a subset, and the
+        # trigram scan costs as much as the word scans; a typo leaves the all-words scan short.
+        similar_title = (
+            f"{similar_title[0]} LIMIT (SELECT CASE WHEN count(*) < {ALL_WORDS_CANDIDATES} THEN {TITLE_CANDIDATES}"  # noqa: S608
+            " ELSE 0 END FROM all_words)",
+            similar_title[1],
+        )
     elif not parsed.terms:
         return "", []
     sql = (
