@@ -429,7 +429,8 @@ def render(result: Result, *, command: str, pg: dict[str, str]) -> str:
         report.markdown_table(["query", "median", "p95"], baseline_rows),
         "",
         "How kb_search stays bounded (knowledgebase/search/query.py): GIN scans of articles with all the "
-        "query words, then any of them, stopped at 150 together, and a trigram scan of titles stopped at 60; "
+        "query words, then any of them, stopped at 150 together, and, while those leave room (typos, rare "
+        "words), a trigram scan of titles stopped at 60; "
         "coverage and title similarity over those, ts_rank_cd over the best 40; one statement; snippets "
         "highlighted in Python for the final rows. The statement's plan alone takes 7–15 ms here.",
         "",
