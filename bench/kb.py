@@ -102,7 +102,8 @@ def load_corpus() -> Corpus:
     for path in sorted(CORPUS.glob("*/*.md")):
         language = path.parent.name
         post = frontmatter.load(path)
-        corpus.titles.setdefault(language, []).append((str(post["title"]), [str(t) for t in post.get("tags") or []]))
+        tags: list[Any] = list(post.get("tags") or [])  # type: ignore[call-overload]
+        corpus.titles.setdefault(language, []).append((str(post["title"]), [str(t) for t in tags]))
         splitter = _EN_SENTENCE_RE if language == "en" else _ZH_SENTENCE_RE
         for sentence in splitter.split(markdown_to_text(post.content)):
             sentence = sentence.strip()
@@ -171,8 +172,8 @@ def _generate(url: str, *, articles: int, say: Callable[[str], None]) -> float:
                 " VALUES (%s, %s, %s, %s, %s, %s, now()) RETURNING id",
                 [entry["slug"], json.dumps(entry.get("names") or {}), json.dumps(entry.get("descriptions") or {}),
                  entry.get("icon") or "", position, entry["slug"] == "for-agents"],
-            ).fetchone()
-            category_ids.append(row[0])
+            )
+            category_ids.append(database._one(row)[0])
         now = datetime.now(tz=UTC)
         say(f"Generating {articles:,} translations (COPY).")
         with connection.cursor() as cursor:
@@ -254,7 +255,7 @@ def prepare(url: str, env: dict[str, str], *, articles: int, say: Callable[[str]
     if not reused:
         seed_seconds = _generate(url, articles=articles, say=say)
         say(f"  {articles:,} rows in {seed_seconds:.0f} s; indexing with index_translations.")
-        index_seconds, by_language = _index(url, say=say)
+        index_seconds, index_seconds_by_language = _index(url, say=say)
         say(f"  indexed in {index_seconds:.0f} s ({articles / index_seconds:,.0f} articles/s)")
         with database._connect(url, autocommit=True) as connection:
             try:
@@ -270,12 +271,12 @@ def prepare(url: str, env: dict[str, str], *, articles: int, say: Callable[[str]
             connection.execute(
                 f"INSERT INTO {MARKER_TABLE} (articles, seed_seconds, index_seconds, index_en_seconds,"  # noqa: S608
                 " index_zh_seconds) VALUES (%s, %s, %s, %s, %s)",
-                [articles, seed_seconds, index_seconds, by_language["en"], by_language["zh"]],
+                [articles, seed_seconds, index_seconds, index_seconds_by_language["en"], index_seconds_by_language["zh"]],
             )
             marker = _marker(connection)
     assert marker is not None
     with database._connect(url, autocommit=True) as connection:
-        by_language = dict(connection.execute(
+        by_language: dict[str, int] = dict(connection.execute(
             "SELECT language, count(*) FROM knowledgebase_articletranslation GROUP BY language ORDER BY language"
         ).fetchall())
         size = database._one(connection.execute("SELECT pg_size_pretty(pg_database_size(current_database()))"))[0]
