@@ -7,54 +7,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import frontmatter
 import pytest
 import yaml
 from django.conf import settings
-from django.core.management import call_command, get_commands
-from django.utils import timezone
+from django.core.management import call_command
 
-from knowledgebase.markdown import render_markdown
-from knowledgebase.models import Article, ArticleStatus, ArticleTranslation, Category
-from knowledgebase.search import index_translations, kb_search
+from knowledgebase.models import ArticleTranslation
+from knowledgebase.search import kb_search
 
 CORPUS = Path(settings.BASE_DIR) / "knowledgebase" / "demo" / "articles"
 QUERIES = Path(settings.BASE_DIR) / "tests" / "fixtures" / "kb" / "queries.yml"
 MIN_RECALL_AT_3 = 0.8
 
 
-def _import_corpus_without_command(directory: Path) -> None:
-    """The demo corpus as import_articles would store it (used only while that command is not
-    available): categories, one Article per key, one rendered and indexed translation per file."""
-    categories = {}
-    for entry in yaml.safe_load((directory / "_categories.yml").read_text()):
-        categories[entry["slug"]] = Category.objects.create(
-            slug=entry["slug"], names=entry.get("names") or {}, position=entry.get("position") or 0,
-            is_internal=entry["slug"] == "for-agents" or bool(entry.get("is_internal")),
-        )
-    ids = []
-    for path in sorted(directory.glob("*/*.md")):
-        post = frontmatter.load(path)
-        article, _ = Article.objects.get_or_create(key=post["article"], defaults={
-            "category": categories[post["category"]], "visibility": post.get("visibility", "public"),
-            "tags": post.get("tags") or [],
-        })
-        status = post.get("status", ArticleStatus.DRAFT)
-        translation = ArticleTranslation.objects.create(
-            article=article, language=path.parent.name, title=post["title"], slug=f"{post['article']}",
-            summary=post.get("summary", ""), body_markdown=post.content, body_html=render_markdown(post.content),
-            status=status, published_at=timezone.now() if status == ArticleStatus.PUBLISHED else None,
-        )
-        ids.append(translation.pk)
-    index_translations(translation_ids=ids)
-
-
 @pytest.fixture
 def demo_corpus(db) -> None:
-    if "import_articles" in get_commands():
-        call_command("import_articles", str(CORPUS), verbosity=0)
-    else:
-        _import_corpus_without_command(CORPUS)
+    call_command("import_articles", str(CORPUS), verbosity=0)
 
 
 def test_labelled_queries_find_the_expected_articles_in_the_top_3(demo_corpus, capsys):
