@@ -290,3 +290,16 @@ def test_admin_lists_widgets_and_chats(client, widget, admin_user):
         "allowed_origins": "https://shop.example/path", "prechat_fields": "{}", "greeting": "{}",
     })
     assert response.status_code == 200 and "is not an origin" in response.content.decode()
+
+
+def test_widget_and_messages_endpoints_cost_few_queries(client, widget, agent, django_assert_max_num_queries):
+    chat = start_chat(widget)
+    for number in range(5):
+        services.chat_agent_message(chat=chat, agent=agent, body=f"line {number}")
+    auth = bearer(chat)
+
+    with django_assert_max_num_queries(3):
+        assert client.get(f"/api/v1/chat/widgets/{widget.key}/", HTTP_ORIGIN=SHOP).status_code == 200
+    with django_assert_max_num_queries(6):
+        response = client.get(f"/api/v1/chat/chats/{chat.pk}/messages/", HTTP_ORIGIN=SHOP, **auth)
+    assert len(response.json()["messages"]) == 6
