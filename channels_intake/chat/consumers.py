@@ -31,6 +31,7 @@ message instead of resending it on every reconnect, and the socket stays open.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import json
@@ -420,12 +421,15 @@ class AgentChatConsumer(ChatSocket):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         self.user = user
-        # chat id -> (may see it, when that was read)
+        # chat id -> (may see it, when that was read); kept fresh by _refresh_access in the background
         self.access: dict[int, tuple[bool, float]] = {}
+        self.access_refresher: asyncio.Task | None = None
         self.sent: dict[int, SentIds] = {}
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "access_refresher", None) is not None:
+            self.access_refresher.cancel()
         await self.leave_groups()
 
     # ------------------------------------------------------------------ from the console
@@ -462,6 +466,8 @@ class AgentChatConsumer(ChatSocket):
             await self.send_json({"type": "error", "code": "not_found", "chat": chat_id})
             return
         self.sent.setdefault(chat_id, SentIds())
+        if self.access_refresher is None:
+            self.access_refresher = asyncio.ensure_future(self._refresh_access())
         await self.join_group(realtime.chat_group(chat_id))
         await self.send_json({"type": "joined", "chat": chat_id})
         if after is not None:
@@ -554,6 +560,23 @@ class AgentChatConsumer(ChatSocket):
             await self.send_json({**payload, "type": "message", "chat": chat_id})
 
     # ------------------------------------------------------------------ helpers
+
+    async def _refresh_access(self) -> None:
+        """Re-read the agent's access to all their joined chats (one query) twice per
+        ACCESS_FRESH_SECONDS, so forwarding an event normally waits for no query at all."""
+        while True:
+            await asyncio.sleep(ACCESS_FRESH_SECONDS / 2)
+            chat_ids = list(self.sent)
+            if not chat_ids:
+                continue
+            try:
+                visible = await database_sync_to_async(_agent_visible_chats)(self.user.pk, chat_ids)
+            except Exception:
+                logger.warning("chat access refresh failed", exc_info=True)
+                continue  # _may_see reads it itself once the snapshot is too old
+            now = time.monotonic()
+            for chat_id in chat_ids:
+                self.access[chat_id] = (chat_id in visible, now)
 
     async def _may_see(self, chat_id: int, *, fresh: bool = False) -> bool:
         known = self.access.get(chat_id)
@@ -652,6 +675,15 @@ def _messages_since(chat_id: int, after: int, include_internal: bool) -> list[di
             condition |= Q(created_at__gte=seen_at - timedelta(seconds=RESUME_OVERLAP_SECONDS))
         messages = messages.filter(condition)
     return [events.message_payload(chat=chat, message=message) for message in messages[:MAX_REPLAYED_MESSAGES]]
+
+
+def _agent_visible_chats(user_id: int, chat_ids: list[int]) -> set[int]:
+    """Which of these chats the agent may see now (helpdesk.permissions' ticket visibility)."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not permissions.is_staff_member(user):
+        return set()
+    tickets = permissions.visible_tickets(user, Ticket.objects.filter(chat__pk__in=chat_ids))
+    return set(tickets.values_list("chat__pk", flat=True))
 
 
 def _agent_may_see_chat(user_id: int, chat_id: int) -> bool:
