@@ -299,3 +299,16 @@ def test_waiting_visitors_learn_their_new_place_when_the_queue_moves(widget, tea
               if event["type"] == "chat.state" and groups[0] != realtime.chat_group(first.pk)}
     assert places[realtime.chat_group(second.pk)][0] == 1
     assert places[realtime.chat_group(third.pk)][0] == 2
+
+
+def test_beat_runs_the_offer_expiry_every_five_seconds(widget, team, celery_eager):
+    from channels_intake.chat import tasks
+    from helpdesk.celery import app
+
+    schedule = app.conf.beat_schedule["chat-offers-expire"]
+    assert (schedule["task"], schedule["schedule"]) == ("channels_intake.chat.tasks.chat_offers_expire", 5.0)
+    go_online(make_agent(team))
+    chat = start_chat(widget)
+    ChatOffer.objects.filter(chat=chat).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert tasks.chat_offers_expire.delay().get() == 1
