@@ -432,8 +432,10 @@ def render(result: Result, *, command: str, pg: dict[str, str]) -> str:
         "How kb_search stays bounded (knowledgebase/search/query.py): GIN scans of articles with all the "
         "query words, then any of them, stopped at 150 together, and, while those leave room (typos, rare "
         "words), a trigram scan of titles stopped at 60; "
-        "coverage and title similarity over those, ts_rank_cd over the best 40; one statement; snippets "
-        "highlighted in Python for the final rows. The statement's plan alone takes 7–15 ms here.",
+        "coverage and title similarity over those, ts_rank_cd over the best 40; one statement, prepared once "
+        "per connection and shape (psycopg, server-side binding; PostgreSQL switches to a generic plan after "
+        "five executions: the warm-up round covers that here, as a web process's first searches do); "
+        "snippets highlighted in Python for the final rows.",
         "",
         "**Help-center article page**: "
         + (f"p50 {page['p50']:.1f} ms, p95 {page['p95']:.1f} ms." if page else
