@@ -259,33 +259,42 @@ def chat_visitor_message(
 ) -> tuple[Message, bool]:
     """Store a visitor's message (acknowledge it only once this returns: it is committed).
 
-    Idempotent on client_id: a resend after a reconnect returns the stored message and False.
-    Refused on an ended chat, past the per-minute limit (resends do not count) or past the size limit.
+    Idempotent on client_id: a resend after a reconnect returns the stored message and False,
+    whatever the chat's state or the visitor's rate now. Refused on an ended chat, past the
+    per-minute limit or past the size limit.
     """
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise ValidationError(_("Invalid message id."), code="bad_client_id")
     body = _check_body(body)
     external_id = f"chat:{chat.pk}:{client_id}"
-    duplicate = existing_message(Channel.CHAT, external_id)
-    if duplicate is not None:
-        return duplicate, False
-    if chat.state == ChatState.ENDED:
-        raise ChatEnded(_("This chat has ended."), code="ended")
+    refusal: ValidationError | None = None
     if not body.strip() and not files:
-        raise ValidationError(_("Write a message or attach a file."), code="empty")
-    if not limits.visitor_message_allowed(visitor_key=str(chat.visitor_id)):
-        raise ChatRateLimited(_("You are sending messages too fast. Wait a moment."), code="rate_limited")
+        refusal = ValidationError(_("Write a message or attach a file."), code="empty")
+    elif chat.state == ChatState.ENDED:
+        refusal = ChatEnded(_("This chat has ended."), code="ended")
+    elif not limits.visitor_message_allowed(visitor_key=str(chat.visitor_id)):
+        refusal = ChatRateLimited(_("You are sending messages too fast. Wait a moment."), code="rate_limited")
+    if refusal is not None:
+        duplicate = existing_message(Channel.CHAT, external_id)
+        if duplicate is not None:
+            return duplicate, False
+        raise refusal
     ticket = chat.ticket
+    started = timezone.now()
     with transaction.atomic():
         # Not through `ingest` as the first message was: the chat already names the ticket and the
         # token proved the visitor, so what the intake adds for a continuation (the ticket looked
         # up by number, the message id checked again, a savepoint) is skipped. The message goes
         # through ticket_reply, the very service the intake calls to continue a ticket: same
-        # events, SLA timers and idempotency. Measured: 20 ms of CPU a message instead of 26.
+        # events, SLA timers and idempotency (it looks the client id up first, once). Measured:
+        # 20 ms of CPU a message instead of 26, most of the rest in the SLA timers' sync.
         message = ticket_reply(
             ticket=ticket, actor=None, author_customer=ticket.requester, body_text=body, files=files,
             channel=Channel.CHAT, external_id=external_id, via=Channel.CHAT,
         )
+        if message.created_at < started:
+            # Stored by an earlier delivery of the same message (a resend after a reconnect).
+            return message, False
         events.message_after_commit(chat=chat, message=message, client_id=client_id)
     return message, True
 

@@ -150,7 +150,7 @@ def test_visitor_message_costs_a_bounded_number_of_queries(widget, django_assert
     chat = Chat.objects.select_related("ticket__requester").get(pk=chat.pk)
     services.chat_visitor_message(chat=chat, client_id="warm", body="first")
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(11):
         services.chat_visitor_message(chat=chat, client_id="c-2", body="second")
 
 
