@@ -172,6 +172,7 @@ def test_visitor_messages_are_refused_on_an_ended_chat_past_the_size_and_rate_li
     chat.refresh_from_db()
     with pytest.raises(services.ChatEnded):
         services.chat_visitor_message(chat=chat, client_id="d", body="four")
+    assert services.chat_visitor_message(chat=chat, client_id="b", body="two")[1] is False
     assert list(Message.objects.filter(ticket=chat.ticket).values_list("body_text", flat=True)) == [
         "Where is my parcel?", "one", "two"]
 
