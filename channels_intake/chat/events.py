@@ -18,7 +18,7 @@ from tickets.services.common import ticket_summary
 if TYPE_CHECKING:
     from channels_intake.chat.models import Chat, ChatOffer
 
-AUTHORS = {AuthorKind.CUSTOMER: "visitor", AuthorKind.AGENT: "agent", AuthorKind.SYSTEM: "system"}
+AUTHORS: dict[str, str] = {AuthorKind.CUSTOMER: "visitor", AuthorKind.AGENT: "agent", AuthorKind.SYSTEM: "system"}
 
 
 def message_payload(*, chat: Chat, message: Message, client_id: str = "") -> dict[str, Any]:

@@ -28,21 +28,24 @@ def _key(user_id: int) -> str:
     return f"{KEY_PREFIX}:{user_id}"
 
 
+def _status(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode()
+    return value if isinstance(value, str) and value in STATUSES else OFFLINE
+
+
 def presence_write(*, user_id: int, status: str) -> str:
     """Store the status (refreshing its TTL); returns the status it replaced (offline when none)."""
     if status not in STATUSES:
         raise ValueError(f"unknown chat presence {status!r}")
     client = redis_client()
     if status == OFFLINE:
-        previous = client.getdel(_key(user_id))
-    else:
-        previous = client.set(_key(user_id), status, ex=presence_ttl_seconds(), get=True)
-    return previous.decode() if previous else OFFLINE
+        return _status(client.getdel(_key(user_id)))
+    return _status(client.set(_key(user_id), status, ex=presence_ttl_seconds(), get=True))
 
 
 def presence_read(*, user_id: int) -> str:
-    value = redis_client().get(_key(user_id))
-    return value.decode() if value else OFFLINE
+    return _status(redis_client().get(_key(user_id)))
 
 
 def presence_read_many(user_ids: Iterable[int]) -> dict[int, str]:
@@ -51,4 +54,4 @@ def presence_read_many(user_ids: Iterable[int]) -> dict[int, str]:
     if not ids:
         return {}
     values = redis_client().mget([_key(user_id) for user_id in ids])
-    return {user_id: (value.decode() if value else OFFLINE) for user_id, value in zip(ids, values, strict=True)}
+    return {user_id: _status(value) for user_id, value in zip(ids, values, strict=True)}
