@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -20,6 +21,10 @@ PATIENT = 10  # seconds to wait for a frame that must come (the machine may be b
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
     async_to_sync(scenario)()
+    # Messages are stored in threads of the scenario's loop pool (consumers.in_store_thread); the
+    # threads ended with the loop, and collecting them closes their database connections now, not
+    # when the test database is dropped at the end of the session.
+    gc.collect()
 
 
 def db(function: Callable, *args, **kwargs):
@@ -106,6 +111,9 @@ async def close_code(communicator: WebsocketCommunicator) -> int:
     while output["type"] == "websocket.send":
         output = await communicator.receive_output(timeout=PATIENT)
     assert output["type"] == "websocket.close", output
+    # As the browser would: the connection ends, so the consumer finishes before the loop closes
+    # (a consumer left waiting for frames is cancelled at teardown, which can hang the test).
+    await communicator.disconnect(code=output.get("code") or 1000, timeout=PATIENT)
     return output.get("code")
 
 
