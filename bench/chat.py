@@ -411,7 +411,6 @@ def run(*, url: str, env: dict[str, str], redis_url: str, options: Options, log_
     context = multiprocessing.get_context("spawn")
     with Server(server_env, options.workers, log_path) as server:
         result.rss_before_kb = server.rss_kb()
-        cpu_before = server.cpu_seconds()
         result.load_before = report.machine()["load"]
         results = context.Queue()
         agents_ready, visitors_ready, go, done = (context.Event() for _ in range(4))
@@ -431,6 +430,7 @@ def run(*, url: str, env: dict[str, str], redis_url: str, options: Options, log_
         say(f"  {result.connections} sockets open in {result.connect_seconds:.1f} s; server RSS "
             f"{result.rss_before_kb / 1024:.0f} → {result.rss_connected_kb / 1024:.0f} MiB; sending "
             f"{options.rate:g} msg/s for {options.seconds:g} s")
+        cpu_before = server.cpu_seconds()  # the sending window only, not the connections' setup
         go.set()
         outcome: dict[str, Any] = {}
         visitor_reports = 0
@@ -505,8 +505,9 @@ def render(result: Result, *, command: str, pg: dict[str, str]) -> str:
         f"{pg.get('server_version', '?')} (fsync {pg.get('fsync', '?')}, synchronous_commit "
         f"{pg.get('synchronous_commit', '?')}). Load average {result.load_before} before, {result.load_after} after; "
         "**the machine is shared with other sessions**, and the clients, the servers, PostgreSQL and Redis share its "
-        f"two cores. CPU used during the run: servers {result.server_cpu_seconds:.0f} s, clients "
-        f"{result.client_cpu_seconds:.0f} s (of {o.seconds:g} s × {box['nproc']} cores).",
+        f"two cores. CPU used by the two server processes from the first message to the last ack (or "
+        f"{LOST_AFTER_SECONDS:g} s after the last send): {result.server_cpu_seconds:.0f} s; clients "
+        f"{result.client_cpu_seconds:.0f} s in all.",
         "",
     ]
     if result.errors:
