@@ -20,6 +20,13 @@ Access is decided here as on the HTTP side:
 Close codes (shared with the widget, the console and the HTTP API): 4400 malformed payload, 4401
 bad or expired token / not signed in, 4403 origin not allowed / not staff, 4404 unknown or inactive
 widget / chat ended, 4413 frame too large, 4429 rate limited / too many connections from one address.
+A socket refused at connect is accepted first and then closed with its code: closed during the
+handshake it would reach the browser as a bare 1006. Limits: the visitor's messages a minute
+(counted by chat_visitor_message), HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP visitor sockets per address
+(channels_intake.chat.limits: a Redis counter with a TTL, released on disconnect; the address is
+X-Forwarded-For only from TRUSTED_PROXIES, i.e. the front door) and FRAMES_PER_MINUTE frames of any
+kind per socket. Other frames on a healthy socket: `ping` → `pong` (the widget's keep-alive; uvicorn
+pings at the protocol level as well).
 
 Size limits, chosen so a well-behaved widget is never cut off: a *frame* larger than
 max_frame_chars() (room for a body of HELPDESK_CHAT_MAX_MESSAGE_CHARS plus the envelope) closes the
