@@ -23,11 +23,13 @@ Celery workers, in a database of its own (`helpdesk_bench_email`, 100k tickets).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
 import shlex
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -298,114 +300,94 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def chat_main(args: argparse.Namespace, argv: list[str] | None) -> int:
-    """The live chat benchmark (bench/chat.py) in its own database and Redis database."""
-    command = ("bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
-    if args.only is None:
-        command = "bench/run.py --only chat"
+@dataclass
+class BenchEnvironment:
+    """Where an in-process benchmark runs: its own database and Redis database on the dev servers."""
+
+    url: str
+    redis_url: str
+    env: dict[str, str]
+
+
+@contextlib.contextmanager
+def bench_environment(*, database_name: str, redis_db: int, url_variable: str) -> Iterator[BenchEnvironment]:
+    """Start (or reuse) the embedded servers, point this process and its children at the bench's own
+    database (`url_variable` may name an external one) and Redis database, set Django up, and stop
+    what was started on the way out."""
     from helpdesk import devservers
 
     services = devservers.ensure_services(progress=say)
     try:
         redis_parts = urlsplit(services.redis_url)
-        redis_url = urlunsplit((redis_parts.scheme, redis_parts.netloc, f"/{chat.CHAT_REDIS_DB}", "", ""))
-        bench_url = os.environ.get("HELPDESK_BENCH_CHAT_DATABASE_URL") or database.with_database(
-            services.database_url, chat.CHAT_DATABASE)
-        env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
-                   DEBUG="0", PYTHONPATH=str(BASE_DIR))
+        redis_url = urlunsplit((redis_parts.scheme, redis_parts.netloc, f"/{redis_db}", "", ""))
+        bench_url = os.environ.get(url_variable) or database.with_database(services.database_url, database_name)
+        settings = {"DATABASE_URL": bench_url, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+                    "DEBUG": "0"}
+        env = dict(os.environ, **settings, PYTHONPATH=str(BASE_DIR))
+        # Both would send the bench's tasks and cache to the developer's Redis database instead.
         for name in ("CELERY_BROKER_URL", "HELPDESK_REDIS_DB"):
             env.pop(name, None)
             os.environ.pop(name, None)
-        os.environ.update(DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
-                          DEBUG="0")
+        os.environ.update(settings)
         database.ensure_database(bench_url)
         import django
 
         django.setup()
+        yield BenchEnvironment(url=bench_url, redis_url=redis_url, env=env)
+    finally:
+        services.stop()
+
+
+def publish(body: str, *, section: str, args: argparse.Namespace) -> None:
+    print("\n" + body)
+    if not args.no_results:
+        report.write_section(section, body)
+        say(f"\nWritten to {report.RESULTS.relative_to(BASE_DIR)}.")
+
+
+def run_command(args: argparse.Namespace, argv: list[str] | None, *, default: str) -> str:
+    """The command line to record: as typed for `--only`, else the part's own (when run by `make bench`)."""
+    if args.only is None:
+        return default
+    return ("bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
+
+
+def chat_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The live chat benchmark (bench/chat.py) in its own database and Redis database."""
+    command = run_command(args, argv, default="bench/run.py --only chat")
+    with bench_environment(database_name=chat.CHAT_DATABASE, redis_db=chat.CHAT_REDIS_DB,
+                           url_variable="HELPDESK_BENCH_CHAT_DATABASE_URL") as bench:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         options = chat.Options(visitors=args.chat_visitors, agents=args.chat_agents, rate=args.chat_rate,
                                seconds=args.chat_seconds)
-        result = chat.run(url=bench_url, env=env, redis_url=redis_url, options=options,
+        result = chat.run(url=bench.url, env=bench.env, redis_url=bench.redis_url, options=options,
                           log_path=LOG_DIR / "chat-uvicorn.log", say=say)
-        pg = database.server_settings(bench_url)
-    finally:
-        services.stop()
-    body = chat.render(result, command=command, pg=pg)
-    print("\n" + body)
-    if not args.no_results:
-        report.write_section(f"chat-{args.chat_visitors}", body)
-        say(f"\nWritten to {report.RESULTS.relative_to(BASE_DIR)}.")
+        pg = database.server_settings(bench.url)
+    publish(chat.render(result, command=command, pg=pg), section=f"chat-{args.chat_visitors}", args=args)
     return 0 if not result.errors else 1
 
 
 def kb_main(args: argparse.Namespace, argv: list[str] | None) -> int:
     """The knowledge-base benchmark (bench/kb.py) in its own database and Redis database."""
-    command = ("bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
-    if args.only is None:
-        command = f"bench/run.py --only kb --kb-articles {args.kb_articles}"
-    from helpdesk import devservers
-
-    services = devservers.ensure_services(progress=say)
-    try:
-        redis_parts = urlsplit(services.redis_url)
-        redis_url = urlunsplit((redis_parts.scheme, redis_parts.netloc, f"/{kb.KB_REDIS_DB}", "", ""))
-        bench_url = os.environ.get("HELPDESK_BENCH_KB_DATABASE_URL") or database.with_database(
-            services.database_url, kb.KB_DATABASE)
-        env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
-                   DEBUG="0", PYTHONPATH=str(BASE_DIR))
-        env.pop("CELERY_BROKER_URL", None)
-        os.environ.update(DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
-                          DEBUG="0")
-        os.environ.pop("CELERY_BROKER_URL", None)
-        database.ensure_database(bench_url)
-        import django
-
-        django.setup()
-        result = kb.run(url=bench_url, env=env, articles=args.kb_articles, rounds=args.kb_rounds, say=say)
-        pg = database.server_settings(bench_url)
-    finally:
-        services.stop()
-    body = kb.render(result, command=command, pg=pg)
-    print("\n" + body)
-    if not args.no_results:
-        report.write_section(f"kb-{args.kb_articles}", body)
-        say(f"\nWritten to {report.RESULTS.relative_to(BASE_DIR)}.")
+    command = run_command(args, argv, default=f"bench/run.py --only kb --kb-articles {args.kb_articles}")
+    with bench_environment(database_name=kb.KB_DATABASE, redis_db=kb.KB_REDIS_DB,
+                           url_variable="HELPDESK_BENCH_KB_DATABASE_URL") as bench:
+        result = kb.run(url=bench.url, env=bench.env, articles=args.kb_articles, rounds=args.kb_rounds, say=say)
+        pg = database.server_settings(bench.url)
+    publish(kb.render(result, command=command, pg=pg), section=f"kb-{args.kb_articles}", args=args)
     return 0
 
 
 def sla_main(args: argparse.Namespace, argv: list[str] | None) -> int:
     """The SLA scan benchmark (bench/sla.py) in its own database and Redis database."""
-    command = ("bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
-    if args.only is None:
-        command = f"bench/run.py --only sla --sla-timers {args.sla_timers} --sla-due {args.sla_due}"
-    from helpdesk import devservers
-
-    services = devservers.ensure_services(progress=say)
-    try:
-        redis_parts = urlsplit(services.redis_url)
-        redis_url = urlunsplit((redis_parts.scheme, redis_parts.netloc, f"/{sla.SLA_REDIS_DB}", "", ""))
-        bench_url = os.environ.get("HELPDESK_BENCH_SLA_DATABASE_URL") or database.with_database(
-            services.database_url, sla.SLA_DATABASE)
-        env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
-                   DEBUG="0", PYTHONPATH=str(BASE_DIR))
-        env.pop("CELERY_BROKER_URL", None)
-        os.environ.update(DATABASE_URL=bench_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="helpdesk.settings",
-                          DEBUG="0")
-        os.environ.pop("CELERY_BROKER_URL", None)
-        database.ensure_database(bench_url)
-        import django
-
-        django.setup()
+    command = run_command(args, argv, default=f"bench/run.py --only sla --sla-timers {args.sla_timers} "
+                                              f"--sla-due {args.sla_due}")
+    with bench_environment(database_name=sla.SLA_DATABASE, redis_db=sla.SLA_REDIS_DB,
+                           url_variable="HELPDESK_BENCH_SLA_DATABASE_URL") as bench:
         options = sla.Options(timers=args.sla_timers, due=args.sla_due, due_runs=args.sla_runs)
-        result = sla.run(url=bench_url, env=env, redis_url=redis_url, options=options, say=say)
-        pg = database.server_settings(bench_url)
-    finally:
-        services.stop()
-    body = sla.render(result, command=command, pg=pg)
-    print("\n" + body)
-    if not args.no_results:
-        report.write_section(f"sla-{args.sla_timers}", body)
-        say(f"\nWritten to {report.RESULTS.relative_to(BASE_DIR)}.")
+        result = sla.run(url=bench.url, env=bench.env, redis_url=bench.redis_url, options=options, say=say)
+        pg = database.server_settings(bench.url)
+    publish(sla.render(result, command=command, pg=pg), section=f"sla-{args.sla_timers}", args=args)
     return 0
 
 
