@@ -644,7 +644,7 @@ def _store_visitor_message(chat_id: int, client_id: str, body: str) -> Stored | 
 
     The chat is read whatever its state: a resend of a message stored before the chat ended is
     still acknowledged (the service finds it by client id before it looks at the state)."""
-    chat = Chat.objects.select_related("ticket").filter(pk=chat_id).first()
+    chat = Chat.objects.select_related("ticket__requester").filter(pk=chat_id).first()
     if chat is None:
         return Close(CLOSE_NOT_FOUND)
     try:
