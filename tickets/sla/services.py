@@ -560,10 +560,10 @@ def sla_recompute_tickets(*, ticket_ids: list[int], now: datetime, reason: str) 
     changed_tickets = 0
     for ticket_id in ticket_ids:
         with transaction.atomic():
-            ticket = Ticket.objects.filter(pk=ticket_id).first()
-            if ticket is None:
-                continue
-            ticket = lock_ticket(ticket)
+            try:
+                ticket = lock_ticket(Ticket(pk=ticket_id))
+            except Ticket.DoesNotExist:
+                continue  # deleted since the ids were listed
             changed = sla_timers_sync(ticket=ticket, now=now, reason=reason, force_recompute=True)
             if changed:
                 changed_tickets += 1
