@@ -285,6 +285,17 @@ HELPDESK_PHONE_SIGNATURE_TOLERANCE_SECONDS = env.int("HELPDESK_PHONE_SIGNATURE_T
 HELPDESK_PHONE_TWILIO_AUTH_TOKEN = env.str("HELPDESK_PHONE_TWILIO_AUTH_TOKEN", default="")
 HELPDESK_PHONE_TEAM = env.str("HELPDESK_PHONE_TEAM", default="")
 HELPDESK_PHONE_WEBHOOK_RATE_LIMIT = env.str("HELPDESK_PHONE_WEBHOOK_RATE_LIMIT", default="600/min")
+# Call-detail-record import (channels_intake.phone.cdr): times without an offset are the PBX's local
+# time in this zone (default TIME_ZONE; an import may name its own); a number matching the internal
+# pattern is an extension (its side of the call is ours: that decides the direction); a call between
+# two outside numbers is outbound when its dialplan context matches the outbound pattern; rows per
+# chunk (one transaction, one progress update each).
+HELPDESK_PHONE_PBX_TIMEZONE = env.str("HELPDESK_PHONE_PBX_TIMEZONE", default="")
+HELPDESK_PHONE_INTERNAL_NUMBER_PATTERN = env.str("HELPDESK_PHONE_INTERNAL_NUMBER_PATTERN", default=r"^\d{2,6}$")
+HELPDESK_PHONE_OUTBOUND_CONTEXT_PATTERN = env.str(
+    "HELPDESK_PHONE_OUTBOUND_CONTEXT_PATTERN", default=r"^(from-internal|outbound|outgoing|out-)"
+)
+HELPDESK_PHONE_CDR_CHUNK_SIZE = env.int("HELPDESK_PHONE_CDR_CHUNK_SIZE", default=2000)
 # Keys that encrypt stored credentials (mailbox passwords, OAuth secrets and tokens): any long random
 # strings, comma-separated; the first encrypts, all decrypt (to rotate, put the new one first).
 # Empty: derived from SECRET_KEY (and SECRET_KEY_FALLBACKS), so changing SECRET_KEY then means
