@@ -530,3 +530,6 @@ class OutboundCapture(models.Model):
 
 # Live chat's models live in their own module; imported here so Django registers them with this app.
 from channels_intake.chat.models import Chat, ChatOffer, ChatWidget  # noqa: E402, F401
+
+# The phone channel's models likewise (channels_intake.phone).
+from channels_intake.phone.models import AgentExtension, Call, CallEvent, CdrImport  # noqa: E402, F401
