@@ -275,12 +275,13 @@ HELPDESK_CHAT_MAX_MESSAGE_CHARS = env.int("HELPDESK_CHAT_MAX_MESSAGE_CHARS", def
 HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP = env.int("HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP", default=20)
 HELPDESK_CHAT_API_RATE_LIMIT = env.str("HELPDESK_CHAT_API_RATE_LIMIT", default="120/min")
 # Phone (channels_intake.phone): numbers without a country code are read in this region; the generic
-# webhook is signed with HMAC-SHA256 under HELPDESK_PHONE_WEBHOOK_SECRETS ("provider=secret,…"; an
-# empty secret refuses that provider), signed timestamps older than the tolerance are replays; the
-# Twilio status callback is checked with the account's auth token (empty: refused); the team that
-# gets calls nobody routed (slug, default: HELPDESK_DEFAULT_TEAM); webhook calls a minute per provider.
+# webhook is signed with HMAC-SHA256 under HELPDESK_PHONE_WEBHOOK_SECRET (comma-separated to rotate:
+# any one verifies; empty refuses every event), signed timestamps further than the tolerance from now
+# are replays; the Twilio status callback is checked with the account's auth token (empty: refused);
+# the team that gets calls nobody routed (slug, default: HELPDESK_DEFAULT_TEAM); webhook calls a
+# minute per client address.
 HELPDESK_PHONE_DEFAULT_REGION = env.str("HELPDESK_PHONE_DEFAULT_REGION", default="CN")
-HELPDESK_PHONE_WEBHOOK_SECRETS = env.dict("HELPDESK_PHONE_WEBHOOK_SECRETS", default={})
+HELPDESK_PHONE_WEBHOOK_SECRET = env.str("HELPDESK_PHONE_WEBHOOK_SECRET", default="")
 HELPDESK_PHONE_SIGNATURE_TOLERANCE_SECONDS = env.int("HELPDESK_PHONE_SIGNATURE_TOLERANCE_SECONDS", default=300)
 HELPDESK_PHONE_TWILIO_AUTH_TOKEN = env.str("HELPDESK_PHONE_TWILIO_AUTH_TOKEN", default="")
 HELPDESK_PHONE_TEAM = env.str("HELPDESK_PHONE_TEAM", default="")
