@@ -7,7 +7,9 @@ available the chat stays queued and is offered when an agent comes online or fre
 by the expiry sweep, every few seconds, which also catches any such moment that was missed).
 
 Row locks with SKIP LOCKED: two processes routing at once never offer one chat twice (and the
-partial unique index on pending offers would refuse it anyway).
+partial unique index on pending offers would refuse it anyway). An advisory lock per agent, taken
+before an offer to them, with their load counted again under it: two processes routing two chats at
+once never give one agent more chats than their capacity.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -42,6 +44,8 @@ DEFAULT_CHAT_CAPACITY = AgentProfile._meta.get_field("chat_capacity").default
 DEFAULT_WAIT_SECONDS = 60
 # Waiting visitors told their new place when the queue moves (the rest learn it when they get there).
 POSITION_UPDATES = 50
+# The first key of the agents' routing advisory locks (the second is the user id): "chat" in ASCII.
+AGENT_LOCK_NAMESPACE = 0x63686174
 
 
 class ChatUnavailable(ValidationError):
@@ -177,10 +181,13 @@ def chat_offer_next(*, chat: Chat, now: datetime | None = None, to_agent: User |
         for agent_id, _state, last in history:
             offered_before[agent_id] = max(last, offered_before.get(agent_id, last))
         fresh = [agent for agent in candidates if agent.user_id not in offered_before]
-        if fresh:
-            chosen = fresh[0]
-        else:
-            chosen = min(candidates, key=lambda agent: (offered_before[agent.user_id], agent.load, agent.user_id))
+        again = sorted(
+            (agent for agent in candidates if agent.user_id in offered_before),
+            key=lambda agent: (offered_before[agent.user_id], agent.load, agent.user_id),
+        )
+        chosen = _claim_seat([*fresh, *again])
+        if chosen is None:
+            return None
         offer = ChatOffer.objects.create(
             chat=locked, agent_id=chosen.user_id, offered_at=now, expires_at=now + timedelta(seconds=offer_seconds()),
         )
@@ -190,6 +197,37 @@ def chat_offer_next(*, chat: Chat, now: datetime | None = None, to_agent: User |
         events.state_after_commit(chat=locked)
     chat.state = locked.state
     return offer
+
+
+def _claim_seat(candidates: list[AgentLoad]) -> AgentLoad | None:
+    """The first candidate who still has room once nobody else can give them a chat meanwhile.
+
+    The chat's row lock does not stop two processes routing two *different* chats from counting
+    the same agent's load at once and both offering to them, past their capacity. So the agent is
+    locked (a transaction-level advisory lock per agent) and their load counted again under the lock:
+    a concurrent offer to them has then committed and counts. Only the first candidate is waited
+    for; the others are tried without waiting (one being routed to elsewhere is skipped this
+    round), so two routings never wait for each other in a cycle.
+    """
+    for index, agent in enumerate(candidates):
+        if not _lock_agent(agent.user_id, wait=index == 0):
+            continue
+        load = (
+            Chat.objects.filter(agent_id=agent.user_id, state=ChatState.ACTIVE).count()
+            + ChatOffer.objects.filter(agent_id=agent.user_id, state=ChatOfferState.PENDING).count()
+        )
+        if load < agent.capacity:
+            return agent
+    return None
+
+
+def _lock_agent(user_id: int, *, wait: bool) -> bool:
+    """Take the agent's routing lock until the transaction ends; False if `wait` is off and it is held."""
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [AGENT_LOCK_NAMESPACE, user_id])
+        row = cursor.fetchone()
+    return wait or bool(row and row[0])
 
 
 def chats_route_team(*, team_id: int | None, now: datetime | None = None) -> int:

@@ -312,3 +312,78 @@ def test_beat_runs_the_offer_expiry_every_five_seconds(widget, team, celery_eage
     ChatOffer.objects.filter(chat=chat).update(expires_at=timezone.now() - timedelta(seconds=1))
 
     assert tasks.chat_offers_expire.delay().get() == 1
+
+
+def _route_in_thread(chat: Chat, results: dict, *, hold: threading.Event | None = None,
+                     routed: threading.Event | None = None) -> threading.Thread:
+    """Route `chat` on a connection of its own (another process would); with `hold`, keep the
+    transaction open after routing until it is set."""
+
+    def work():
+        try:
+            with transaction.atomic():
+                results[chat.pk] = routing.chat_offer_next(chat=chat)
+                if routed is not None:
+                    routed.set()
+                if hold is not None:
+                    hold.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_chats_routed_at_once_never_exceed_an_agents_capacity():
+    team = make_team(name="Support", slug="support")
+    widget = make_widget(team)
+    first_chat, second_chat = start_chat(widget), start_chat(widget)  # nobody online: both queued
+    agent = go_online(make_agent(team), capacity=1)
+    results: dict = {}
+    routed, release = threading.Event(), threading.Event()
+
+    # One process has offered the first chat to the agent and not committed yet...
+    first = _route_in_thread(first_chat, results, hold=release, routed=routed)
+    assert routed.wait(10)
+    # ...when another routes the second chat: it must wait for the first and then see the agent full.
+    second = _route_in_thread(second_chat, results)
+    second.join(1.0)
+    still_waiting = second.is_alive()
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    assert still_waiting
+    assert results[first_chat.pk].agent_id == agent.pk
+    assert results[second_chat.pk] is None
+    assert ChatOffer.objects.filter(agent=agent, state="pending").count() == 1
+    assert Chat.objects.get(pk=second_chat.pk).state == ChatState.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chats_routed_at_the_same_instant_go_to_different_agents_with_room():
+    team = make_team(name="Support", slug="support")
+    widget = make_widget(team)
+    chats = [start_chat(widget) for _ in range(2)]
+    agents = [go_online(make_agent(team), capacity=1) for _ in range(2)]
+    results: dict = {}
+    start = threading.Barrier(2)
+
+    def work(chat):
+        try:
+            start.wait(10)
+            results[chat.pk] = routing.chat_offer_next(chat=chat)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(chat,)) for chat in chats]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    offered_to = sorted(offer.agent_id for offer in ChatOffer.objects.filter(state="pending"))
+    assert offered_to == sorted(agent.pk for agent in agents)
+    assert all(results[chat.pk] is not None for chat in chats)
