@@ -23,10 +23,13 @@ widget / chat ended, 4413 frame too large, 4429 rate limited / too many connecti
 A socket refused at connect is accepted first and then closed with its code: closed during the
 handshake it would reach the browser as a bare 1006. Limits: the visitor's messages a minute
 (counted by chat_visitor_message), HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP visitor sockets per address
-(channels_intake.chat.limits: a Redis counter with a TTL, released on disconnect; the address is
-X-Forwarded-For only from TRUSTED_PROXIES, i.e. the front door) and FRAMES_PER_MINUTE frames of any
+(channels_intake.chat.limits: one entry per socket in a Redis sorted set, pushed on by the
+widget's pings and dropped on disconnect, so a socket of a killed process stops counting after
+HELPDESK_CHAT_CONNECTION_TTL_SECONDS; the address is X-Forwarded-For only from TRUSTED_PROXIES,
+i.e. the front door) and FRAMES_PER_MINUTE frames of any
 kind per socket. Other frames on a healthy socket: `ping` → `pong` (the widget's keep-alive; uvicorn
-pings at the protocol level as well).
+pings at the protocol level as well). A visitor socket opens with a `state` frame (state, queue
+position and estimated wait, agent name, `last_message_id`), then the replay if `after` was given.
 
 Size limits, chosen so a well-behaved widget is never cut off: a *frame* larger than
 max_frame_chars() (room for a body of HELPDESK_CHAT_MAX_MESSAGE_CHARS plus the envelope) closes the
@@ -57,10 +60,12 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 
-from channels_intake.chat import events, limits, services, tokens
+from channels_intake.chat import events, limits, presence, services, tokens
+from channels_intake.chat.lines import LineOutcome, VisitorLine, line_writer
 from channels_intake.chat.models import Chat, ChatState
 from helpdesk import permissions, realtime
 from tickets.models import Message, Ticket, User, Visibility
+from tickets.services.ticket_messages import AppendedLine
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +100,9 @@ ACCESS_FRESH_SECONDS = 2.0
 MAX_JOINED_CHATS = 30
 # A resume sends at most this many messages (a chat's transcript is far shorter).
 MAX_REPLAYED_MESSAGES = 2000
+# A visitor socket's pings refresh its connection count and the visitor's presence at most this
+# often (the widget pings every 25 s; the connection TTL is longer than both).
+KEEP_ALIVE_SECONDS = 10.0
 
 EVENT_TYPES = {
     "chat.message": "message",
@@ -305,10 +313,12 @@ class VisitorChatConsumer(ChatSocket):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         address = client_address(self.scope)
-        if not await sync_to_async(limits.connection_acquire, thread_sensitive=False)(ip=address):
+        if not await sync_to_async(limits.connection_acquire, thread_sensitive=False)(
+                ip=address, connection_id=self.channel_name):
             await self.refuse(CLOSE_RATE_LIMITED)
             return
         self.address = address
+        self.kept_alive_at = time.monotonic()
         self.chat_id = chat.pk
         self.visitor_key = str(chat.visitor_id)
         self.visitor_name = chat.visitor_name
@@ -316,6 +326,10 @@ class VisitorChatConsumer(ChatSocket):
         # it waits in this channel and is sent after the replay (once; SentIds drops the copy).
         await self.join_group(realtime.chat_group(chat.pk))
         await self.accept()
+        # The chat as it is now, first: a widget reconnecting after a refresh or a drop renders its
+        # state at once instead of waiting for the next change (read after joining, so any later
+        # change arrives after this and wins).
+        await self.send_json(await database_sync_to_async(_visitor_connect_state)(chat.pk))
         after = (query.get("after") or [""])[0]
         if after.isdigit():
             await self._replay(int(after))
@@ -323,8 +337,19 @@ class VisitorChatConsumer(ChatSocket):
     async def disconnect(self, code: int) -> None:
         await self.leave_groups()
         if getattr(self, "address", None) is not None:
-            await sync_to_async(limits.connection_release, thread_sensitive=False)(ip=self.address)
+            await sync_to_async(_visitor_left, thread_sensitive=False)(self.address, self.channel_name, self.chat_id)
             self.address = None
+
+    async def _keep_alive(self) -> None:
+        """The widget's ping: this socket still counts against its address's connection limit and
+        the visitor is still here (the idle sweep leaves the chat alone). At most every
+        KEEP_ALIVE_SECONDS, whatever the client pings."""
+        now = time.monotonic()
+        interval = min(KEEP_ALIVE_SECONDS, limits.connection_ttl_seconds() / 3)
+        if self.address is None or now - self.kept_alive_at < interval:
+            return
+        self.kept_alive_at = now
+        await sync_to_async(_visitor_kept_alive, thread_sensitive=False)(self.address, self.channel_name, self.chat_id)
 
     # ------------------------------------------------------------------ from the widget
 
@@ -343,6 +368,7 @@ class VisitorChatConsumer(ChatSocket):
                 return
             await self._replay(after)
         elif kind == "ping":
+            await self._keep_alive()
             await self.send_json({"type": "pong"})
         else:
             await self.close(code=CLOSE_MALFORMED)
@@ -356,8 +382,10 @@ class VisitorChatConsumer(ChatSocket):
             await self.send_json({"type": "error", "code": "too_long", "client_id": client_id,
                                   "max_chars": max_message_chars()})
             return
-        # The service also counts the visitor's rate (a resend of a stored message does not count).
-        outcome = await in_store_thread(_store_visitor_message)(self.chat_id, client_id, body)
+        # Stored with the other sockets' lines of the moment (lines.py); the service also counts the
+        # visitor's rate (a resend of a stored message does not count).
+        outcome = _visitor_line_outcome(await line_writer().store(
+            VisitorLine(chat_id=self.chat_id, client_id=client_id, body=body)))
         if isinstance(outcome, Stored):
             # The service has returned: its transaction committed, the message is in PostgreSQL.
             await self.send_json({"type": "ack", "client_id": client_id, "id": outcome.id})
@@ -638,26 +666,51 @@ class Refusal:
         return cls(code=str(code), detail="; ".join(getattr(error, "messages", [str(error)])))
 
 
-def _store_visitor_message(chat_id: int, client_id: str, body: str) -> Stored | Close | Refusal:
-    """The stored message's id; a close code if the chat ended (or is gone) or the visitor is over
-    the rate limit; otherwise why the service refused it.
+def _visitor_connect_state(chat_id: int) -> dict[str, Any]:
+    """The `state` frame a visitor socket opens with: the chat's state, its place in the queue and
+    the estimated wait while it waits, the agent's name once one has it, and the id of its last
+    public message (the widget resumes after the last one it shows)."""
+    chat = Chat.objects.select_related("ticket", "agent").get(pk=chat_id)
+    position, wait = services.chat_queue_position(chat=chat)
+    with contextlib.suppress(Exception):
+        presence.visitor_seen(chat_id=chat_id)
+    last_message_id = (
+        Message.objects.filter(ticket_id=chat.ticket_id, visibility=Visibility.PUBLIC)
+        .order_by("-pk").values_list("pk", flat=True).first()
+    )
+    return {
+        **events.state_payload(chat=chat, position=position or None, estimated_wait=wait if position else None),
+        "type": "state",
+        "last_message_id": last_message_id or 0,
+    }
 
-    The chat is read whatever its state: a resend of a message stored before the chat ended is
-    still acknowledged (the service finds it by client id before it looks at the state)."""
-    chat = Chat.objects.select_related("ticket__requester").filter(pk=chat_id).first()
-    if chat is None:
+
+def _visitor_kept_alive(address: str, connection_id: str, chat_id: int) -> None:
+    limits.connection_refresh(ip=address, connection_id=connection_id)
+    with contextlib.suppress(Exception):
+        presence.visitor_seen(chat_id=chat_id)
+
+
+def _visitor_left(address: str, connection_id: str, chat_id: int) -> None:
+    limits.connection_release(ip=address, connection_id=connection_id)
+    # The idle time counts from when they left, not from their last ping.
+    with contextlib.suppress(Exception):
+        presence.visitor_seen(chat_id=chat_id)
+
+
+def _visitor_line_outcome(outcome: LineOutcome) -> Stored | Close | Refusal:
+    """The stored line's id; a close code if the chat ended (or is gone) or the visitor is over the
+    rate limit; otherwise why the service refused it. A resend of a line stored before the chat
+    ended is still acknowledged (the service finds it by client id before it looks at the state)."""
+    if isinstance(outcome, AppendedLine):
+        return Stored(outcome.message_id)
+    if isinstance(outcome, services.ChatEnded):
         return Close(CLOSE_NOT_FOUND)
-    try:
-        message, _created = services.chat_visitor_message(chat=chat, client_id=client_id, body=body)
-    except services.ChatEnded:
-        return Close(CLOSE_NOT_FOUND)
-    except services.ChatRateLimited:
+    if isinstance(outcome, services.ChatRateLimited):
         return Close(CLOSE_RATE_LIMITED)
-    except services.ChatMessageTooLong as error:
-        return Refusal(code="too_long", detail="; ".join(error.messages))
-    except (ValidationError, PermissionDenied) as error:
-        return Refusal.of(error)
-    return Stored(message.pk)
+    if isinstance(outcome, services.ChatMessageTooLong):
+        return Refusal(code="too_long", detail="; ".join(outcome.messages))
+    return Refusal.of(outcome)
 
 
 def _store_agent_message(

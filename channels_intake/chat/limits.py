@@ -1,7 +1,8 @@
 """Abuse limits of the chat widget: message rate per visitor, message size, connections per address.
 
-Counters in Redis (fixed one-minute windows for the rate, a counter with a safety TTL for
-connections). Limits are settings read when used. Redis trouble lets the visitor through (logged):
+Counters in Redis: fixed one-minute windows for the rate; for connections, a sorted set per
+address of connection ids scored with their expiry, pushed on by each socket's frames, so a socket
+that vanished without disconnecting stops counting after HELPDESK_CHAT_CONNECTION_TTL_SECONDS. Limits are settings read when used. Redis trouble lets the visitor through (logged):
 a chat must not go down with its rate limiter.
 """
 
@@ -16,8 +17,10 @@ from helpdesk.heartbeat import redis_client
 
 logger = logging.getLogger(__name__)
 KEY_PREFIX = "helpdesk:chat:limit"
-# A socket that died without disconnecting (a killed process) stops counting after this long.
-CONNECTION_COUNTER_TTL_SECONDS = 3600
+# A visitor socket counts against its address this long after it connected or last sent a frame
+# (the widget pings every 25 s); one that vanished without disconnecting (a killed process) stops
+# counting then.
+DEFAULT_CONNECTION_TTL_SECONDS = 90
 
 
 def messages_per_minute() -> int:
@@ -51,28 +54,64 @@ def visitor_message_allowed(*, visitor_key: str) -> bool:
     return int(count) <= messages_per_minute()
 
 
-def connection_acquire(*, ip: str) -> bool:
-    """Count one more visitor connection from `ip`; False (and not counted) past the limit."""
-    key = f"{KEY_PREFIX}:connections:{ip}"
+def connection_ttl_seconds() -> int:
+    return int(getattr(settings, "HELPDESK_CHAT_CONNECTION_TTL_SECONDS", DEFAULT_CONNECTION_TTL_SECONDS))
+
+
+def _connections_key(ip: str) -> str:
+    return f"{KEY_PREFIX}:connection-set:{ip}"
+
+
+def connection_acquire(*, ip: str, connection_id: str, now: float | None = None) -> bool:
+    """Count the connection `connection_id` from `ip`; False (and not counted) past the limit.
+
+    Each connection is a member of the address's sorted set, scored with the time it stops
+    counting unless `connection_refresh` pushes that on (the socket's keep-alive does): a socket
+    whose process was killed before it could release itself stops counting after the TTL, so the
+    count cannot creep up until an address is locked out.
+    """
+    key = _connections_key(ip)
+    now = time.time() if now is None else now
+    ttl = connection_ttl_seconds()
     try:
         client = redis_client()
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, CONNECTION_COUNTER_TTL_SECONDS)
-        count, _ = pipe.execute()
+        pipe = client.pipeline(transaction=True)
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zadd(key, {connection_id: now + ttl})
+        pipe.zcard(key)
+        pipe.expire(key, ttl)
+        count = pipe.execute()[2]
         if int(count) > max_connections_per_ip():
-            client.decr(key)
+            client.zrem(key, connection_id)
             return False
     except Exception:
         logger.exception("chat connection count failed")
     return True
 
 
-def connection_release(*, ip: str) -> None:
-    key = f"{KEY_PREFIX}:connections:{ip}"
+def connection_refresh(*, ip: str, connection_id: str, now: float | None = None) -> None:
+    """The connection is still there (a keep-alive): it counts for another TTL. Re-adds it after a
+    Redis restart, so the count is right again within one keep-alive."""
+    key = _connections_key(ip)
+    now = time.time() if now is None else now
+    ttl = connection_ttl_seconds()
     try:
-        client = redis_client()
-        if int(client.decr(key)) <= 0:
-            client.delete(key)
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.zadd(key, {connection_id: now + ttl})
+        pipe.expire(key, ttl)
+        pipe.execute()
+    except Exception:
+        logger.exception("chat connection refresh failed")
+
+
+def connection_release(*, ip: str, connection_id: str) -> None:
+    try:
+        redis_client().zrem(_connections_key(ip), connection_id)
     except Exception:
         logger.exception("chat connection release failed")
+
+
+def connection_count(*, ip: str, now: float | None = None) -> int:
+    """The connections from `ip` that count now (those not expired)."""
+    now = time.time() if now is None else now
+    return int(redis_client().zcount(_connections_key(ip), f"({now}", "+inf"))

@@ -63,9 +63,13 @@ def visitor_socket(token: str, *, origin: str | None = SHOP, after: int | None =
 
 
 async def open_visitor(token: str, **kwargs) -> WebsocketCommunicator:
+    """A connected visitor socket, past the `state` frame every visitor socket opens with."""
     communicator = visitor_socket(token, **kwargs)
     connected, code = await communicator.connect(timeout=PATIENT)
     assert connected, f"visitor socket refused with {code}"
+    opening = await communicator.receive_json_from(timeout=PATIENT)
+    assert opening["type"] == "state", opening
+    communicator.opening_state = opening
     return communicator
 
 

@@ -11,11 +11,32 @@ from helpdesk.heartbeat import redis_client
 def test_connections_per_address_are_capped_and_released(settings):
     settings.HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP = 2
 
-    assert [limits.connection_acquire(ip="203.0.113.9") for _ in range(3)] == [True, True, False]
-    assert limits.connection_acquire(ip="198.51.100.1")  # another address is not affected
-    limits.connection_release(ip="203.0.113.9")
-    assert limits.connection_acquire(ip="203.0.113.9")
-    assert not limits.connection_acquire(ip="203.0.113.9")
+    assert [limits.connection_acquire(ip="203.0.113.9", connection_id=f"c{n}") for n in range(3)] == [
+        True, True, False]
+    assert limits.connection_acquire(ip="198.51.100.1", connection_id="x")  # another address is not affected
+    limits.connection_release(ip="203.0.113.9", connection_id="c0")
+    assert limits.connection_acquire(ip="203.0.113.9", connection_id="c3")
+    assert not limits.connection_acquire(ip="203.0.113.9", connection_id="c4")
+    assert limits.connection_count(ip="203.0.113.9") == 2
+
+
+def test_a_connection_that_vanished_without_disconnecting_stops_counting_after_the_ttl(settings):
+    """A killed process never releases its sockets: they must not lock the address out for good."""
+    settings.HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP = 2
+    settings.HELPDESK_CHAT_CONNECTION_TTL_SECONDS = 90
+    start = 1_000_000.0
+    assert limits.connection_acquire(ip="203.0.113.9", connection_id="killed-1", now=start)
+    assert limits.connection_acquire(ip="203.0.113.9", connection_id="alive", now=start)
+    assert not limits.connection_acquire(ip="203.0.113.9", connection_id="new", now=start + 60)
+
+    # "alive" keeps pinging; "killed-1" never says anything again.
+    limits.connection_refresh(ip="203.0.113.9", connection_id="alive", now=start + 60)
+
+    assert limits.connection_count(ip="203.0.113.9", now=start + 91) == 1
+    assert limits.connection_acquire(ip="203.0.113.9", connection_id="new", now=start + 91)
+    # The live one still counts: the address is full again.
+    assert not limits.connection_acquire(ip="203.0.113.9", connection_id="third", now=start + 92)
+    assert 0 < redis_client().ttl(limits._connections_key("203.0.113.9")) <= 90
 
 
 def test_message_rate_is_per_visitor(settings):
