@@ -24,6 +24,11 @@ app.conf.beat_schedule = {
     "chat-offers-expire": {
         "task": "channels_intake.chat.tasks.chat_offers_expire", "schedule": 5.0, "options": {"expires": 5.0},
     },
+    # Chats whose visitor has gone (HELPDESK_CHAT_IDLE_END_MINUTES) or that nobody accepted in time
+    # (HELPDESK_CHAT_QUEUE_MAX_WAIT_MINUTES) end; a minute's precision is plenty for either.
+    "chats-end-idle": {
+        "task": "channels_intake.chat.tasks.chats_end_idle", "schedule": 60.0, "options": {"expires": 60.0},
+    },
 }
 
 
@@ -49,3 +54,4 @@ def _schedule_mailbox_polls(sender: Celery, **kwargs: object) -> None:
 app.autodiscover_tasks()
 app.autodiscover_tasks(["helpdesk"])
 app.autodiscover_tasks(["channels_intake.chat"])
+app.autodiscover_tasks(["channels_intake.phone"])
