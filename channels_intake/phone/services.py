@@ -39,7 +39,7 @@ from channels_intake.services import ingest
 from helpdesk import permissions, realtime
 from tickets.models import Channel, Customer, Message, Team, Ticket, User
 from tickets.sanitize import text_to_html
-from tickets.services import ticket_add_note, ticket_assign, ticket_merge
+from tickets.services import ticket_add_note, ticket_merge, ticket_update
 from tickets.services.customers import customer_create
 from tickets.services.ticket_create import default_team
 
@@ -284,9 +284,22 @@ def _complete(call: Call, *, caller_name: str = "") -> None:
     _link(call, message)
     if call.state == CallState.ENDED and call.agent_id is not None and call.agent is not None:
         ticket = message.ticket
-        if ticket.assignee_id is None and permissions.can_assign_to(call.agent, ticket, call.agent):
-            # The agent who took the call has the conversation; they may pass it on.
-            ticket_assign(ticket=ticket, assignee=call.agent, actor=call.agent, via="phone")
+        if ticket.assignee_id is None and permissions.can_hold(ticket, call.agent):
+            # The agent who took the call has the conversation (the system assigns; they may pass it on).
+            ticket_update(ticket=ticket, actor=None, assignee=call.agent, via="phone")
+
+
+def _became_callback(call: Call) -> None:
+    """A call put on a ticket as answered turned out missed or a voicemail (Twilio reports a call
+    answered by the voicemail box as completed, the recording after): the ticket becomes the
+    callback ticket it would have been had the events come the other way round."""
+    if call.ticket_id is None or call.message_id is None:
+        return
+    message = Message.objects.select_related("ticket").get(pk=call.message_id)
+    if message.ticket_id != call.ticket_id or message.ticket.messages.count() != 1:
+        # The agent has it on a ticket of theirs already; its entry shows the voicemail.
+        return
+    ticket_update(ticket=message.ticket, actor=None, add_tags=[CALLBACK_TAG], subject=_subject(call), via="phone")
 
 
 # --- webhook events -------------------------------------------------------------------------------
@@ -388,7 +401,8 @@ def call_event_record(
             call=call, provider=provider, provider_call_id=call_id, event=event, occurred_at=occurred_at,
             payload=payload or {},
         )
-        was_final = call.state in FINAL_CALL_STATES
+        previous_state = call.state
+        was_final = previous_state in FINAL_CALL_STATES
         changed = _fill(
             call, from_raw=(from_number or "")[:64], to_raw=(to_number or "")[:64], from_number=from_e164,
             to_number=to_e164, agent=agent, team=team, recording_url=recording_url[:1000], transcript=transcript,
@@ -428,6 +442,8 @@ def call_event_record(
                 completed = True
             elif changed:
                 _refresh_entry(call)
+                if previous_state == CallState.ENDED and call.state in (CallState.MISSED, CallState.VOICEMAIL):
+                    _became_callback(call)
         elif event == CallState.RINGING:
             realtime.broadcast_after_commit(screen_pop_groups(call), screen_pop_event(call))
     return CallEventOutcome(call=call, event=event, is_duplicate=False, completed=completed)
