@@ -10,22 +10,25 @@ Routing (offers, accept, decline, expiry) is in channels_intake.chat.routing.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels_intake.base import InboundMessage
 from channels_intake.chat import events, limits, presence, routing
 from channels_intake.chat.models import (
+    OPEN_CHAT_STATES,
     WAITING_CHAT_STATES,
     Chat,
     ChatEndReason,
@@ -39,6 +42,7 @@ from helpdesk import permissions
 from tickets.models import (
     STAFF_ROLES,
     ActorKind,
+    AuthorKind,
     Channel,
     Customer,
     Event,
@@ -61,7 +65,10 @@ chat_offers_expire = routing.chat_offers_expire
 ChatUnavailable = routing.ChatUnavailable
 chat_queue_position = routing.chat_queue_position
 
+logger = logging.getLogger(__name__)
 OFFLINE_TAG = "chat-offline"
+# A queued chat nobody accepted within this long ends (chats_end_unanswered).
+DEFAULT_QUEUE_MAX_WAIT_MINUTES = 20
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SUBJECT_CHARS = 80
 
@@ -89,11 +96,13 @@ def _language(language: str) -> str:
     return "en" if language.startswith("en") or not language else settings.LANGUAGE_CODE
 
 
-def _chat_event(*, chat: Chat, kind: str, actor: User | None, to_value: dict[str, Any]) -> Event:
+def _chat_event(
+    *, chat: Chat, kind: str, actor: User | None, to_value: dict[str, Any], actor_kind: str | None = None
+) -> Event:
     """An audit entry on the chat's ticket for what the ticket's own fields do not show (end, transfer, rating)."""
     return Event.objects.create(
         ticket_id=chat.ticket_id, kind=kind, actor_user=actor, via="chat", to_value=to_value,
-        actor_kind=ActorKind.AGENT if actor is not None else ActorKind.CUSTOMER,
+        actor_kind=actor_kind or (ActorKind.AGENT if actor is not None else ActorKind.CUSTOMER),
     )
 
 
@@ -435,7 +444,10 @@ def _end(locked: Chat, *, actor: User | None, reason: str, solve: bool, now: dat
     locked.ended_at = now
     locked.end_reason = reason
     locked.save(update_fields=["state", "ended_at", "end_reason"])
-    _chat_event(chat=locked, kind="chat_ended", actor=actor, to_value={"reason": reason, "solved": solve})
+    # Timeouts are the sweeps' doing, not the visitor's.
+    by_system = actor is None and reason in (ChatEndReason.TIMEOUT, ChatEndReason.OFFLINE)
+    _chat_event(chat=locked, kind="chat_ended", actor=actor, to_value={"reason": reason, "solved": solve},
+                actor_kind=ActorKind.SYSTEM if by_system else None)
     if solve and locked.ticket.status not in (Status.SOLVED, Status.CLOSED):
         locked.ticket = ticket_update(
             ticket=locked.ticket, actor=actor, status=Status.SOLVED, via="chat",
@@ -463,6 +475,66 @@ def chat_end(*, chat: Chat, actor: User | None = None, reason: str, solve: bool)
             return locked
         _end(locked, actor=actor, reason=reason, solve=solve, now=timezone.now())
     return locked
+
+
+def queue_max_wait_minutes() -> float:
+    return float(getattr(settings, "HELPDESK_CHAT_QUEUE_MAX_WAIT_MINUTES", DEFAULT_QUEUE_MAX_WAIT_MINUTES))
+
+
+def chats_end_idle(*, now: datetime | None = None, batch_size: int = 200) -> int:
+    """End the open chats whose visitor has gone quiet: no message from them and no widget of theirs
+    connected for HELPDESK_CHAT_IDLE_END_MINUTES (0 turns this off). Reason `timeout`; the ticket
+    stays open, so the team can still answer by email. Returns how many ended.
+
+    "Connected" is the visitor's presence in Redis (channels_intake.chat.presence.visitor_seen,
+    kept by the widget's pings): an open tab keeps its chat. If Redis cannot be read nothing is
+    ended, since a chat must not end because we could not tell whether its visitor is there.
+    """
+    minutes = presence.idle_end_minutes()
+    if minutes <= 0:
+        return 0
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=minutes)
+    spoke_lately = Message.objects.filter(
+        ticket_id=OuterRef("ticket_id"), author_kind=AuthorKind.CUSTOMER, created_at__gte=cutoff
+    )
+    candidates = list(
+        Chat.objects.filter(state__in=OPEN_CHAT_STATES, created_at__lt=cutoff)
+        .exclude(Exists(spoke_lately)).order_by("pk").values_list("pk", flat=True)[:batch_size]
+    )
+    try:
+        present = presence.visitors_seen_lately(candidates)
+    except Exception:
+        logger.exception("chat idle sweep: visitor presence unreadable, nothing ended")
+        return 0
+    ended = 0
+    for chat_id in candidates:
+        if chat_id in present:
+            continue
+        chat = Chat.objects.filter(pk=chat_id).first()
+        if chat is not None and chat.state != ChatState.ENDED:
+            chat_end(chat=chat, actor=None, reason=ChatEndReason.TIMEOUT, solve=False)
+            ended += 1
+    return ended
+
+
+def chats_end_unanswered(*, now: datetime | None = None, batch_size: int = 200) -> int:
+    """End the chats that waited in the queue longer than HELPDESK_CHAT_QUEUE_MAX_WAIT_MINUTES (0
+    turns this off) without any agent accepting them: reason `offline` ("No agent available"), as
+    if nobody had been online. The ticket stays open with the question on it, so the team answers
+    by email (or the visitor leaves an address with the transcript form); the widget says so.
+    A visitor is not kept waiting for a seat that is not coming. Returns how many ended."""
+    minutes = queue_max_wait_minutes()
+    if minutes <= 0:
+        return 0
+    now = now or timezone.now()
+    waited_too_long = list(
+        Chat.objects.filter(state__in=WAITING_CHAT_STATES, queued_at__lt=now - timedelta(minutes=minutes))
+        .order_by("queued_at", "pk")[:batch_size]
+    )
+    for chat in waited_too_long:
+        chat_end(chat=chat, actor=None, reason=ChatEndReason.OFFLINE, solve=False)
+    return len(waited_too_long)
 
 
 def chat_rate(*, chat: Chat, rating: int, comment: str = "") -> Chat:

@@ -1,4 +1,4 @@
-"""Celery entry points of live chat: the offer-expiry sweep (beat) and the transcript mail."""
+"""Celery entry points of live chat: the offer-expiry and idle sweeps (beat) and the transcript mail."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ def chat_offers_expire() -> int:
     from channels_intake.chat.routing import chat_offers_expire as expire
 
     return expire()
+
+
+@shared_task(name="channels_intake.chat.tasks.chats_end_idle", ignore_result=True)
+def chats_end_idle() -> int:
+    """Chats whose visitor has gone quiet end (timeout); chats left unanswered in the queue too long end."""
+    from channels_intake.chat import services
+
+    return services.chats_end_idle() + services.chats_end_unanswered()
 
 
 @shared_task(
