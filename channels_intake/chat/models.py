@@ -38,12 +38,20 @@ class ChatWidget(models.Model):
     key = models.CharField(_("key"), max_length=64, unique=True, default=new_widget_key)
     name = models.CharField(_("name"), max_length=100)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="chat_widgets", verbose_name=_("team"))
+    # A page may send its chats to one of these instead (the script tag's data-team="<slug>"), e.g. a
+    # shop's billing page to Billing; any other team it names is refused.
+    other_teams = models.ManyToManyField(
+        Team, blank=True, related_name="+", verbose_name=_("other teams"),
+        help_text=_("Teams a page may send this widget's chats to with data-team, besides its own team."),
+    )
     # Origins like "https://shop.example" (scheme, host and port, no path); our own site is always allowed.
     allowed_origins = ArrayField(
         models.CharField(max_length=255), default=list, blank=True, verbose_name=_("allowed origins")
     )
     # {"name": {"shown": bool, "required": bool}, "email": {...}, "question": {...},
-    #  "custom": [{"key": "order", "label": "Order number", "required": false}]}
+    #  "custom": [{"key": "order", "label": "Order number", "required": false, "max_length": 200}]}
+    # A custom key that is a ticket custom field's key fills that field on the chat's ticket; the
+    # others are kept on the chat (Chat.prechat_values) and shown to the agent.
     prechat_fields = models.JSONField(_("pre-chat fields"), default=default_prechat_fields, blank=True)
     # {"en": "Hi! How can we help?", "zh-hans": "...", "zh-hant": "..."}
     greeting = models.JSONField(_("greeting"), default=dict, blank=True)
@@ -96,6 +104,8 @@ class Chat(models.Model):
     visitor_email = models.EmailField(_("visitor email"), max_length=254, blank=True)
     language = models.CharField(_("language"), max_length=10, blank=True)
     origin = models.CharField(_("origin"), max_length=255, blank=True)
+    # The pre-chat form's custom answers that are not ticket custom fields: {key: text}.
+    prechat_values = models.JSONField(_("pre-chat answers"), default=dict, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=ChatState.choices, default=ChatState.QUEUED)
     agent = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="chats", verbose_name=_("agent")
