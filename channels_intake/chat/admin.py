@@ -47,8 +47,8 @@ class ChatWidgetForm(forms.ModelForm):
 
     class Meta:
         model = ChatWidget
-        fields = ["name", "key", "team", "is_active", "allowed_origins", "deflection_enabled", "business_hours",
-                  "prechat_fields", "greeting"]
+        fields = ["name", "key", "team", "other_teams", "is_active", "allowed_origins", "deflection_enabled",
+                  "business_hours", "prechat_fields", "greeting"]
 
 
 @admin.register(ChatWidget)
@@ -57,6 +57,7 @@ class ChatWidgetAdmin(admin.ModelAdmin):
     list_display = ["name", "key", "team", "is_active", "deflection_enabled"]
     list_filter = ["is_active", "team"]
     search_fields = ["name", "key"]
+    filter_horizontal = ["other_teams"]
 
 
 class ChatOfferInline(admin.TabularInline):

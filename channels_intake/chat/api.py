@@ -191,6 +191,10 @@ class StartSerializer(serializers.Serializer):
     language = serializers.CharField(max_length=35, required=False, allow_blank=True, default="")
     deflect = serializers.BooleanField(required=False, default=True)
     visitor_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    # The script tag's data-team: the widget's team or one of its other teams, else refused (400).
+    team = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    # The custom pre-chat answers, by the keys of the widget's `custom` rules.
+    fields = serializers.DictField(required=False, default=dict)
 
 
 class RatingSerializer(serializers.Serializer):
@@ -207,6 +211,7 @@ class OfflineSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254)
     message = serializers.CharField(trim_whitespace=True)
     language = serializers.CharField(max_length=35, required=False, allow_blank=True, default="")
+    team = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class EndSerializer(serializers.Serializer):
@@ -222,12 +227,13 @@ class WidgetApi(WidgetKeyView):
                    tags=["chat"], responses={200: dict})
     def get(self, request: Request, key: str) -> Response:
         widget = self.get_widget()
+        team = services.chat_team(widget=widget, slug=request.query_params.get("team", ""))
         return Response({
-            "online": services.widget_is_online(widget=widget),
+            "online": services.widget_is_online(widget=widget, team=team),
             "greeting": widget.greeting if isinstance(widget.greeting, dict) else {},
             "prechat_fields": widget.prechat_fields,
             "deflection_enabled": widget.deflection_enabled,
-            "team": widget.team.name,
+            "team": team.name,
             "max_upload_bytes": max_upload_bytes(),
             "max_message_chars": int(getattr(settings, "HELPDESK_CHAT_MAX_MESSAGE_CHARS", 4000)),
         })
@@ -241,13 +247,14 @@ class ChatStartApi(WidgetKeyView):
         body = StartSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        team = services.chat_team(widget=widget, slug=data["team"])
         deflect = bool(data["deflect"]) and widget.deflection_enabled and bool(data["question"].strip())
-        if not deflect and not services.widget_is_online(widget=widget):
+        if not deflect and not services.widget_is_online(widget=widget, team=team):
             raise WidgetOffline
         chat = services.chat_start(
             widget=widget, visitor_id=data["visitor_id"] or uuid.uuid4(), name=data["name"], email=data["email"],
             question=data["question"], language=data["language"], origin=request.headers.get("Origin", ""),
-            deflect=deflect,
+            deflect=deflect, team=team, fields=data["fields"],
         )
         token = visitor_token_issue(chat=chat)
         chat = Chat.objects.select_related("ticket", "agent").get(pk=chat.pk)
@@ -266,7 +273,7 @@ class ChatHumanApi(ChatTokenView):
                    responses={200: dict})
     def post(self, request: Request, chat_id: int) -> Response:
         chat = self.get_chat(request)
-        if chat.state == "deflecting" and not services.widget_is_online(widget=chat.widget):
+        if chat.state == "deflecting" and not services.widget_is_online(widget=chat.widget, team=chat.ticket.team):
             raise WidgetOffline
         chat = services.chat_request_human(chat=chat)
         return Response(_chat_body(Chat.objects.select_related("ticket", "agent").get(pk=chat.pk)))
@@ -370,5 +377,7 @@ class OfflineMessageApi(WidgetKeyView):
         widget = self.get_widget()
         body = OfflineSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        message = services.chat_offline_message(widget=widget, **body.validated_data)
+        data = dict(body.validated_data)
+        team = services.chat_team(widget=widget, slug=data.pop("team"))
+        message = services.chat_offline_message(widget=widget, team=team, **data)
         return Response({"ticket": message.ticket.number}, status=status.HTTP_201_CREATED)

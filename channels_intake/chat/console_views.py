@@ -22,6 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -136,6 +137,20 @@ def presence_status(user: User) -> str:
     return status if status in PRESENCE_STATUSES else "offline"
 
 
+def _prechat_answers(chat: Chat) -> list[tuple[str, str]]:
+    """The visitor's custom pre-chat answers kept on the chat, labelled as the widget asked them."""
+    values = chat.prechat_values if isinstance(chat.prechat_values, dict) else {}
+    rules = chat.widget.prechat_fields if isinstance(chat.widget.prechat_fields, dict) else {}
+    labels: dict[str, str] = {}
+    for rule in rules.get("custom") or []:
+        if isinstance(rule, dict) and isinstance(rule.get("key"), str):
+            label = rule.get("label")
+            if isinstance(label, dict):
+                label = label.get(get_language() or "") or label.get("en") or next(iter(label.values()), "")
+            labels[rule["key"]] = str(label or rule["key"])
+    return [(labels.get(key, key), str(value)) for key, value in values.items()]
+
+
 def _chat_context(request: HttpRequest, chat: Chat) -> dict[str, Any]:
     """What a chat's pane shows: transcript, composer, visitor panel, transfer and end forms."""
     user = _user(request)
@@ -145,6 +160,7 @@ def _chat_context(request: HttpRequest, chat: Chat) -> dict[str, Any]:
         "chat": chat,
         "ticket": ticket,
         "transcript": _transcript(chat),
+        "prechat_answers": _prechat_answers(chat),
         "is_mine": chat.agent_id == user.pk and chat.state == "active",
         "is_open": chat.state != "ended",
         "other_tickets": selectors.requester_other_tickets(user=user, ticket=ticket),

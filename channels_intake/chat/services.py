@@ -71,6 +71,8 @@ OFFLINE_TAG = "chat-offline"
 DEFAULT_QUEUE_MAX_WAIT_MINUTES = 20
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SUBJECT_CHARS = 80
+# The longest answer to a custom pre-chat question (a rule's max_length may only lower it).
+CUSTOM_ANSWER_MAX_CHARS = 500
 
 
 class ChatEnded(ValidationError):
@@ -150,6 +152,78 @@ def prechat_validate(*, widget: ChatWidget, name: str, email: str, question: str
     return errors
 
 
+def _custom_prechat_rules(widget: ChatWidget) -> dict[str, dict[str, Any]]:
+    rules = widget.prechat_fields if isinstance(widget.prechat_fields, dict) else {}
+    custom = rules.get("custom") if isinstance(rules.get("custom"), list) else []
+    return {
+        str(rule["key"]): rule for rule in custom
+        if isinstance(rule, dict) and isinstance(rule.get("key"), str) and rule["key"]
+    }
+
+
+def prechat_custom_values(
+    *, widget: ChatWidget, values: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """The custom pre-chat answers checked against the widget's `custom` rules: (ticket custom
+    fields, answers kept on the chat, errors by key).
+
+    Each answer is text of at most the rule's max_length (CUSTOM_ANSWER_MAX_CHARS by default); a
+    required one must be there; a key the widget does not ask for is refused. An answer whose key is
+    a ticket custom field's goes to the ticket, as that field's type (checked as for any ticket).
+    """
+    rules = _custom_prechat_rules(widget)
+    values = values if isinstance(values, dict) else {}
+    errors: dict[str, str] = {}
+    answers: dict[str, str] = {}
+    for key, raw in values.items():
+        if key not in rules:
+            errors[str(key)[:64]] = _("Unknown field.")
+        elif raw is not None and not isinstance(raw, str | int | float | bool):
+            errors[key] = _("Enter text.")
+        elif raw is not None and str(raw).strip():
+            answers[key] = str(raw).strip()
+    for key, rule in rules.items():
+        limit = rule.get("max_length") if isinstance(rule.get("max_length"), int) else CUSTOM_ANSWER_MAX_CHARS
+        if key in errors:
+            continue
+        if key not in answers:
+            if rule.get("required"):
+                errors[key] = _("This field is required.")
+        elif len(answers[key]) > min(limit, CUSTOM_ANSWER_MAX_CHARS):
+            errors[key] = _("Enter at most %(limit)s characters.") % {"limit": min(limit, CUSTOM_ANSWER_MAX_CHARS)}
+    from tickets.custom_fields import validate_custom_fields
+    from tickets.models import CustomFieldDefinition
+
+    ticket_keys = set(CustomFieldDefinition.objects.filter(key__in=list(answers)).values_list("key", flat=True))
+    ticket_fields = {key: answers.pop(key) for key in list(answers) if key in ticket_keys}
+    if ticket_fields:
+        try:
+            ticket_fields = validate_custom_fields(ticket_fields, enforce_required=False)
+        except ValidationError as error:
+            errors.update({key: " ".join(messages) for key, messages in error.message_dict.items()})
+    return ticket_fields, answers, errors
+
+
+def chat_team(*, widget: ChatWidget, slug: str = "") -> Team:
+    """The team a page asks for (data-team): the widget's own or one of its `other_teams`; no slug,
+    the widget's team. Any other team is refused (ValidationError on `team`)."""
+    slug = (slug or "").strip()
+    if not slug or slug == widget.team.slug:
+        return widget.team
+    team = widget.other_teams.filter(slug=slug).first()
+    if team is None:
+        raise ValidationError(
+            {"team": _("This chat cannot be sent to the team “%(team)s”.") % {"team": slug[:64]}}, code="team"
+        )
+    return team
+
+
+def _allowed_team(widget: ChatWidget, team: Team | None) -> Team:
+    if team is not None and team.pk != widget.team_id and not widget.other_teams.filter(pk=team.pk).exists():
+        raise ValidationError({"team": _("This chat cannot be sent to that team.")}, code="team")
+    return team or widget.team
+
+
 def chat_start(
     *,
     widget: ChatWidget,
@@ -161,19 +235,26 @@ def chat_start(
     origin: str,
     files: Sequence[IncomingFile] = (),
     deflect: bool | None = None,
+    team: Team | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> Chat:
-    """Open a chat: its ticket (channel chat, the widget's team) with the question as first message.
+    """Open a chat: its ticket (channel chat, the widget's team or `team`) with the question as first message.
 
     `deflecting` when the widget suggests articles first (and the visitor's widget asked for it),
     else `queued` and offered to an agent at once when one is available.
+    team: one the widget allows (`chat_team`); fields: the custom pre-chat answers
+    (`prechat_custom_values`): ticket custom fields go to the ticket, the rest to the chat.
     """
     if not widget.is_active:
         raise ValidationError(_("This chat is not available."), code="inactive")
+    team = _allowed_team(widget, team)
     name = " ".join((name or "").split())[:200]
     email = normalize_email(email)
     question = (question or "").strip()
     _check_body(question)
     errors = prechat_validate(widget=widget, name=name, email=email, question=question)
+    ticket_fields, answers, field_errors = prechat_custom_values(widget=widget, values=fields)
+    errors.update(field_errors)
     if errors:
         raise ValidationError(errors)
     visitor_id = uuid.UUID(str(visitor_id))
@@ -188,14 +269,15 @@ def chat_start(
         result = ingest(
             InboundMessage(
                 channel=Channel.CHAT, sender_email=email, sender_name=name, subject=subject,
-                body_text=question or subject, team_slug=widget.team.slug, language=language, files=files,
+                body_text=question or subject, team_slug=team.slug, language=language, files=files,
+                custom_fields=ticket_fields,
             ),
             customer=customer,
         )
         now = timezone.now()
         chat = Chat.objects.create(
             widget=widget, ticket=result.ticket, visitor_id=visitor_id, visitor_name=name or result.ticket.requester.name,
-            visitor_email=email, language=language, origin=(origin or "")[:255],
+            visitor_email=email, language=language, origin=(origin or "")[:255], prechat_values=answers,
             state=ChatState.DEFLECTING if deflecting else ChatState.QUEUED, queued_at=None if deflecting else now,
         )
         if deflecting:
@@ -360,16 +442,16 @@ def agent_chat_presence(*, user: User) -> str:
     return presence.presence_read(user_id=user.pk)
 
 
-def widget_is_online(*, widget: ChatWidget, now: datetime | None = None) -> bool:
+def widget_is_online(*, widget: ChatWidget, now: datetime | None = None, team: Team | None = None) -> bool:
     """Whether a visitor can reach a person now: inside the widget's business hours (if it has any)
-    and an agent of its team online."""
+    and an agent of its team (or of `team`, the one the page chose) online."""
     if not widget.is_active:
         return False
     hours = widget.business_hours if widget.business_hours_id is not None else None
     if hours is not None and not is_open(hours.to_calendar(), now or timezone.now()):
         return False
     member_ids = TeamMembership.objects.filter(
-        team_id=widget.team_id, user__is_active=True, user__role__in=STAFF_ROLES
+        team_id=team.pk if team is not None else widget.team_id, user__is_active=True, user__role__in=STAFF_ROLES
     ).values_list("user_id", flat=True)
     return presence.ONLINE in presence.presence_read_many(member_ids).values()
 
@@ -571,10 +653,14 @@ def chat_transcript_send(*, chat: Chat, email: str) -> None:
         transaction.on_commit(lambda: send_chat_transcript.delay(chat_id, email), robust=True)
 
 
-def chat_offline_message(*, widget: ChatWidget, name: str, email: str, message: str, language: str) -> Message:
-    """"Leave a message" while nobody is online: a ticket (channel chat, tag chat-offline) answered by email."""
+def chat_offline_message(
+    *, widget: ChatWidget, name: str, email: str, message: str, language: str, team: Team | None = None
+) -> Message:
+    """"Leave a message" while nobody is online: a ticket (channel chat, tag chat-offline) answered by
+    email, in the widget's team or `team` (one the widget allows, see chat_team)."""
     if not widget.is_active:
         raise ValidationError(_("This chat is not available."), code="inactive")
+    team = _allowed_team(widget, team)
     email = normalize_email(email)
     errors: dict[str, str] = {}
     try:
@@ -593,7 +679,7 @@ def chat_offline_message(*, widget: ChatWidget, name: str, email: str, message: 
     subject = first_line[:SUBJECT_CHARS] + ("…" if len(first_line) > SUBJECT_CHARS else "")
     result = ingest(InboundMessage(
         channel=Channel.CHAT, sender_email=email, sender_name=" ".join((name or "").split())[:200], subject=subject,
-        body_text=message, team_slug=widget.team.slug, tags=(OFFLINE_TAG,), language=_language(language),
+        body_text=message, team_slug=team.slug, tags=(OFFLINE_TAG,), language=_language(language),
     ))
     return result.message
 

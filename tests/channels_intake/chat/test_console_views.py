@@ -343,3 +343,17 @@ def test_console_page_query_count_does_not_grow_with_chats(client, desk, django_
     assert response.status_code == 200
     with django_assert_max_num_queries(8):
         client.get(reverse("chat_console:chat", args=[chat.pk]))
+
+
+def test_the_visitor_panel_shows_their_custom_pre_chat_answers(client, desk):
+    desk.widget.prechat_fields = {"custom": [{"key": "plan", "label": {"en": "Your plan", "zh-hans": "套餐"}}]}
+    desk.widget.save()
+    services.agent_chat_presence_set(user=desk.alice, status="online")
+    chat = services.chat_start(widget=desk.widget, visitor_id=uuid.uuid4(), name="Ann", email="", question="Hi",
+                               language="en", origin=SHOP, fields={"plan": "Pro <b>yearly</b>"})
+    services.chat_accept(chat=chat, agent=desk.alice)
+    signed_in(client, desk.alice)
+
+    page = client.get(reverse("chat_console:chat", args=[chat.pk])).content.decode()
+
+    assert "<dt>Your plan</dt><dd data-prechat-answer>Pro &lt;b&gt;yearly&lt;/b&gt;</dd>" in page
