@@ -21,6 +21,7 @@ urlpatterns = [
     path("agent/kb/analytics/", include("knowledgebase.analytics_urls")),
     path("kb/deflection/", include("knowledgebase.deflection_urls")),
     path("agent/chat/", include("channels_intake.chat.console_urls")),
+    path("agent/phone/", include("channels_intake.phone.agent_urls")),
     # The chat widget script customers embed (/chat/widget.js, a stable address) and its demo page.
     path("", include("channels_intake.chat.widget_urls")),
     path("", include("tickets.urls")),

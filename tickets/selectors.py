@@ -601,6 +601,11 @@ def ticket_timeline(
             .order_by("created_at", "id")
         )
     _set_people(ticket, messages, events, known_users=[*known_users, user])
+    if any(message.channel == Channel.PHONE for message in messages):
+        # Calls show as call entries (what was recorded about each call): one query, only on threads with calls.
+        from channels_intake.phone.selectors import calls_attach
+
+        calls_attach(messages)
     entries: list[tuple[str, Message | Event]] = [("message", m) for m in messages]
     entries += [("event", e) for e in events]
     entries.sort(key=lambda entry: (entry[1].created_at, entry[0] == "message"))
