@@ -635,5 +635,6 @@ class OutboundCaptureAdmin(admin.ModelAdmin):
         return self._download(_payload(part), "application/octet-stream", filename)
 
 
-# Live chat's admin pages live with the chat code.
+# Live chat's and the phone channel's admin pages live with their code.
 import channels_intake.chat.admin  # noqa: E402, F401
+import channels_intake.phone.admin  # noqa: E402, F401
