@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from channels_intake.chat import events, selectors, services
+from channels_intake.chat import files, selectors, services
 from channels_intake.chat.models import Chat, ChatEndReason, ChatWidget
 from channels_intake.chat.tokens import visitor_token_issue
 from helpdesk.throttling import PerUserOrTokenRateThrottle
@@ -336,9 +336,9 @@ class ChatMessagesApi(ChatTokenView):
             after = max(0, int(request.query_params.get("after", "0") or 0))
         except ValueError:
             raise exceptions.ValidationError({"after": [_("A message id.")]}) from None
-        messages = selectors.chat_public_messages(chat=chat, after=after)
+        messages = selectors.chat_public_messages(chat=chat, after=after).prefetch_related("attachments")
         return Response({
-            "messages": [events.message_payload(chat=chat, message=message) for message in messages],
+            "messages": [files.message_payload(chat=chat, message=message) for message in messages],
             **_chat_body(chat),
         })
 
@@ -362,11 +362,7 @@ class ChatFilesApi(ChatTokenView):
             chat=chat, client_id=str(request.data.get("client_id", "")), body=str(request.data.get("body", "")),
             files=[incoming_from_upload(upload) for upload in uploads],
         )
-        payload = events.message_payload(chat=chat, message=message)
-        payload["attachments"] = [
-            {"id": attachment.pk, "name": attachment.filename, "size": attachment.size}
-            for attachment in message.attachments.all()
-        ]
+        payload = files.message_payload(chat=chat, message=message)
         return Response(payload, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

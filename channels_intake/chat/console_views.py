@@ -31,6 +31,8 @@ from channels_intake.chat.models import Chat, ChatOffer
 from helpdesk import permissions
 from tickets import selectors
 from tickets.models import Message, Team, User
+from tickets.services import incoming_from_upload
+from tickets.services.attachments import max_upload_bytes, validate_upload_size
 from tickets.views.agent.common import safe_next, sidebar_views, staff_agents
 
 PRESENCE_STATUSES = ("online", "away", "offline")
@@ -38,6 +40,8 @@ PRESENCE_STATUSES = ("online", "away", "offline")
 TRANSCRIPT_LIMIT = 300
 QUEUE_LIMIT = 50
 SERVICE_ERRORS = (ValidationError, PermissionDenied, ValueError)
+# As many files a message as the visitor's widget may send (channels_intake.chat.api).
+MAX_FILES_PER_MESSAGE = 5
 
 
 def console_staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -126,7 +130,7 @@ def _waiting_chats(user: User) -> list[Chat]:
 def _transcript(chat: Chat) -> list[Message]:
     latest = (
         Message.objects.filter(ticket_id=chat.ticket_id)
-        .select_related("author_user", "author_customer")
+        .select_related("author_user", "author_customer").prefetch_related("attachments")
         .order_by("-created_at", "-pk")[:TRANSCRIPT_LIMIT]
     )
     return list(reversed(latest))
@@ -161,6 +165,7 @@ def _chat_context(request: HttpRequest, chat: Chat) -> dict[str, Any]:
         "ticket": ticket,
         "transcript": _transcript(chat),
         "prechat_answers": _prechat_answers(chat),
+        "max_upload_bytes": max_upload_bytes(),
         "is_mine": chat.agent_id == user.pk and chat.state == "active",
         "is_open": chat.state != "ended",
         "other_tickets": selectors.requester_other_tickets(user=user, ticket=ticket),
@@ -292,12 +297,18 @@ def message(request: HttpRequest, chat_id: int) -> HttpResponse:
     chat = _access_chat(request, chat_id)
     # Browsers send a textarea's line breaks as CRLF; the visitor's widget and the transcript want LF.
     body = request.POST.get("body", "").replace("\r\n", "\n").strip()
-    if not body:
+    uploads = request.FILES.getlist("files")
+    if not body and not uploads:
         return _refused(request, ValidationError(_("Write a message first.")), chat_id=chat.pk)
     try:
+        if len(uploads) > MAX_FILES_PER_MESSAGE:
+            raise ValidationError(_("At most %(count)s files at once.") % {"count": MAX_FILES_PER_MESSAGE})
+        for upload in uploads:
+            validate_upload_size(upload.size)
         services.chat_agent_message(
             chat=chat, agent=_user(request), body=body, is_internal=request.POST.get("is_internal") in ("1", "on", "true"),
             client_id=request.POST.get("client_id", "")[:64],
+            files=[incoming_from_upload(upload) for upload in uploads],
         )
     except SERVICE_ERRORS as error:
         return _refused(request, error, chat_id=chat.pk)

@@ -13,8 +13,9 @@ Access is decided here as on the HTTP side:
   (helpdesk/asgi.py) because the widget runs on other sites;
 - the agent socket takes signed-in, active staff only (session cookie, same-origin check kept), and
   joins a chat's group only when helpdesk.permissions lets the agent see the chat's ticket. Access is
-  re-read from the database before events are forwarded (at most ACCESS_FRESH_SECONDS old), because
-  an agent can be moved off a team, or a chat to another team, while a socket stays open;
+  re-read from the database before events are forwarded (at most ACCESS_FRESH_SECONDS old, and at
+  once after a chat's state changes), because an agent can be moved off a team, or a chat to another
+  team, while a socket stays open;
 - internal notes are dropped on the visitor socket whatever the event says.
 
 Close codes (shared with the widget, the console and the HTTP API): 4400 malformed payload, 4401
@@ -54,13 +55,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 
-from channels_intake.chat import events, limits, presence, services, tokens
+from channels_intake.chat import events, files, limits, presence, services, tokens
 from channels_intake.chat.lines import LineOutcome, VisitorLine, line_writer
 from channels_intake.chat.models import Chat, ChatState
 from helpdesk import permissions, realtime
@@ -95,8 +97,15 @@ FRAMES_PER_MINUTE = 600
 RESUME_OVERLAP_SECONDS = 5.0
 # How many message ids a socket remembers having sent, to drop a live copy of a replayed message.
 SENT_IDS_REMEMBERED = 2000
-# An agent's access to a chat is re-read from the database when older than this.
-ACCESS_FRESH_SECONDS = 2.0
+# An agent's access to a chat is re-read from the database when older than this (setting
+# HELPDESK_CHAT_AGENT_ACCESS_SECONDS; a chat's transfer or end re-reads it at once). Each agent
+# socket re-reads its chats every half of it: at 2 s, 50 agents kept a server process's database
+# thread busy with access checks alone.
+ACCESS_FRESH_SECONDS = 10.0
+
+
+def access_fresh_seconds() -> float:
+    return float(getattr(settings, "HELPDESK_CHAT_AGENT_ACCESS_SECONDS", ACCESS_FRESH_SECONDS))
 MAX_JOINED_CHATS = 30
 # A resume sends at most this many messages (a chat's transcript is far shorter).
 MAX_REPLAYED_MESSAGES = 2000
@@ -214,6 +223,15 @@ def origin_allowed(*, origin: str, host: str, allowed_origins: list[str]) -> boo
 
 class ChatSocket(AsyncJsonWebsocketConsumer):
     """Frame checks shared by both sockets: size before parsing, JSON objects only."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every handler, a hop to its database
+        # thread for each frame and each relayed event; these sockets touch the database only
+        # through database_sync_to_async and the line writer, which look after their connections.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if text_data is None:
@@ -591,7 +609,8 @@ class AgentChatConsumer(ChatSocket):
         kind = EVENT_TYPES.get(event.get("type", ""))
         if kind is None or chat_id not in self.sent or message.get("origin") == self.channel_name:
             return
-        if not await self._may_see(chat_id):
+        # A new state (transferred, ended...) may change who sees the chat: read access afresh.
+        if not await self._may_see(chat_id, fresh=kind in ("state", "ended")):
             return
         if kind == "message":
             await self._send_message(chat_id, event)
@@ -609,7 +628,7 @@ class AgentChatConsumer(ChatSocket):
         """Re-read the agent's access to all their joined chats (one query) twice per
         ACCESS_FRESH_SECONDS, so forwarding an event normally waits for no query at all."""
         while True:
-            await asyncio.sleep(ACCESS_FRESH_SECONDS / 2)
+            await asyncio.sleep(access_fresh_seconds() / 2)
             chat_ids = list(self.sent)
             if not chat_ids:
                 continue
@@ -624,7 +643,7 @@ class AgentChatConsumer(ChatSocket):
 
     async def _may_see(self, chat_id: int, *, fresh: bool = False) -> bool:
         known = self.access.get(chat_id)
-        if not fresh and known is not None and time.monotonic() - known[1] < ACCESS_FRESH_SECONDS:
+        if not fresh and known is not None and time.monotonic() - known[1] < access_fresh_seconds():
             return known[0]
         allowed = await database_sync_to_async(_agent_may_see_chat)(self.user.pk, chat_id)
         self.access[chat_id] = (allowed, time.monotonic())
@@ -736,14 +755,16 @@ def _messages_since(chat_id: int, after: int, include_internal: bool) -> list[di
         return []
     messages = Message.objects.filter(ticket_id=chat.ticket_id).select_related("author_user").order_by("pk")
     if not include_internal:
-        messages = messages.filter(visibility=Visibility.PUBLIC)
+        # The visitor's replay carries their files as signed links (channels_intake.chat.files).
+        messages = messages.filter(visibility=Visibility.PUBLIC).prefetch_related("attachments")
     if after:
         seen_at = Message.objects.filter(ticket_id=chat.ticket_id, pk=after).values_list("created_at", flat=True).first()
         condition = Q(pk__gt=after)
         if seen_at is not None:
             condition |= Q(created_at__gte=seen_at - timedelta(seconds=RESUME_OVERLAP_SECONDS))
         messages = messages.filter(condition)
-    return [events.message_payload(chat=chat, message=message) for message in messages[:MAX_REPLAYED_MESSAGES]]
+    payload = events.message_payload if include_internal else files.message_payload
+    return [payload(chat=chat, message=message) for message in messages[:MAX_REPLAYED_MESSAGES]]
 
 
 def _agent_visible_chats(user_id: int, chat_ids: list[int]) -> set[int]:

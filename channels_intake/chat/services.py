@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from channels_intake.base import InboundMessage
 from channels_intake.chat import events, limits, presence, routing
+from channels_intake.chat import files as chat_files
 from channels_intake.chat.models import (
     OPEN_CHAT_STATES,
     WAITING_CHAT_STATES,
@@ -38,7 +39,7 @@ from channels_intake.chat.models import (
     ChatWidget,
 )
 from channels_intake.services import ingest
-from helpdesk import permissions
+from helpdesk import permissions, realtime
 from tickets.models import (
     STAFF_ROLES,
     ActorKind,
@@ -414,7 +415,14 @@ def chat_agent_message(
                 return duplicate
             message = ticket_reply(ticket=ticket, actor=agent, body_text=body, files=files, channel=Channel.CHAT,
                                    external_id=external_id, via="chat")
-        events.message_after_commit(chat=chat, message=message, client_id=client_id)
+        if files and not is_internal:
+            # The visitor gets the files as signed download links (they have no account to open them with).
+            realtime.broadcast_after_commit(
+                [realtime.chat_group(chat.pk)],
+                chat_files.message_payload(chat=chat, message=message, client_id=client_id),
+            )
+        else:
+            events.message_after_commit(chat=chat, message=message, client_id=client_id)
     return message
 
 

@@ -1,4 +1,5 @@
-"""The chat widget's script at a stable address (/chat/widget.js) and the demo shop page that embeds it.
+"""The chat widget's script at a stable address (/chat/widget.js), the visitor's file downloads
+(/chat/files/<signed>/, see channels_intake.chat.files) and the demo shop page that embeds the widget.
 
 Customers paste `<script src="https://<our site>/chat/widget.js" data-key="…" async>` into their
 sites once and never change it, so the script cannot live at a hashed static URL; instead it is
@@ -17,12 +18,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from channels_intake.chat.demo import DEMO_WIDGET_KEY
+from channels_intake.chat.files import attachment_for_file_token
+from tickets.views.attachments import ATTACHMENT_CSP, content_disposition
 
 WIDGET_SCRIPT = "chat/widget.js"
 # Short: the address never changes, so this is how long an old script may linger after a deploy.
@@ -98,3 +101,27 @@ def widget_script(request: HttpRequest) -> HttpResponse:
 def demo_host(request: HttpRequest) -> HttpResponse:
     """A made-up shop that embeds the demo widget, as a customer's website would (`make run`)."""
     return render(request, "channels_intake/chat/demo_host.html", {"widget_key": DEMO_WIDGET_KEY})
+
+
+@require_safe
+def chat_file(request: HttpRequest, token: str) -> FileResponse:
+    """A file of the chat, for its visitor (no account, no cookie: the signed link is the permission).
+
+    Always a download of application/octet-stream, never shown in our origin, with the same
+    sandboxing headers as the ticket attachment view; 404 for a forged, expired or bent link."""
+    attachment = attachment_for_file_token(token)
+    if attachment is None:
+        raise Http404
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404 from None
+    response = FileResponse(handle, as_attachment=True, content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition("attachment", attachment.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = ATTACHMENT_CSP
+    # The link is the permission: it must not leak to another site through a Referer, nor be cached.
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
