@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from channels_intake.chat.demo import seed_chat_widget
+from channels_intake.phone.demo import seed_phone
 from knowledgebase.demo import seed_knowledge_base
 from tickets.demo import DEMO_LOGINS, DEMO_PASSWORD, seed
 
@@ -41,6 +42,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo data present ({tickets:,} tickets or more); nothing to add.")
         seed_knowledge_base(progress=lambda message: self.stdout.write(message))
         seed_chat_widget(progress=lambda message: self.stdout.write(message))
+        seed_phone(progress=lambda message: self.stdout.write(message))
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for username, what in DEMO_LOGINS:
             self.stdout.write(f"  {username:<22} {what}")
