@@ -638,3 +638,4 @@ class OutboundCaptureAdmin(admin.ModelAdmin):
 # Live chat's and the phone channel's admin pages live with their code.
 import channels_intake.chat.admin  # noqa: E402, F401
 import channels_intake.phone.admin  # noqa: E402, F401
+import channels_intake.phone.admin_cdr  # noqa: E402, F401
