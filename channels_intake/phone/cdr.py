@@ -36,6 +36,7 @@ matches HELPDESK_PHONE_INTERNAL_NUMBER_PATTERN (default: 2 to 6 digits, i.e. an 
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -147,10 +148,16 @@ def pbx_timezone(name: str = "") -> tzinfo:
         raise CdrFormatError(_("Unknown time zone “%(name)s”.") % {"name": name}) from None
 
 
+@functools.lru_cache(maxsize=65536)
+def _matches(pattern: str, value: str, flags: int = 0) -> bool:
+    # A file repeats the same extensions and callers: each is matched once.
+    return re.search(pattern, value.strip(), flags) is not None
+
+
 def is_internal_number(raw: str) -> bool:
     """An extension (or anything HELPDESK_PHONE_INTERNAL_NUMBER_PATTERN says is ours), not a phone number."""
     pattern = getattr(settings, "HELPDESK_PHONE_INTERNAL_NUMBER_PATTERN", "") or DEFAULT_INTERNAL_NUMBER_PATTERN
-    return bool(raw) and re.search(pattern, raw.strip()) is not None
+    return bool(raw) and _matches(pattern, raw)
 
 
 def call_direction(*, from_raw: str, to_raw: str, context: str = "") -> str:
@@ -163,7 +170,7 @@ def call_direction(*, from_raw: str, to_raw: str, context: str = "") -> str:
     if caller_internal:
         return OUTBOUND
     pattern = getattr(settings, "HELPDESK_PHONE_OUTBOUND_CONTEXT_PATTERN", "") or DEFAULT_OUTBOUND_CONTEXT_PATTERN
-    return OUTBOUND if context and re.search(pattern, context.strip(), re.IGNORECASE) else INBOUND
+    return OUTBOUND if context and _matches(pattern, context, re.IGNORECASE) else INBOUND
 
 
 # --- reading lines -------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+import phonenumbers
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -67,8 +68,8 @@ from channels_intake.phone.models import (
     CdrImport,
     CdrImportState,
 )
-from channels_intake.phone.numbers import format_number, normalize_number
-from channels_intake.phone.services import CALLBACK_TAG, call_summary, phone_team
+from channels_intake.phone.numbers import default_region, format_number
+from channels_intake.phone.services import CALLBACK_TAG, phone_team
 from helpdesk import realtime
 from tickets.models import (
     ActorKind,
@@ -89,6 +90,7 @@ from tickets.models import (
     User,
     Visibility,
 )
+from tickets.models.ticket import TICKET_NUMBER_SEQUENCE
 from tickets.sanitize import text_to_html
 from tickets.services.common import ticket_summary
 
@@ -135,6 +137,7 @@ class _Context:
     team_members: set[tuple[int, int]]
     seen_call_ids: set[str] = field(default_factory=set)
     numbers: dict[str, str] = field(default_factory=dict)
+    formatted_numbers: dict[str, str] = field(default_factory=dict)
     # E.164 number → (customer id, organization id, tier)
     customers: dict[str, tuple[int, int | None, str]] = field(default_factory=dict)
     # customer id → tier (SLA policies may depend on it)
@@ -143,10 +146,39 @@ class _Context:
     teams: dict[int, Team] = field(default_factory=dict)
 
     def e164(self, raw: str) -> str:
+        """normalize_number(raw), worked out once per number of the file (parsing is the slow part)."""
         found = self.numbers.get(raw)
         if found is None:
-            found = self.numbers[raw] = normalize_number(raw) if raw else ""
+            found, readable = number_forms(raw)
+            self.numbers[raw] = found
+            if found:
+                self.formatted_numbers[found] = readable
         return found
+
+    def formatted(self, e164: str) -> str:
+        """format_number(e164), from the same parse."""
+        found = self.formatted_numbers.get(e164)
+        if found is None:
+            found = self.formatted_numbers[e164] = format_number(e164)
+        return found
+
+
+def number_forms(raw: str) -> tuple[str, str]:
+    """(normalize_number(raw), format_number of it) from one parse of the number; ("", "") when it
+    is not a phone number. The same rules as channels_intake.phone.numbers, which a test holds it to."""
+    text = (raw or "").strip()
+    if not text:
+        return "", ""
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, default_region())
+    except phonenumbers.NumberParseException:
+        return "", ""
+    if not phonenumbers.is_possible_number(parsed):
+        return "", ""
+    return (phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+            phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
 
 
 # --- entry points -----------------------------------------------------------------------------------
@@ -301,7 +333,57 @@ def _import_chunk(context: _Context, chunk: list[CallRecord | RowError]) -> None
         )
 
 
-def _customers_for(context: _Context, wanted: dict[str, str]) -> None:
+# --- writing rows -----------------------------------------------------------------------------------
+
+
+def _next_ids(cursor: Any, model: type[Any], count: int, *extra_sequences: str) -> list[tuple[int, ...]]:
+    """`count` new primary keys of `model` (and values of further sequences), taken from the
+    sequences up front so that the rows can be COPYed with their keys and reference each other."""
+    table = model._meta.db_table
+    columns = ", ".join(
+        [f"nextval(pg_get_serial_sequence('{table}', 'id'))", *(f"nextval('{name}')" for name in extra_sequences)]
+    )
+    cursor.execute(f"SELECT {columns} FROM generate_series(1, %s)", [count])  # noqa: S608 - our names
+    return cursor.fetchall()
+
+
+def _copy_rows(cursor: Any, model: type[Any], rows: list[dict[str, Any]], *, now: datetime) -> None:
+    """COPY `rows` (attname → value, the same keys in each) into the model's table. Every other
+    column gets what `Model.objects.create` would give it: the field's default, `now` for auto_now
+    fields, and the database's own default for the primary key and db_default columns."""
+    if not rows:
+        return
+    from psycopg.types.json import Jsonb
+
+    given = rows[0].keys()
+    fields = []
+    constants: dict[str, Any] = {}
+    for model_field in model._meta.concrete_fields:
+        name = model_field.attname
+        if name not in given:
+            if model_field.primary_key or model_field.has_db_default():
+                continue
+            if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
+                constants[name] = now
+            else:
+                constants[name] = model_field.get_default()
+        fields.append(model_field)
+    json_fields = {model_field.attname for model_field in fields if model_field.get_internal_type() == "JSONField"}
+    for name in json_fields & constants.keys():
+        # None stays SQL NULL, as the ORM saves it.
+        constants[name] = None if constants[name] is None else Jsonb(constants[name])
+    columns = ", ".join(connection.ops.quote_name(model_field.column) for model_field in fields)
+    order = [model_field.attname for model_field in fields]
+    wrapped = [name for name in order if name in json_fields and name in given]
+    with cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as copy:  # noqa: S608 - our names
+        for row in rows:
+            for name in wrapped:
+                if row[name] is not None:
+                    row[name] = Jsonb(row[name])
+            copy.write_row([row[name] if name in row else constants[name] for name in order])
+
+
+def _customers_for(context: _Context, cursor: Any, wanted: dict[str, str], *, now: datetime) -> None:
     """Fill context.customers for these numbers (E.164 → a caller name for new ones): the customer
     who has the number (the earliest, as `customer_by_number`), else a new one."""
     missing = [number for number in wanted if number not in context.customers]
@@ -316,14 +398,19 @@ def _customers_for(context: _Context, wanted: dict[str, str]) -> None:
             if number in wanted:
                 context.customers[number] = (pk, organization_id, tier)
         context.customer_tiers[pk] = tier
-    new = [
-        Customer(name=(wanted[number] or format_number(number))[:200], phone_numbers=[number])
-        for number in missing if number not in context.customers
+    new = [number for number in missing if number not in context.customers]
+    if not new:
+        return
+    ids = _next_ids(cursor, Customer, len(new))
+    rows = [
+        {"id": pk, "name": (wanted[number] or context.formatted(number))[:200], "phone_numbers": [number]}
+        for (pk,), number in zip(ids, new, strict=True)
     ]
-    Customer.objects.bulk_create(new)
-    for customer in new:
-        context.customers[customer.phone_numbers[0]] = (customer.pk, None, customer.tier)
-        context.customer_tiers[customer.pk] = customer.tier
+    _copy_rows(cursor, Customer, rows, now=now)
+    tier = Customer._meta.get_field("tier").get_default()
+    for row in rows:
+        context.customers[row["phone_numbers"][0]] = (row["id"], None, tier)
+        context.customer_tiers[row["id"]] = tier
     context.summary.customers_created += len(new)
 
 
@@ -338,86 +425,140 @@ def _team_for(context: _Context, agent: User | None) -> Team | None:
     return context.fallback_team
 
 
-def _subject(call: Call, *, is_callback: bool) -> str:
-    number = format_number(call.customer_number)
-    if is_callback:
-        return _("Call back %(number)s") % {"number": number}
-    if call.direction == OUTBOUND:
-        return _("Call to %(number)s") % {"number": number}
-    return _("Call from %(number)s") % {"number": number}
+@dataclass(frozen=True)
+class CallTexts:
+    """The translated wording of call tickets, looked up once per chunk rather than per call (the
+    same msgids as channels_intake.phone.services' live calls, which a test holds it to)."""
+
+    call_back: str
+    call_to: str
+    call_from: str
+    missed: str
+    outbound: str
+    inbound: str
+    duration: str
+    minutes_seconds: str
+    seconds: str
+
+    @classmethod
+    def current(cls) -> CallTexts:
+        return cls(
+            call_back=_("Call back %(number)s"), call_to=_("Call to %(number)s"), call_from=_("Call from %(number)s"),
+            missed=_("Missed call from %(number)s"), outbound=_("Outbound call to %(number)s"),
+            inbound=_("Inbound call from %(number)s"), duration=_("Duration: %(duration)s"),
+            minutes_seconds=_("%(minutes)d min %(seconds)d s"), seconds=_("%(seconds)d s"),
+        )
+
+    def subject(self, *, direction: str, number_text: str, is_callback: bool) -> str:
+        template = self.call_back if is_callback else self.call_to if direction == OUTBOUND else self.call_from
+        return template % {"number": number_text}
+
+    def entry(self, *, state: str, direction: str, number_text: str, duration_seconds: int | None) -> str:
+        """`call_summary` of an imported call (no recording, transcript or notes)."""
+        if state == CallState.MISSED:
+            lines = [self.missed % {"number": number_text}]
+        elif direction == OUTBOUND:
+            lines = [self.outbound % {"number": number_text}]
+        else:
+            lines = [self.inbound % {"number": number_text}]
+        if duration_seconds:
+            minutes, rest = divmod(int(duration_seconds), 60)
+            duration = (self.minutes_seconds % {"minutes": minutes, "seconds": rest} if minutes
+                        else self.seconds % {"seconds": rest})
+            lines.append(self.duration % {"duration": duration})
+        return "\n".join(lines)
 
 
 def _write_calls(context: _Context, records: list[CallRecord]) -> None:
+    now = timezone.now()
+    texts = CallTexts.current()
+    cursor = connection.connection.cursor()
     wanted: dict[str, str] = {}
     for record in records:
         number = context.e164(record.customer_raw)
         if number and not wanted.get(number):
             wanted[number] = record.caller_name
-    _customers_for(context, wanted)
+    _customers_for(context, cursor, wanted, now=now)
 
-    calls: list[Call] = []
-    tickets: list[Ticket] = []
-    messages: list[Message] = []
-    ticket_of_call: dict[int, int] = {}  # index in calls → index in tickets
-    callback_indexes: list[int] = []
+    calls: list[dict[str, Any]] = []
+    tickets: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    callbacks: list[Ticket] = []
+    with_ticket = sum(
+        1 for record in records
+        if (record.is_answered or record.direction == INBOUND) and context.customers.get(context.e164(record.customer_raw))
+    )
+    ticket_ids = iter(_next_ids(cursor, Ticket, with_ticket, TICKET_NUMBER_SEQUENCE) if with_ticket else [])
+    message_ids = iter(_next_ids(cursor, Message, with_ticket) if with_ticket else [])
     for record in records:
         agent = context.agents.get(record.agent_extension) if record.agent_extension else None
         team = _team_for(context, agent)
-        call = Call(
-            provider=context.provider, call_id=record.call_id, direction=OUTBOUND if record.direction == OUTBOUND
-            else INBOUND, from_raw=record.from_raw, to_raw=record.to_raw, from_number=context.e164(record.from_raw),
-            to_number=context.e164(record.to_raw), agent=agent, team=team,
-            state=CallState.ENDED if record.is_answered else CallState.MISSED, started_at=record.started_at,
-            answered_at=record.answered_at, ended_at=record.ended_at, duration_seconds=record.duration_seconds,
-        )
-        customer = context.customers.get(call.customer_number) if call.customer_number else None
-        if customer is not None:
-            call.customer_id = customer[0]
+        team_id = team.pk if team is not None else None
+        direction = OUTBOUND if record.direction == OUTBOUND else INBOUND
+        state = CallState.ENDED if record.is_answered else CallState.MISSED
+        customer_number = context.e164(record.customer_raw)
+        customer = context.customers.get(customer_number) if customer_number else None
+        call = {
+            "provider": context.provider, "call_id": record.call_id, "direction": direction,
+            "from_raw": record.from_raw, "to_raw": record.to_raw, "from_number": context.e164(record.from_raw),
+            "to_number": context.e164(record.to_raw), "customer_id": customer[0] if customer else None,
+            "agent_id": agent.pk if agent is not None else None, "team_id": team_id, "state": state,
+            "started_at": record.started_at, "answered_at": record.answered_at, "ended_at": record.ended_at,
+            "duration_seconds": record.duration_seconds, "ticket_id": None, "message_id": None,
+        }
         calls.append(call)
-        is_callback = not record.is_answered and record.direction == INBOUND
+        is_callback = not record.is_answered and direction == INBOUND
         if customer is None or not (record.is_answered or is_callback):
             continue
         customer_id, organization_id, _tier = customer
-        assignee = agent if record.is_answered and agent is not None and team is not None \
-            and (team.pk, agent.pk) in context.team_members else None
-        ticket = Ticket(
-            subject=" ".join(_subject(call, is_callback=is_callback).split())[:255], channel=Channel.PHONE,
-            status=Status.NEW if is_callback else Status.SOLVED, priority=Priority.NORMAL, type=TicketType.QUESTION,
-            requester_id=customer_id, organization_id=organization_id, team=team, assignee=assignee,
-            tags=[CALLBACK_TAG] if is_callback else [], custom_fields={}, message_count=1,
-            last_customer_message_at=context.now, solved_at=None if is_callback else context.now,
-        )
-        text = call_summary(call, with_notes=False)
-        messages.append(Message(
-            author_kind=AuthorKind.CUSTOMER, author_customer_id=customer_id, visibility=Visibility.PUBLIC,
-            body_html=text_to_html(text), body_text=text, channel=Channel.PHONE,
-            external_id=f"call:{call.provider}:{call.call_id}"[:512],
-        ))
-        ticket_of_call[len(calls) - 1] = len(tickets)
-        if is_callback:
-            callback_indexes.append(len(tickets))
+        ticket_id, number = next(ticket_ids)
+        (message_id,) = next(message_ids)
+        call["ticket_id"], call["message_id"] = ticket_id, message_id
+        assignee_id = agent.pk if record.is_answered and agent is not None and team_id is not None \
+            and (team_id, agent.pk) in context.team_members else None
+        number_text = context.formatted(customer_number)
+        ticket = {
+            "id": ticket_id, "number": number, "channel": Channel.PHONE,
+            "subject": texts.subject(direction=direction, number_text=number_text, is_callback=is_callback)[:255],
+            "status": Status.NEW if is_callback else Status.SOLVED, "priority": Priority.NORMAL,
+            "type": TicketType.QUESTION, "requester_id": customer_id, "organization_id": organization_id,
+            "team_id": team_id, "assignee_id": assignee_id, "tags": [CALLBACK_TAG] if is_callback else [],
+            "message_count": 1, "last_customer_message_at": now, "solved_at": None if is_callback else now,
+            "sla_due_at": None,
+        }
         tickets.append(ticket)
+        text = texts.entry(state=state, direction=direction, number_text=number_text,
+                           duration_seconds=record.duration_seconds)
+        messages.append({
+            "id": message_id, "ticket_id": ticket_id, "author_kind": AuthorKind.CUSTOMER,
+            "author_customer_id": customer_id, "visibility": Visibility.PUBLIC, "body_html": text_to_html(text),
+            "body_text": text, "channel": Channel.PHONE,
+            "external_id": f"call:{context.provider}:{record.call_id}"[:512],
+        })
+        if is_callback:
+            callbacks.append(Ticket(
+                pk=ticket_id, number=number, status=Status.NEW, priority=Priority.NORMAL, type=TicketType.QUESTION,
+                channel=Channel.PHONE, tags=[CALLBACK_TAG], team_id=team_id, organization_id=organization_id,
+                requester_id=customer_id, created_at=now, updated_at=now,
+            ))
 
-    Ticket.objects.bulk_create(tickets)
-    for ticket, message in zip(tickets, messages, strict=True):
-        message.ticket = ticket
-    Message.objects.bulk_create(messages)
-    for call_index, ticket_index in ticket_of_call.items():
-        calls[call_index].ticket = tickets[ticket_index]
-        calls[call_index].message = messages[ticket_index]
-    Call.objects.bulk_create(calls)
-    actor = context.actor
-    Event.objects.bulk_create([
-        Event(
-            ticket=ticket, kind="created", actor_kind=ActorKind.SYSTEM, actor_user=actor, via=VIA,
-            to_value={"status": ticket.status, "priority": ticket.priority, "team": ticket.team_id,
-                      "channel": ticket.channel},
-        )
+    events = [
+        {"ticket_id": ticket["id"], "kind": "created", "actor_kind": ActorKind.SYSTEM,
+         "actor_user_id": context.actor.pk if context.actor is not None else None, "via": VIA, "field": "",
+         "from_value": None, "to_value": {"status": ticket["status"], "priority": ticket["priority"],
+                                          "team": ticket["team_id"], "channel": ticket["channel"]}}
         for ticket in tickets
-    ])
-    callbacks = [tickets[index] for index in callback_indexes]
+    ]
+    timers: list[dict[str, Any]] = []
     if callbacks and settings.HELPDESK_SLA_TIMERS:
-        _start_sla_timers(context, callbacks)
+        due_by_ticket = _sla_timers(context, callbacks, timers, events, now=now)
+        for ticket in tickets:
+            ticket["sla_due_at"] = due_by_ticket.get(ticket["id"])
+    _copy_rows(cursor, Ticket, tickets, now=now)
+    _copy_rows(cursor, Message, messages, now=now)
+    _copy_rows(cursor, Call, calls, now=now)
+    _copy_rows(cursor, Event, events, now=now)
+    _copy_rows(cursor, SlaTimer, timers, now=now)
     context.summary.tickets_created += len(tickets)
     context.summary.callback_tickets += len(callbacks)
     _announce(callbacks)
@@ -426,16 +567,18 @@ def _write_calls(context: _Context, records: list[CallRecord]) -> None:
 # --- SLA timers of new callback tickets ---------------------------------------------------------
 
 
-def _start_sla_timers(context: _Context, tickets: list[Ticket]) -> None:
+def _sla_timers(
+    context: _Context, tickets: list[Ticket], timers: list[dict[str, Any]], events: list[dict[str, Any]], *,
+    now: datetime,
+) -> dict[int, datetime]:
     """What `sla_timers_sync(reason="created")` does for a brand-new ticket, for many at once: the
     first-response and resolution timers of the policy that applies (running from the ticket's
-    creation; a new ticket is never in a pause status), their `sla_started` events and
-    Ticket.sla_due_at. The due times come from the SLA module's own scheduling."""
+    creation; a new ticket is never in a pause status) and their `sla_started` events, appended to
+    `timers` and `events`; returns each ticket's nearest due time (Ticket.sla_due_at). The due
+    times come from the SLA module's own scheduling."""
     from tickets.sla.services import VIA as SLA_VIA
     from tickets.sla.services import _Sync, policy_for
 
-    timers: list[SlaTimer] = []
-    events: list[Event] = []
     due_by_ticket: dict[int, datetime] = {}
     for ticket in tickets:
         tier = context.customer_tiers.get(ticket.requester_id, Customer.Tier.STANDARD)
@@ -443,45 +586,40 @@ def _start_sla_timers(context: _Context, tickets: list[Ticket]) -> None:
         if key not in context.policies:
             probe = Ticket(
                 priority=ticket.priority, channel=ticket.channel, type=ticket.type, tags=ticket.tags,
-                team_id=ticket.team_id, organization_id=ticket.organization_id,
-                requester=Customer(tier=tier),
+                team_id=ticket.team_id, organization_id=ticket.organization_id, requester=Customer(tier=tier),
             )
             context.policies[key] = policy_for(ticket=probe)
         policy = context.policies[key]
         if policy is None:
             continue
-        sync = _Sync(ticket=ticket, now=context.now, reason="created", policy=policy, changed={})
+        sync = _Sync(ticket=ticket, now=now, reason="created", policy=policy, changed={})
         for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
             target = sync.target(metric)
             if target is None:
                 continue
             timer = SlaTimer(
-                ticket=ticket, metric=metric, policy=policy, target_minutes=target,
+                ticket_id=ticket.pk, metric=metric, policy=policy, target_minutes=target,
                 is_business_hours=policy.is_business_hours(metric), started_at=ticket.created_at,
                 state=TimerState.RUNNING,
             )
             sync.schedule(timer)
-            timers.append(timer)
-            events.append(Event(
-                ticket=ticket, kind="sla_started", actor_kind=ActorKind.SLA, actor_user=None, via=SLA_VIA,
-                field=metric, to_value={
+            timers.append({
+                "ticket_id": ticket.pk, "metric": metric, "policy_id": policy.pk, "target_minutes": target,
+                "is_business_hours": timer.is_business_hours, "state": TimerState.RUNNING, "is_current": True,
+                "started_at": timer.started_at, "paused_seconds": 0, "due_at": timer.due_at,
+                "warning_at": timer.warning_at,
+            })
+            events.append({
+                "ticket_id": ticket.pk, "kind": "sla_started", "actor_kind": ActorKind.SLA, "actor_user_id": None,
+                "via": SLA_VIA, "field": metric, "from_value": None, "to_value": {
                     "metric": metric, "policy": policy.name, "target_minutes": target,
                     "due_at": timer.due_at.isoformat(), "reason": "created",
                 },
-            ))
+            })
             due = due_by_ticket.get(ticket.pk)
             due_by_ticket[ticket.pk] = timer.due_at if due is None else min(due, timer.due_at)
-    SlaTimer.objects.bulk_create(timers)
-    Event.objects.bulk_create(events)
-    if due_by_ticket:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Ticket._meta.db_table} AS t SET sla_due_at = v.due_at "  # noqa: S608 - our table name
-                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, due_at) WHERE t.id = v.id",
-                [list(due_by_ticket), list(due_by_ticket.values())],
-            )
-        for ticket in tickets:
-            ticket.sla_due_at = due_by_ticket.get(ticket.pk)
+        ticket.sla_due_at = due_by_ticket.get(ticket.pk)
+    return due_by_ticket
 
 
 # --- realtime -------------------------------------------------------------------------------------

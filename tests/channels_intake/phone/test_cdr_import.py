@@ -260,3 +260,35 @@ def test_sla_timers_switched_off_start_none(settings, callback_policy, support):
     run("master_header.csv", timezone_name="UTC")
 
     assert not SlaTimer.objects.exists()
+
+
+# --- the import's shortcuts say what the live call path says ------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["13812345678", "+442079460000", "00442079460000", "021 6123 4567", "1001",
+                                 "anonymous", "", "+1 (650) 253-0000"])
+def test_number_forms_match_normalize_and_format(raw):
+    from channels_intake.phone.cdr_import import number_forms
+    from channels_intake.phone.numbers import format_number, normalize_number
+
+    e164 = normalize_number(raw)
+    assert number_forms(raw) == ((e164, format_number(e164)) if e164 else ("", ""))
+
+
+@pytest.mark.parametrize(("state", "direction", "duration"), [
+    (CallState.ENDED, "inbound", 245), (CallState.ENDED, "outbound", 59), (CallState.MISSED, "inbound", None),
+])
+def test_imported_entries_and_subjects_read_like_live_calls(state, direction, duration):
+    from channels_intake.phone.cdr_import import CallTexts
+    from channels_intake.phone.numbers import format_number
+    from channels_intake.phone.services import _subject, call_summary
+
+    number = "+8613812345678"
+    call = Call(provider="asterisk", call_id="x", direction=direction, state=state, duration_seconds=duration,
+                from_number=number if direction == "inbound" else "", to_number=number if direction == "outbound" else "")
+    texts = CallTexts.current()
+
+    assert texts.entry(state=state, direction=direction, number_text=format_number(number),
+                       duration_seconds=duration) == call_summary(call, with_notes=False)
+    assert texts.subject(direction=direction, number_text=format_number(number),
+                         is_callback=state == CallState.MISSED) == _subject(call)
