@@ -571,6 +571,9 @@ def call_log(
             if call.customer_id is None:
                 call.customer = customer_for_number(number=call.customer_number)
             message = _ticket_from_call(call)
+            if permissions.can_assign_to(actor, message.ticket, actor):
+                # The agent who logs the call as a new ticket has the conversation.
+                ticket_update(ticket=message.ticket, actor=actor, assignee=actor, via="phone")
         else:
             text = call_summary(call, with_notes=True)
             message = ticket_add_note(ticket=ticket, actor=actor, body_text=text, via="phone")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 
 from channels_intake.phone.forms import CallLogForm
+from channels_intake.phone.numbers import format_number
 from tickets.models import Ticket
 
 register = template.Library()
@@ -18,6 +19,12 @@ def call_duration(seconds: int | None) -> str:
     hours, rest = divmod(int(seconds), 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+@register.filter
+def phone_number(e164: str) -> str:
+    """+86 138 1234 5678 for +8613812345678 (anything else as it is)."""
+    return format_number(e164) if e164 else ""
 
 
 @register.simple_tag

@@ -133,8 +133,8 @@ def test_log_a_call_on_a_ticket_shows_a_call_entry_with_a_phone_icon(phone_agent
     assert call.duration_seconds == 150 and call.direction == CallDirection.OUTBOUND
     html = page.content.decode()
     assert f'data-call-entry="{call.pk}"' in html
-    assert "📞" in html and "Outbound call" in html
-    assert "2:30" in html and "Follow-up needed" in html
+    assert "data-phone-icon" in html and "Outbound call" in html
+    assert "2:30" in html and "Follow-up needed" in html and "+86 138 1234 5678" in html
     assert "Customer &lt;b&gt;wants&lt;/b&gt; a refund." in html
 
 
@@ -171,6 +171,7 @@ def test_new_phone_ticket_form_creates_a_phone_ticket_for_an_unknown_caller(phon
     assert response.status_code == 302
     assert ticket.channel == Channel.PHONE
     assert ticket.requester.phone_numbers == ["+8613900001111"]
+    assert ticket.assignee == phone_agent
     assert Call.objects.get().notes == "Asked for opening hours."
 
 
