@@ -28,6 +28,8 @@ ALL_TICKETS_GROUP = "tickets-all"
 # How long a request waits for Redis to take its events. The request has already committed, so
 # a slow or dead Redis costs at most this much and is logged; the events are then dropped.
 SEND_TIMEOUT_SECONDS = 5.0
+# Group sends in flight at once, per sending loop.
+SEND_CONCURRENCY = 16
 
 Delivery = tuple[Sequence[str], dict[str, Any]]
 
@@ -83,8 +85,16 @@ os.register_at_fork(after_in_child=_sender.forget)
 
 
 async def _group_send_all(layer: Any, sends: list[tuple[str, dict[str, Any]]]) -> list[BaseException | None]:
-    results = await asyncio.gather(*(layer.group_send(group, message) for group, message in sends),
-                                   return_exceptions=True)
+    # Each group send holds a connection of the layer's pool for its three Redis commands; a batch
+    # of chat lines has hundreds of them, and all at once they emptied the pool ("Too many
+    # connections": events dropped). A few at a time keep Redis just as busy.
+    limit = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def send(group: str, message: dict[str, Any]) -> None:
+        async with limit:
+            await layer.group_send(group, message)
+
+    results = await asyncio.gather(*(send(group, message) for group, message in sends), return_exceptions=True)
     return [result if isinstance(result, BaseException) else None for result in results]
 
 

@@ -39,6 +39,18 @@ def emit_ticket_event(
 
     Internal changes (notes) never go to the customer's group.
     """
+    realtime.broadcast_many_after_commit(ticket_event_deliveries(
+        ticket, event_type, changes=changes, is_public=is_public, previous_team_id=previous_team_id,
+        previous_assignee_id=previous_assignee_id, extra=extra,
+    ))
+
+
+def ticket_event_deliveries(
+    ticket: Ticket, event_type: str, *, changes: dict[str, Any] | None = None, is_public: bool = True,
+    previous_team_id: int | None = None, previous_assignee_id: int | None = None, extra: dict[str, Any] | None = None,
+) -> list[realtime.Delivery]:
+    """The (groups, event) pairs of `emit_ticket_event`, for a service that sends many tickets'
+    events in one trip after its commit."""
     groups = [
         realtime.ticket_group(ticket.pk),
         realtime.team_group(ticket.team_id),
@@ -54,7 +66,7 @@ def emit_ticket_event(
     if is_public:
         customer_event = {"type": event_type, "ticket": {"number": ticket.number, "status": ticket.status}}
         deliveries.append(([realtime.customer_group(ticket.requester_id)], customer_event))
-    realtime.broadcast_many_after_commit(deliveries)
+    return deliveries
 
 
 # Changes of these fields can start, pause, meet or re-target SLA timers (or pick another policy).
