@@ -65,6 +65,17 @@ def redis_flush():
     _redis_client(url).flushdb()
 
 
+@pytest.fixture(autouse=True)
+def chat_line_writer_disconnect():
+    """Live chat stores visitors' lines from a thread of its own that keeps its database connection
+    (channels_intake.chat.lines); close it after each test, or dropping the test database at the
+    end would wait for it."""
+    yield
+    from channels_intake.chat import lines
+
+    lines.close_connections()
+
+
 @pytest.fixture
 def celery_eager():
     """Run Celery tasks where they are queued (e.g. in the on-commit callback that queues them)."""

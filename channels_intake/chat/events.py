@@ -57,6 +57,14 @@ def state_payload(*, chat: Chat, position: int | None = None, estimated_wait: in
     }
 
 
+def messages_after_commit(messages: list[tuple[Chat, Message, str]]) -> None:
+    """Several chats' new messages (chat, message, client id), in one trip to Redis after commit."""
+    realtime.broadcast_many_after_commit([
+        ([realtime.chat_group(chat.pk)], message_payload(chat=chat, message=message, client_id=client_id))
+        for chat, message, client_id in messages
+    ])
+
+
 def message_after_commit(*, chat: Chat, message: Message, client_id: str = "") -> None:
     realtime.broadcast_after_commit(
         [realtime.chat_group(chat.pk)], message_payload(chat=chat, message=message, client_id=client_id)
