@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from channels_intake.phone import services
@@ -160,3 +160,27 @@ def test_merging_a_phone_customer_moves_numbers_tickets_and_calls(phone_team, ph
     assert Message.objects.get().author_customer == known
     assert Call.objects.get().customer == known
     assert services.customer_for_number(number="13812345678") == known
+
+
+def test_merging_writes_an_audit_event_on_each_moved_ticket_and_refuses_two_logins(phone_team, phone_agent):
+    call = services.call_record_completed(
+        provider=CallProvider.GENERIC, call_id="c2", direction=CallDirection.INBOUND, from_number="13812345678",
+        to_number="", caller_name="", started_at=None, answered_at=None, ended_at=timezone.now(),
+        duration_seconds=30, answered=True,
+    )
+    known = make_customer(email="wang@example.com")
+
+    services.customer_merge_into(source=call.customer, target=known, actor=phone_agent)
+
+    event = Ticket.objects.get().events.get(kind="requester_changed")
+    assert (event.actor_user, event.to_value) == (phone_agent, known.name)
+    with pytest.raises(ValidationError):
+        services.customer_merge_into(source=make_customer(), target=known, actor=phone_agent)
+
+
+def test_customer_cannot_merge_customers(phone_team):
+    first, second = make_customer(), make_customer()
+
+    with pytest.raises(PermissionDenied):
+        services.customer_merge_into(source=first, target=second, actor=first.user)
+    assert Customer.objects.count() == 2
