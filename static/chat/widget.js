@@ -23,8 +23,9 @@
  * Reliability: every visitor message has a client id (crypto.randomUUID); it stays in an outbox,
  * shown as "Sending…", until the server acknowledges it (after commit), is resent after every
  * reconnect (the server ignores a client id it already stored) and survives a refresh (the outbox
- * is kept in localStorage with the chat id and visitor token). After (re)connecting the widget asks
- * the server to `resume` after the last message id it has, and drops any message id it already shows.
+ * is kept in localStorage with the chat id and visitor token). The widget (re)connects with the last
+ * message id it has (`after`): the socket opens with the chat's state (rendered at once) and replays
+ * what followed; any message id already shown is dropped. Files come as signed download links.
  */
 (() => {
   "use strict";
@@ -50,6 +51,7 @@
   const AGENT_TYPING_MAX_MS = 15000;
   const PING_INTERVAL_MS = 25000;
   const RECONNECT_MAX_MS = 30000;
+  const REPLAY_CHECK_MS = 3000;
   const ENDED_STATES = new Set(["ended"]);
 
   /* ------------------------------------------------------------------ texts */
@@ -68,6 +70,9 @@
       message: "Message", send: "Send", attach: "Attach a file", uploading: "Uploading {name}…",
       tooLarge: "{name} is larger than {size} and was not sent.", uploadFailed: "{name} could not be sent.",
       endChat: "End chat", ended: "The chat has ended.", rate: "How was this chat?",
+      endedTimeout: "The chat ended after a long silence. We can still answer by email.",
+      endedUnanswered: "Sorry, nobody could take your chat in time. The team will answer by email.",
+      file: "Download {name}",
       stars: "{count} out of 5", comment: "Comment (optional)", sendRating: "Send rating",
       rated: "Thank you for your feedback!", transcript: "Email me the transcript",
       transcriptSend: "Send transcript", transcriptSent: "The transcript is on its way to {email}.",
@@ -94,6 +99,9 @@
       message: "消息", send: "发送", attach: "附加文件", uploading: "正在上传 {name}…",
       tooLarge: "{name} 超过 {size}，未发送。", uploadFailed: "{name} 发送失败。",
       endChat: "结束聊天", ended: "聊天已结束。", rate: "您对本次聊天满意吗？",
+      endedTimeout: "由于长时间没有活动，聊天已结束。我们仍可通过电子邮件回复您。",
+      endedUnanswered: "抱歉，暂时没有客服能接待您的聊天。团队会通过电子邮件回复您。",
+      file: "下载 {name}",
       stars: "{count} 分（满分 5 分）", comment: "意见（可选）", sendRating: "提交评分",
       rated: "感谢您的反馈！", transcript: "通过电子邮件发送聊天记录",
       transcriptSend: "发送聊天记录", transcriptSent: "聊天记录将发送至 {email}。",
@@ -120,6 +128,9 @@
       message: "訊息", send: "傳送", attach: "附加檔案", uploading: "正在上傳 {name}…",
       tooLarge: "{name} 超過 {size}，未傳送。", uploadFailed: "{name} 傳送失敗。",
       endChat: "結束對話", ended: "對話已結束。", rate: "您對本次對話滿意嗎？",
+      endedTimeout: "由於長時間沒有活動，對話已結束。我們仍可透過電子郵件回覆您。",
+      endedUnanswered: "抱歉，暫時沒有客服能接待您的對話。團隊會透過電子郵件回覆您。",
+      file: "下載 {name}",
       stars: "{count} 分（滿分 5 分）", comment: "意見（選填）", sendRating: "送出評分",
       rated: "感謝您的回饋！", transcript: "以電子郵件寄送對話紀錄",
       transcriptSend: "寄送對話紀錄", transcriptSent: "對話紀錄將寄送至 {email}。",
@@ -399,6 +410,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
   let reconnectAttempts = 0;
   let reconnectTimer = null;
   let pingTimer = null;
+  let replayCheckTimer = null;
   let typingTimer = null;
   let typingSent = false;
   let unread = 0;
@@ -529,7 +541,8 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
       if (spec === false || spec === "hidden" || (spec && typeof spec === "object" && (spec.shown === false || spec.show === false || spec.visible === false))) return;
       const required = spec === "required" || spec === true || Boolean(spec && typeof spec === "object" && spec.required);
       const type = (spec && spec.type) || (builtIn[name] ? builtIn[name][1] : "text");
-      fields.push({ name, label: labelOf(name, spec && spec.label), required, type, custom: !builtIn[name] });
+      const maxLength = spec && Number.isInteger(spec.max_length) && spec.max_length > 0 ? spec.max_length : undefined;
+      fields.push({ name, label: labelOf(name, spec && spec.label), required, type, maxLength, custom: !builtIn[name] });
     };
     if (Array.isArray(raw)) {
       raw.forEach((spec) => spec && (spec.key || spec.name) && add(spec.key || spec.name, spec));
@@ -562,9 +575,9 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
   }
 
   /* ------------------------------------------------------------------ forms */
-  function field({ name, label, required, type, value, autocomplete, optionalHint = true }) {
+  function field({ name, label, required, type, value, autocomplete, maxLength, optionalHint = true }) {
     const id = uid(name);
-    const attributes = { id, name, required: required || undefined, autocomplete };
+    const attributes = { id, name, required: required || undefined, autocomplete, maxlength: maxLength || undefined };
     const control = type === "textarea"
       ? h("textarea", { ...attributes, rows: 3 }, value || "")
       : h("input", { ...attributes, type: type === "email" ? "email" : "text", value: value || "" });
@@ -906,7 +919,9 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     chatView.toolbar.hidden = true;
     chatView.transcriptSlot.hidden = true;
     chatView.typing.textContent = "";
-    chatView.status.textContent = t("ended");
+    // Ended by the server's sweeps: say why, and that the question is not lost.
+    const reasonTexts = { timeout: "endedTimeout", offline: "endedUnanswered" };
+    chatView.status.textContent = t(reasonTexts[stored.endReason] || "ended");
     if (!chatView.after.hidden) return;
     const ratingForm = h("form", { novalidate: true });
     const legendId = uid("rate");
@@ -969,6 +984,7 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     if ("agent_name" in data) stored.agentName = data.agent_name || "";
     if ("position" in data) stored.position = data.position;
     if ("estimated_wait" in data) stored.estimatedWait = data.estimated_wait;
+    if (data.end_reason) stored.endReason = data.end_reason;
   }
 
   function renderState() {
@@ -999,7 +1015,11 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     element.append(...linkified(text || ""));
     for (const file of attachments || []) {
       const href = file.url ? new URL(file.url, ORIGIN).href : null;
-      element.append(h("span", { class: "author file" }, href ? h("a", { href, target: "_blank", rel: "noopener" }, file.name || file.filename) : file.name || file.filename));
+      // A signed link of our origin (the visitor has no account): it downloads, it never opens in our page.
+      const name = file.name || file.filename;
+      element.append(h("span", { class: "author file" }, href
+        ? h("a", { href, target: "_blank", rel: "noopener noreferrer", download: name, title: t("file", { name }) }, name)
+        : name));
     }
     if (kind === "visitor") element.append(h("span", { class: "receipt" }));
     return element;
@@ -1252,6 +1272,8 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     if (url.protocol === "http:") url.protocol = "ws:";
     if (url.protocol === "https:") url.protocol = "wss:";
     if (!url.searchParams.has("token")) url.searchParams.set("token", stored.token);
+    // The server replays what came after this right behind the opening `state` frame: no round trip.
+    url.searchParams.set("after", String(lastSeenId));
     return url.href;
   }
 
@@ -1277,7 +1299,6 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
       socketOpen = true;
       reconnectAttempts = 0;
       renderState();
-      sendFrame({ type: "resume", after: lastSeenId });
       // Unacknowledged messages again, in order; the server stores each client id once.
       for (const item of outbox()) sendFrame({ type: "message", client_id: item.client_id, body: item.body });
       clearInterval(pingTimer);
@@ -1301,6 +1322,15 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
       clearInterval(pingTimer);
       onClosed(event.code);
     });
+  }
+
+  /** The opening state names a newer message than the log shows: the replay brings it; should
+   * that not happen (an old server, a lost frame), ask for it once. */
+  function expectReplayUpTo(id) {
+    clearTimeout(replayCheckTimer);
+    replayCheckTimer = setTimeout(() => {
+      if (lastSeenId < id) sendFrame({ type: "resume", after: lastSeenId });
+    }, REPLAY_CHECK_MS);
   }
 
   function disconnect() {
@@ -1358,7 +1388,9 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     } else if (type === "message") {
       onMessage(data);
     } else if (type === "state") {
+      // Also the frame every connection opens with (state, queue place, agent, last message id).
       applyStateData(data);
+      if (Number(data.last_message_id) > lastSeenId) expectReplayUpTo(Number(data.last_message_id));
       save();
       renderState();
       if (ENDED_STATES.has(stored.state)) showEnded();
@@ -1408,6 +1440,10 @@ legend { font-weight: 650; padding: 0; margin-bottom: 6px; }
     } catch (error) {
       // Unknown key, inactive widget, or a site not among its allowed origins (the browser then
       // refuses the answer itself: no status). A visitor in the middle of a chat still gets it back.
+      if (error.status === 400 && TEAM) {
+        console.warn(`helpdesk chat: the widget "${KEY}" does not answer for the team "${TEAM}" (data-team)`);
+        return;
+      }
       if (!stored.chat || error.status === 404) {
         console.warn(`helpdesk chat: the widget "${KEY}" is unknown, inactive or not allowed on ${location.origin}`);
         return;
