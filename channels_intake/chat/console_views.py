@@ -152,7 +152,7 @@ def _prechat_answers(chat: Chat) -> list[tuple[str, str]]:
             if isinstance(label, dict):
                 label = label.get(get_language() or "") or label.get("en") or next(iter(label.values()), "")
             labels[rule["key"]] = str(label or rule["key"])
-    return [(labels.get(key, key), str(value)) for key, value in values.items()]
+    return [(labels.get(str(key)) or str(key), str(value)) for key, value in values.items()]
 
 
 def _chat_context(request: HttpRequest, chat: Chat) -> dict[str, Any]:
@@ -304,7 +304,7 @@ def message(request: HttpRequest, chat_id: int) -> HttpResponse:
         if len(uploads) > MAX_FILES_PER_MESSAGE:
             raise ValidationError(_("At most %(count)s files at once.") % {"count": MAX_FILES_PER_MESSAGE})
         for upload in uploads:
-            validate_upload_size(upload.size)
+            validate_upload_size(upload.size or 0)
         services.chat_agent_message(
             chat=chat, agent=_user(request), body=body, is_internal=request.POST.get("is_internal") in ("1", "on", "true"),
             client_id=request.POST.get("client_id", "")[:64],

@@ -354,9 +354,10 @@ class VisitorChatConsumer(ChatSocket):
 
     async def disconnect(self, code: int) -> None:
         await self.leave_groups()
-        if getattr(self, "address", None) is not None:
-            await sync_to_async(_visitor_left, thread_sensitive=False)(self.address, self.channel_name, self.chat_id)
+        address = getattr(self, "address", None)
+        if address is not None:
             self.address = None
+            await sync_to_async(_visitor_left, thread_sensitive=False)(address, self.channel_name, self.chat_id)
 
     async def _keep_alive(self) -> None:
         """The widget's ping: this socket still counts against its address's connection limit and

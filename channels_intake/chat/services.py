@@ -155,7 +155,9 @@ def prechat_validate(*, widget: ChatWidget, name: str, email: str, question: str
 
 def _custom_prechat_rules(widget: ChatWidget) -> dict[str, dict[str, Any]]:
     rules = widget.prechat_fields if isinstance(widget.prechat_fields, dict) else {}
-    custom = rules.get("custom") if isinstance(rules.get("custom"), list) else []
+    custom = rules.get("custom")
+    if not isinstance(custom, list):
+        return {}
     return {
         str(rule["key"]): rule for rule in custom
         if isinstance(rule, dict) and isinstance(rule.get("key"), str) and rule["key"]
@@ -184,14 +186,15 @@ def prechat_custom_values(
         elif raw is not None and str(raw).strip():
             answers[key] = str(raw).strip()
     for key, rule in rules.items():
-        limit = rule.get("max_length") if isinstance(rule.get("max_length"), int) else CUSTOM_ANSWER_MAX_CHARS
+        max_length = rule.get("max_length")
+        limit = min(max_length, CUSTOM_ANSWER_MAX_CHARS) if isinstance(max_length, int) else CUSTOM_ANSWER_MAX_CHARS
         if key in errors:
             continue
         if key not in answers:
             if rule.get("required"):
                 errors[key] = _("This field is required.")
-        elif len(answers[key]) > min(limit, CUSTOM_ANSWER_MAX_CHARS):
-            errors[key] = _("Enter at most %(limit)s characters.") % {"limit": min(limit, CUSTOM_ANSWER_MAX_CHARS)}
+        elif len(answers[key]) > limit:
+            errors[key] = _("Enter at most %(limit)s characters.") % {"limit": limit}
     from tickets.custom_fields import validate_custom_fields
     from tickets.models import CustomFieldDefinition
 
