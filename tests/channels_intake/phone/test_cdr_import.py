@@ -292,3 +292,21 @@ def test_imported_entries_and_subjects_read_like_live_calls(state, direction, du
                        duration_seconds=duration) == call_summary(call, with_notes=False)
     assert texts.subject(direction=direction, number_text=format_number(number),
                          is_callback=state == CallState.MISSED) == _subject(call)
+
+
+def test_callback_timers_counted_in_business_hours_are_what_the_sla_module_computes(support):
+    from tickets.models import BusinessHours
+
+    office = BusinessHours.objects.create(name="Shanghai office", timezone="Asia/Shanghai",
+                                          weekly={str(day): ["09:00-18:00"] for day in range(5)})
+    SlaPolicy.objects.create(name="Callbacks in office hours", position=1, tags=["callback"], targets=TARGETS,
+                             calendar=office)
+
+    run("master_header.csv", timezone_name="UTC")
+
+    callbacks = list(Ticket.objects.filter(tags__contains=["callback"]))
+    assert SlaTimer.objects.filter(ticket__in=callbacks).count() == 6
+    for ticket in callbacks:
+        # Recomputed from their start under the policy and calendar: nothing moves.
+        assert sla_timers_sync(ticket=ticket, now=timezone.now(), reason="check", force_recompute=True) == []
+        assert ticket.sla_due_at == min(SlaTimer.objects.filter(ticket=ticket).values_list("due_at", flat=True))
