@@ -37,7 +37,7 @@ from channels_intake.phone.models import (
 from channels_intake.phone.numbers import format_number, normalize_number
 from channels_intake.services import ingest
 from helpdesk import permissions, realtime
-from tickets.models import Channel, Customer, Message, Team, Ticket, User
+from tickets.models import Channel, Customer, Message, Team, TeamMembership, Ticket, User
 from tickets.sanitize import text_to_html
 from tickets.services import ticket_add_note, ticket_merge, ticket_update
 from tickets.services.customers import customer_create
@@ -370,6 +370,28 @@ def screen_pop_event(call: Call) -> dict[str, Any]:
     }
 
 
+def call_update_event(call: Call) -> dict[str, Any]:
+    """`phone.updated`: the call's new state, for the pop-ups shown of it (answered, ended, missed…)."""
+    return {
+        "type": "phone.updated",
+        "call": {"id": call.pk, "state": call.state},
+        "ticket": {"team": call.team_id, "assignee": call.agent_id},
+    }
+
+
+def call_update_groups(call: Call) -> list[str]:
+    """Everyone a pop-up of the call may be open for: its team (a team-routed call) and its agent."""
+    if call.team_id is None:
+        return [realtime.user_group(call.agent_id)] if call.agent_id is not None else []
+    groups = [realtime.team_group(call.team_id)]
+    # An agent of the team hears it through the team's group already (a socket in both would get it twice).
+    if call.agent_id is not None and not TeamMembership.objects.filter(
+        team_id=call.team_id, user_id=call.agent_id
+    ).exists():
+        groups.append(realtime.user_group(call.agent_id))
+    return groups
+
+
 def call_event_record(
     *,
     provider: str,
@@ -457,6 +479,8 @@ def call_event_record(
                     _became_callback(call)
         elif event == CallState.RINGING:
             realtime.broadcast_after_commit(screen_pop_groups(call), screen_pop_event(call))
+        if call.state != previous_state and call.state != CallState.RINGING:
+            realtime.broadcast_after_commit(call_update_groups(call), call_update_event(call))
     return CallEventOutcome(call=call, event=event, is_duplicate=False, completed=completed)
 
 

@@ -49,10 +49,16 @@ def test_ringing_call_pops_up_and_is_logged_on_the_callers_open_ticket(new_page)
     expect(pop).to_contain_text("Wang Fang")
     expect(pop).to_contain_text("+86 138 1234 5678")
     expect(pop.locator("[data-phone-open-tickets]")).to_contain_text(f"#{ticket.number} Parcel never arrived")
+    expect(pop.locator("[data-call-state]")).to_have_text("Ringing")
+
+    # The agent picks up: the pop-up says so, and what they type into it stays.
+    pop.get_by_label("Notes").fill("Courier lost it")
+    in_db_thread(ring, "pbx-e2e-1", event=CallState.ANSWERED)
+    expect(pop.locator("[data-call-state]")).to_have_text("Answered")
 
     pop.get_by_label("Put the call on").select_option(label=f"#{ticket.number} Parcel never arrived")
     pop.get_by_label("Disposition").select_option(label="Follow-up needed")
-    pop.get_by_label("Notes").fill("Courier lost it; sending a new one.")
+    pop.get_by_label("Notes").press_sequentially("; sending a new one.")
     pop.get_by_role("button", name="Log call").click()
 
     expect(page).to_have_url(re.compile(rf"/agent/tickets/{ticket.number}/#message-\d+$"))

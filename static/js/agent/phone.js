@@ -50,10 +50,41 @@
       .catch(function () { /* the next event or a reload shows it */ });
   }
 
+  /* The call was answered, ended or missed: only the state line of its open pop-up is refreshed
+   * (from the server's card, translated there), so notes being typed into the form stay. */
+  function refreshState(callId) {
+    var pop = region.querySelector('[data-phone-pop="' + callId + '"]');
+    if (!pop) {
+      return;
+    }
+    fetch(popUrl(callId), { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (response) {
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        if (!html) {
+          return;
+        }
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        var fresh = holder.querySelector("[data-call-state]");
+        var current = pop.querySelector("[data-call-state]");
+        if (fresh && current) {
+          current.replaceWith(fresh);
+        }
+      })
+      .catch(function () { /* the state line stays as it was */ });
+  }
+
   document.addEventListener("hd:realtime", function (event) {
     var data = event.detail;
-    if (data && data.type === "phone.ringing" && data.call && isCallId(data.call.id)) {
+    if (!data || !data.call || !isCallId(data.call.id)) {
+      return;
+    }
+    if (data.type === "phone.ringing") {
       showPop(data.call.id);
+    } else if (data.type === "phone.updated") {
+      refreshState(data.call.id);
     }
   });
 

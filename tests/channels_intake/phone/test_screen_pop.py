@@ -136,3 +136,33 @@ def test_customers_cannot_open_the_socket_that_carries_screen_pops():
         return await communicator.connect()
 
     assert async_to_sync(scenario)() == (False, CLOSE_FORBIDDEN)
+
+
+def test_the_agent_and_the_team_hear_when_the_call_is_answered_and_ends():
+    support = make_team("Support", slug="support")
+    agent, teammate = make_agent(support), make_agent(support)
+    outsider = make_agent(make_team("Billing", slug="billing"))
+    AgentExtension.objects.create(user=agent, extension="101")
+    base = {"call_id": "pbx-10", "from": "13812345678", "agent_extension": "101"}
+    assert post_event({**base, "event": "ringing"}) == 200
+
+    async def scenario():
+        sockets = [await open_socket(user) for user in (agent, teammate, outsider)]
+        await database_sync_to_async(post_event)({**base, "event": "answered"})
+        await database_sync_to_async(post_event)({**base, "event": "ended", "duration": 40})
+        received = [await messages_until_quiet(socket, expect=socket is not sockets[2]) for socket in sockets]
+        for socket in sockets:
+            await socket.disconnect()
+        return received
+
+    to_agent, to_teammate, to_outsider = async_to_sync(scenario)()
+
+    call = Call.objects.get()
+    updates = [
+        {"type": "phone.updated", "call": {"id": call.pk, "state": state},
+         "ticket": {"team": call.team_id, "assignee": agent.pk}}
+        for state in ("answered", "ended")
+    ]
+    assert [message for message in to_agent if message["type"] == "phone.updated"] == updates
+    assert [message for message in to_teammate if message["type"] == "phone.updated"] == updates
+    assert [message for message in to_outsider if message["type"].startswith("phone.")] == []
