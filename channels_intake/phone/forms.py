@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from channels_intake.phone.models import CallDirection, CallDisposition
 from channels_intake.phone.numbers import normalize_number
+from tickets.models import Ticket
 
 NEW_TICKET = "new"
 MAX_DURATION_MINUTES = 24 * 60
@@ -48,11 +50,13 @@ class ScreenPopLogForm(CallLogForm):
 
     ticket = forms.ChoiceField(label=_("Put the call on"), required=True)
 
-    def __init__(self, *args: Any, tickets: list[Any] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tickets: Sequence[Ticket] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [(NEW_TICKET, _("A new phone ticket"))]
+        choices: list[tuple[str, str]] = [(NEW_TICKET, str(_("A new phone ticket")))]
         choices += [(str(ticket.number), f"#{ticket.number} {ticket.subject}") for ticket in tickets]
-        self.fields["ticket"].choices = choices
+        ticket_field = self.fields["ticket"]
+        assert isinstance(ticket_field, forms.ChoiceField)
+        ticket_field.choices = choices
         self.fields["ticket"].initial = NEW_TICKET
         for name in ("direction", "number"):
             self.fields[name].required = False

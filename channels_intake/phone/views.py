@@ -122,8 +122,8 @@ def ticket_log(request: HttpRequest, number: int) -> HttpResponse:
     else:
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
-            for text in errors:
-                messages.error(request, f"{label}: {text}" if label else text)
+            for error_text in errors:
+                messages.error(request, f"{label}: {error_text}" if label else str(error_text))
     return redirect(reverse("agent:ticket", args=[ticket.number]))
 
 

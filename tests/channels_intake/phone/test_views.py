@@ -199,3 +199,16 @@ def test_caller_created_by_a_call_can_be_merged_into_a_known_customer(phone_agen
     known.refresh_from_db()
     assert known.phone_numbers == ["+8613700000000"]
     assert Ticket.objects.get().requester == known
+
+
+def test_log_a_call_with_a_bad_number_says_why_and_adds_nothing(phone_agent, phone_team, caller):
+    ticket = make_ticket(requester=caller, team=phone_team)
+    client = client_for(phone_agent)
+
+    response = client.post(f"/agent/phone/tickets/{ticket.number}/log/", {
+        "direction": "inbound", "number": "not a number", "disposition": "", "notes": "x",
+    }, follow=True)
+
+    assert "Phone number: Enter a phone number" in response.content.decode()
+    assert not Call.objects.exists()
+    assert ticket.messages.count() == 1
