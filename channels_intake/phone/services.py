@@ -40,6 +40,7 @@ from helpdesk import permissions, realtime
 from tickets.models import Channel, Customer, Message, Team, TeamMembership, Ticket, User
 from tickets.sanitize import text_to_html
 from tickets.services import ticket_add_note, ticket_merge, ticket_update
+from tickets.services.common import emit_ticket_event
 from tickets.services.customers import customer_create
 from tickets.services.ticket_create import default_team
 
@@ -104,7 +105,6 @@ def customer_merge_into(*, source: Customer, target: Customer, actor: User) -> C
         raise ValidationError(_("A customer cannot be merged into itself."))
     from tickets import events
     from tickets.models import CustomerEmail
-    from tickets.services.common import emit_ticket_event
 
     with transaction.atomic():
         locked = {
@@ -238,9 +238,11 @@ def _refresh_entry(call: Call) -> None:
     """Rewrite the call's thread entry from the call (after a later event or the agent's notes)."""
     if call.message_id is None:
         return
-    message = Message.objects.only("pk", "visibility").get(pk=call.message_id)
+    message = Message.objects.select_related("ticket").get(pk=call.message_id)
     text = call_summary(call, with_notes=not message.is_public)
     Message.objects.filter(pk=message.pk).update(body_text=text, body_html=text_to_html(text))
+    # Open ticket pages re-read their thread (the entry now has the duration, recording, notes…).
+    emit_ticket_event(message.ticket, "ticket.updated", is_public=message.is_public)
 
 
 def _external_id(call: Call) -> str:

@@ -166,3 +166,32 @@ def test_the_agent_and_the_team_hear_when_the_call_is_answered_and_ends():
     assert [message for message in to_agent if message["type"] == "phone.updated"] == updates
     assert [message for message in to_teammate if message["type"] == "phone.updated"] == updates
     assert [message for message in to_outsider if message["type"].startswith("phone.")] == []
+
+
+def test_an_open_ticket_page_hears_when_its_call_entry_gets_the_final_duration():
+    from channels_intake.phone import services
+    from tests.factories import make_ticket
+
+    support = make_team("Support", slug="support")
+    agent, teammate = make_agent(support), make_agent(support)
+    AgentExtension.objects.create(user=agent, extension="101")
+    base = {"call_id": "pbx-11", "from": "13812345678", "agent_extension": "101"}
+    assert post_event({**base, "event": "answered"}) == 200
+    ticket = make_ticket(team=support)
+    services.call_log(actor=agent, ticket=ticket, direction="inbound", number="13812345678", duration_seconds=None,
+                      notes="Talking now", disposition="", call=Call.objects.get())
+
+    async def scenario():
+        socket = await open_socket(teammate)
+        await socket.send_json_to({"type": "subscribe_ticket", "number": ticket.number})
+        assert (await socket.receive_json_from(timeout=PATIENT))["type"] == "subscribed"
+        await database_sync_to_async(post_event)({**base, "event": "ended", "duration": 75})
+        received = await messages_until_quiet(socket, expect=True)
+        await socket.disconnect()
+        return received
+
+    received = async_to_sync(scenario)()
+
+    assert any(message["type"] == "ticket.updated" and message["ticket"]["number"] == ticket.number
+               for message in received)
+    assert "1 min 15 s" in ticket.messages.get(call__isnull=False).body_text
