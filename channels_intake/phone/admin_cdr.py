@@ -78,7 +78,7 @@ class CdrUploadForm(forms.Form):
         return mapping
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         mapping = cleaned.get("column_mapping") or {}
         if cleaned.get("format") == CdrFormat.CSV and mapping:
             missing = [name for name in REQUIRED_MAPPING_FIELDS if name not in mapping]

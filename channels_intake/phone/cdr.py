@@ -212,21 +212,21 @@ def _time(value: str, column: str, zone: tzinfo, *, required: bool) -> datetime 
         if required:
             raise _BadValue(_("%(column)s is empty.") % {"column": column})
         return None
+    parsed: datetime | None = None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        parsed = None
         for time_format in _TIME_FORMATS:
             try:
                 parsed = datetime.strptime(text, time_format)  # noqa: DTZ007 - the PBX's zone is applied below
                 break
             except ValueError:
                 continue
-        if parsed is None:
-            raise _BadValue(
-                _("%(column)s “%(value)s” is not a date and time (expected YYYY-MM-DD HH:MM:SS).")
-                % {"column": column, "value": text[:40]}
-            ) from None
+    if parsed is None:
+        raise _BadValue(
+            _("%(column)s “%(value)s” is not a date and time (expected YYYY-MM-DD HH:MM:SS).")
+            % {"column": column, "value": text[:40]}
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(UTC)
@@ -415,8 +415,9 @@ def cdr_rows(stream: Iterable[bytes], *, options: CdrOptions) -> Iterator[CallRe
                 )
     else:
         mapping = options.column_mapping or {}
-        has_header = options.has_header
-        if has_header is None:
+        if options.has_header is not None:
+            has_header = options.has_header
+        else:
             # Names in the mapping (or no mapping) mean the file names its columns in a header row.
             has_header = not mapping or any(not (isinstance(v, int) or str(v).strip().isdigit()) for v in mapping.values())
         indexes = _column_indexes(mapping, first if has_header else None)

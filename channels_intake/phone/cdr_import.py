@@ -86,6 +86,7 @@ from tickets.models import (
     SlaTimer,
     Status,
     Team,
+    TeamMembership,
     Ticket,
     TicketType,
     TimerState,
@@ -103,7 +104,7 @@ VIA = "cdr_import"
 MAX_STORED_ERRORS = 1000
 # Up to this many customers with phone numbers, an import reads all their numbers once at the start.
 PRELOAD_CUSTOMER_NUMBERS = 200_000
-PROVIDER_OF_FORMAT = {CdrFormat.ASTERISK: CallProvider.ASTERISK, CdrFormat.CSV: CallProvider.CSV}
+PROVIDER_OF_FORMAT: dict[str, str] = {CdrFormat.ASTERISK: CallProvider.ASTERISK, CdrFormat.CSV: CallProvider.CSV}
 
 
 @dataclass
@@ -337,7 +338,7 @@ def _context(cdr_import: CdrImport, *, team: Team | None, summary: ImportSummary
         if extension.user.is_staff_member
     }
     memberships = list(
-        Team.members.through.objects.filter(user_id__in=[user.pk for user in agents.values()])
+        TeamMembership.objects.filter(user_id__in=[user.pk for user in agents.values()])
         .order_by("team_id").values_list("user_id", "team_id")
     )
     agent_first_team: dict[int, int] = {}
@@ -484,7 +485,7 @@ def _customers_for(context: _Context, cursor: Any, wanted: dict[str, str], *, no
     if not new:
         return
     ids = _next_ids(cursor, Customer, len(new))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": pk, "name": (wanted[number] or context.formatted(number))[:200], "phone_numbers": [number]}
         for (pk,), number in zip(ids, new, strict=True)
     ]
@@ -593,14 +594,14 @@ def _write_calls(context: _Context, records: list[CallRecord]) -> None:
         if customer is None or not (record.is_answered or is_callback):
             continue
         customer_id, organization_id, _tier = customer
-        ticket_id, number = next(ticket_ids)
+        ticket_id, ticket_number = next(ticket_ids)
         (message_id,) = next(message_ids)
         call["ticket_id"], call["message_id"] = ticket_id, message_id
         assignee_id = agent.pk if record.is_answered and agent is not None and team_id is not None \
             and (team_id, agent.pk) in context.team_members else None
         number_text = context.formatted(customer_number)
-        ticket = {
-            "id": ticket_id, "number": number, "channel": Channel.PHONE,
+        ticket: dict[str, Any] = {
+            "id": ticket_id, "number": ticket_number, "channel": Channel.PHONE,
             "subject": texts.subject(direction=direction, number_text=number_text, is_callback=is_callback)[:255],
             "status": Status.NEW if is_callback else Status.SOLVED, "priority": Priority.NORMAL,
             "type": TicketType.QUESTION, "requester_id": customer_id, "organization_id": organization_id,
@@ -619,7 +620,7 @@ def _write_calls(context: _Context, records: list[CallRecord]) -> None:
         })
         if is_callback:
             callbacks.append(Ticket(
-                pk=ticket_id, number=number, status=Status.NEW, priority=Priority.NORMAL, type=TicketType.QUESTION,
+                pk=ticket_id, number=ticket_number, status=Status.NEW, priority=Priority.NORMAL, type=TicketType.QUESTION,
                 channel=Channel.PHONE, tags=[CALLBACK_TAG], team_id=team_id, organization_id=organization_id,
                 requester_id=customer_id, created_at=now, updated_at=now,
             ))

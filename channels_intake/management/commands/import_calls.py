@@ -83,9 +83,9 @@ class Command(BaseCommand):
             f"{summary.tickets_created} tickets ({summary.callback_tickets} callbacks), "
             f"{summary.customers_created} new customers."
         )
-        for error in summary.errors:
-            where = f"line {error['line']}" if error["line"] else "file"
-            self.stderr.write(f"{path.name}, {where}: {error['reason']}")
+        for row_error in summary.errors:
+            where = f"line {row_error['line']}" if row_error["line"] else "file"
+            self.stderr.write(f"{path.name}, {where}: {row_error['reason']}")
         if summary.error_rows > len(summary.errors):
             self.stderr.write(f"… and {summary.error_rows - len(summary.errors)} more bad rows.")
         if state == CdrImportState.FAILED:
