@@ -310,3 +310,49 @@ def test_callback_timers_counted_in_business_hours_are_what_the_sla_module_compu
         # Recomputed from their start under the policy and calendar: nothing moves.
         assert sla_timers_sync(ticket=ticket, now=timezone.now(), reason="check", force_recompute=True) == []
         assert ticket.sla_due_at == min(SlaTimer.objects.filter(ticket=ticket).values_list("due_at", flat=True))
+
+
+# --- realtime ------------------------------------------------------------------------------------
+
+
+def _events_during(groups, action):
+    """Run `action` while listening on `groups`; the events received."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from channels.layers import get_channel_layer
+
+    async def listen():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        for group in groups:
+            await layer.group_add(group, channel)
+        await sync_to_async(action)()
+        received = []
+        while True:
+            try:
+                received.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
+            except TimeoutError:
+                break
+        for group in groups:
+            await layer.group_discard(group, channel)
+        return [message["event"] for message in received]
+
+    return async_to_sync(listen)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_team_queue_hears_of_new_callback_tickets_once_per_chunk(settings, tmp_path):
+    from helpdesk import realtime
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    support = make_team(name="Support", slug="support")
+
+    events = _events_during([realtime.team_group(support.pk)],
+                            lambda: run("master_header.csv", timezone_name="UTC", chunk_size=100))
+
+    newest = Ticket.objects.filter(tags__contains=["callback"]).order_by("-pk").first()
+    assert [(event["type"], event["ticket"]["number"], event["imported"]) for event in events] == [
+        ("ticket.created", newest.number, True)
+    ]
+    assert events[0]["ticket"]["team"] == support.pk and events[0]["ticket"]["status"] == "new"
