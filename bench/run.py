@@ -8,6 +8,7 @@
     .venv/bin/python bench/run.py --only sla                     # SLA scan over 1,000,000 timers
     .venv/bin/python bench/run.py --only kb                      # knowledge base over 100,000 articles
     .venv/bin/python bench/run.py --only chat                    # live chat: 1,000 visitor sockets, 50 agents
+    .venv/bin/python bench/run.py --only phone                   # CDR import: 100,000 Asterisk rows
 
 The embedded PostgreSQL and Redis are used (helpdesk.devservers), but a database of its own
 (`helpdesk_bench`, or `helpdesk_bench_<N>` for other sizes) and Redis database 62, so the demo data of `make run` is never touched. Each
@@ -18,6 +19,7 @@ Celery workers, in a database of its own (`helpdesk_bench_email`, 100k tickets).
 (bench/sla.py): one tick over 1,000,000 running timers, in `helpdesk_bench_sla`. Then the knowledge base
 (bench/kb.py): indexing and search over 100,000 articles, in `helpdesk_bench_kb`. Then live chat
 (bench/chat.py): 1,000 visitor and 50 agent websockets on two ASGI processes, in `helpdesk_bench_chat`.
+Then the CDR import (bench/phone.py): 100,000 Asterisk rows, in `helpdesk_bench_phone`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from bench import chat, database, email_intake, kb, loadgen, report, servers, sla  # noqa: E402
+from bench import chat, database, email_intake, kb, loadgen, phone, report, servers, sla  # noqa: E402
 
 BENCH_REDIS_DB = 62
 LOG_DIR = BASE_DIR / ".data" / "bench"
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default="make-run,gunicorn-2,uvicorn-2",
                         help=f"comma-separated, from {', '.join(servers.SERVERS)}")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
-    parser.add_argument("--only", choices=("http", "email", "sla", "kb", "chat"), default=None, help="run one part only")
+    parser.add_argument("--only", choices=("http", "email", "sla", "kb", "chat", "phone"), default=None, help="run one part only")
     parser.add_argument("--messages", type=int, default=10_000, help="email intake: messages to deliver")
     parser.add_argument("--smtp-connections", type=int, default=8, help="email intake: concurrent SMTP connections")
     parser.add_argument("--worker-concurrency", type=int, default=2,
@@ -225,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chat-agents", type=int, default=chat.AGENTS, help="chat: agent sockets")
     parser.add_argument("--chat-rate", type=float, default=chat.RATE, help="chat: messages a second, in total")
     parser.add_argument("--chat-seconds", type=float, default=chat.SECONDS, help="chat: seconds of sending")
+    parser.add_argument("--phone-rows", type=int, default=phone.ROWS, help="CDR import: rows of the generated file")
+    parser.add_argument("--phone-chunk-size", type=int, default=None,
+                        help="CDR import: rows per chunk (HELPDESK_PHONE_CDR_CHUNK_SIZE)")
     args = parser.parse_args(argv)
     if args.only == "email":
         return email_main(args, argv)
@@ -234,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         return kb_main(args, argv)
     if args.only == "chat":
         return chat_main(args, argv)
+    if args.only == "phone":
+        return phone_main(args, argv)
     tickets = args.tickets or (10_000 if args.quick else 1_000_000)
     sizes = QUICK if args.quick else FULL
     configs = [servers.SERVERS[name.strip()] for name in args.servers.split(",") if name.strip()]
@@ -296,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         email_main(args, argv)
         sla_main(args, argv)
         kb_main(args, argv)
-        return chat_main(args, argv)
+        chat_main(args, argv)
+        return phone_main(args, argv)
     return 0
 
 
@@ -364,6 +372,18 @@ def chat_main(args: argparse.Namespace, argv: list[str] | None) -> int:
                           log_path=LOG_DIR / "chat-uvicorn.log", say=say)
         pg = database.server_settings(bench.url)
     publish(chat.render(result, command=command, pg=pg), section=f"chat-{args.chat_visitors}", args=args)
+    return 0 if not result.errors else 1
+
+
+def phone_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The CDR import benchmark (bench/phone.py) in its own database and Redis database."""
+    command = run_command(args, argv, default=f"bench/run.py --only phone --phone-rows {args.phone_rows}")
+    with bench_environment(database_name=phone.PHONE_DATABASE, redis_db=phone.PHONE_REDIS_DB,
+                           url_variable="HELPDESK_BENCH_PHONE_DATABASE_URL") as bench:
+        options = phone.Options(rows=args.phone_rows, chunk_size=args.phone_chunk_size)
+        result = phone.run(url=bench.url, env=bench.env, options=options, data_dir=LOG_DIR, say=say)
+        pg = database.server_settings(bench.url)
+    publish(phone.render(result, command=command, pg=pg), section=f"phone-{args.phone_rows}", args=args)
     return 0 if not result.errors else 1
 
 
