@@ -396,10 +396,13 @@ def cdr_rows(stream: Iterable[bytes], *, options: CdrOptions) -> Iterator[CallRe
     reader = csv.reader(decoded_lines(stream, decoding_errors))
     first: list[str] | None = None
     first_line = 0
-    for cells in reader:
-        if any(cell.strip() for cell in cells):
-            first, first_line = cells, reader.line_num
-            break
+    try:
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                first, first_line = cells, reader.line_num
+                break
+    except csv.Error as error:
+        raise CdrFormatError(_("The first row cannot be read as CSV: %(error)s.") % {"error": error}) from None
     yield from decoding_errors
     decoding_errors.clear()
     if first is None:
@@ -427,6 +430,9 @@ def cdr_rows(stream: Iterable[bytes], *, options: CdrOptions) -> Iterator[CallRe
     for line, cells in rows:
         yield from decoding_errors
         decoding_errors.clear()
+        if isinstance(cells, RowError):
+            yield cells
+            continue
         try:
             if options.format == "asterisk":
                 if len(cells) != len(header):
@@ -446,14 +452,26 @@ def cdr_rows(stream: Iterable[bytes], *, options: CdrOptions) -> Iterator[CallRe
     yield from decoding_errors
 
 
-def _rows_after(reader: Iterator[list[str]], pending: tuple[int, list[str]] | None) -> Iterator[tuple[int, list[str]]]:
+def _rows_after(
+    reader: Iterator[list[str]], pending: tuple[int, list[str]] | None
+) -> Iterator[tuple[int, list[str] | RowError]]:
     """(line number, cells) of the remaining non-empty rows, `pending` first; the line number is
     where the row starts in the file."""
     if pending is not None:
         yield pending
     previous_end = reader.line_num  # type: ignore[attr-defined]
-    for cells in reader:
+    while True:
         start = previous_end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            # A row the CSV reader cannot split (a field over the size limit…): reported, and the
+            # reader goes on with the next line.
+            previous_end = reader.line_num  # type: ignore[attr-defined]
+            yield start, RowError(start, _("The row cannot be read as CSV: %(error)s.") % {"error": error})
+            continue
         previous_end = reader.line_num  # type: ignore[attr-defined]
         if any(cell.strip() for cell in cells):
             yield start, cells

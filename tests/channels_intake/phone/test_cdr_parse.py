@@ -185,3 +185,15 @@ def test_direction_rule_by_extension_pattern_and_dialplan_context(settings):
     assert call_direction(from_raw="13812345678", to_raw="80001001") == INBOUND
     assert call_direction(from_raw="13812345678", to_raw="1001", context="from-pstn") == INBOUND  # both outside
 
+
+
+def test_a_row_the_csv_reader_cannot_split_is_reported_and_the_next_rows_read():
+    good = (FIXTURES / "master_headerless_gbk.csv").read_bytes().decode("gbk").splitlines()
+    data = "\n".join([good[0], '"' + "x" * 200_000 + '",1', good[1]]).encode() + b"\n"
+
+    rows = list(cdr_rows(io.BytesIO(data), options=CdrOptions(timezone="UTC")))
+
+    assert [record.line for record in records(rows)] == [1, 3]
+    assert [(error.line, error.reason) for error in errors(rows)] == [
+        (2, "The row cannot be read as CSV: field larger than field limit (131072).")
+    ]
