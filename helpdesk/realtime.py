@@ -85,7 +85,13 @@ os.register_at_fork(after_in_child=_sender.forget)
 
 
 async def _group_send_all(layer: Any, sends: list[tuple[str, dict[str, Any]]]) -> list[BaseException | None]:
-    # Each group send holds a connection of the layer's pool for its three Redis commands; a batch
+    if hasattr(layer, "group_send_many"):  # helpdesk.channel_layer: all of them in one round trip
+        try:
+            await layer.group_send_many(sends)
+        except Exception as error:  # noqa: BLE001 - reported per group by the caller
+            return [error] * len(sends)
+        return [None] * len(sends)
+    # Another layer (channels-redis' default one): each group send holds a connection of the layer's pool for its three Redis commands; a batch
     # of chat lines has hundreds of them, and all at once they emptied the pool ("Too many
     # connections": events dropped). A few at a time keep Redis just as busy.
     limit = asyncio.Semaphore(SEND_CONCURRENCY)

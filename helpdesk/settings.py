@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.utils.translation import gettext_lazy as _
@@ -105,14 +106,13 @@ CACHES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels-redis over Redis Pub/Sub (why: helpdesk/channel_layer.py).
+        "BACKEND": "helpdesk.channel_layer.RedisPubSubChannelLayer",
         "CONFIG": {
-            # The layer blocks on Redis for up to 5 s per read (BZPOPMIN); redis-py 8 defaults the
-            # socket timeout to 5 s, which would kill every idle websocket consumer.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
-            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="hd-asgi"),
-            "capacity": 1000,
-            "expiry": 60,
+            "hosts": [{"address": REDIS_URL}],
+            # Pub/Sub channels are server-wide, not per Redis database: the database number in the
+            # prefix keeps `make run`, test sessions and benchmarks sharing a Redis server apart.
+            "prefix": env.str("CHANNEL_LAYER_PREFIX", default=f"hd-asgi-{urlsplit(REDIS_URL).path.strip('/') or 0}-"),
         },
     }
 }
