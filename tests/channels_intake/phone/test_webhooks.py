@@ -305,3 +305,33 @@ def test_twilio_without_an_auth_token_refuses_everything(client, settings, phone
 
     assert twilio_post(client, twilio_params("ringing")).status_code == 401
     assert not Call.objects.exists()
+
+
+def test_twilio_voicemail_recording_callback_attaches_the_recording_to_a_callback_ticket(client, phone_team):
+    twilio_post(client, twilio_params("completed", CallDuration="30"))
+    response = twilio_post(
+        client, {"CallSid": "CA0123456789abcdef", "AccountSid": "AC1", "RecordingUrl": "https://api.twilio.com/rec/RE9",
+                 "RecordingDuration": "18", "RecordingStatus": "completed", "TranscriptionText": "Call me back please"},
+        query="?voicemail=1",
+    )
+
+    assert response.status_code == 200
+    ticket = Ticket.objects.get()
+    assert ticket.tags == ["callback"]
+    text = ticket.messages.get().body_text
+    assert "https://api.twilio.com/rec/RE9" in text and "Call me back please" in text
+    assert Call.objects.get().state == CallState.VOICEMAIL
+
+
+def test_a_ringing_event_costs_a_bounded_number_of_queries(client, phone_agent, django_assert_max_num_queries):
+    send(client, event("ringing", call_id="warm-up", agent_extension="101"))
+
+    with django_assert_max_num_queries(12):
+        assert send(client, event("ringing", call_id="pbx-q", agent_extension="101")).status_code == 200
+
+
+def test_an_ended_event_costs_a_bounded_number_of_queries(client, phone_agent, django_assert_max_num_queries):
+    send(client, event("ringing", call_id="pbx-q", agent_extension="101"))
+
+    with django_assert_max_num_queries(34):
+        assert send(client, event("ended", call_id="pbx-q", agent_extension="101", duration=60)).status_code == 200
