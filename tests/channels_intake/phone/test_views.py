@@ -3,6 +3,8 @@ ticket", the call entry in the thread, merging a caller into a known customer; a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -212,3 +214,20 @@ def test_log_a_call_with_a_bad_number_says_why_and_adds_nothing(phone_agent, pho
     assert "Phone number: Enter a phone number" in response.content.decode()
     assert not Call.objects.exists()
     assert ticket.messages.count() == 1
+
+
+def test_callback_queue_link_lists_the_open_callback_tickets(phone_agent, phone_team):
+    services.call_event_record(
+        provider=CallProvider.GENERIC, call_id="missed-1", event=CallState.MISSED, occurred_at=timezone.now(),
+        direction=CallDirection.INBOUND, from_number="13700000001", to_number="",
+    )
+    other = make_ticket(team=phone_team, subject="Not a callback")
+    client = client_for(phone_agent)
+    queue_page = client.get("/agent/tickets/").content.decode()
+    link = re.search(r'href="([^"]*tag=callback[^"]*)"', queue_page).group(1).replace("&amp;", "&")
+
+    listing = client.get(link).content.decode()
+
+    callback = Ticket.objects.get(tags__contains=["callback"])
+    assert f"#{callback.number}" in listing
+    assert f"#{other.number}" not in listing
