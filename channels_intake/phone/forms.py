@@ -20,7 +20,7 @@ class CallLogForm(forms.Form):
     direction = forms.ChoiceField(label=_("Direction"), choices=CallDirection.choices, initial=CallDirection.INBOUND)
     number = forms.CharField(
         label=_("Phone number"), max_length=64, required=False,
-        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "placeholder": "+86 138 1234 5678"}),
+        widget=forms.TextInput(attrs={"type": "tel", "class": "input", "autocomplete": "off", "placeholder": "+86 138 1234 5678"}),
     )
     duration_minutes = forms.DecimalField(
         label=_("Duration (minutes)"), required=False, min_value=0, max_value=MAX_DURATION_MINUTES, decimal_places=1,
