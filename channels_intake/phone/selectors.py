@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db.models import Q
 from django.http import Http404
+from django.utils import timezone
 
-from channels_intake.phone.models import Call
+from channels_intake.phone.models import Call, CallState
 from helpdesk import permissions
 from tickets.models import Message, Status, Ticket, User
 
@@ -58,6 +60,20 @@ def calls_attach(messages: Iterable[Message]) -> None:
 
 
 def calls_visible_filter(user: User) -> Q:
+    """The calls `call_visible_to` lets `user` see, as a filter."""
     if permissions.reads_all_tickets(user):
         return Q()
     return Q(agent=user) | Q(team_id__in=permissions.team_ids_of(user))
+
+
+def calls_waiting(*, user: User, limit: int = 3, max_age_minutes: int = 120) -> list[Call]:
+    """Calls ringing or in progress that `user` may take and nobody has logged yet, newest first:
+    the pop-ups a workspace page shows again after the agent navigated away from them."""
+    since = timezone.now() - timedelta(minutes=max_age_minutes)
+    return list(
+        Call.objects.filter(calls_visible_filter(user), state__in=(CallState.RINGING, CallState.ANSWERED),
+                            message__isnull=True, created_at__gte=since)
+        .filter(Q(agent=user) | Q(agent__isnull=True))
+        .select_related("customer", "customer__organization", "agent", "team")
+        .order_by("-created_at")[:limit]
+    )

@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -69,6 +70,17 @@ def _pop_context(request: HttpRequest, call: Call, form: ScreenPopLogForm | None
 def screen_pop(request: HttpRequest, call_id: int) -> HttpResponse:
     call = selectors.call_get(user=_user(request), call_id=call_id)
     return render(request, "channels_intake/phone/_screen_pop.html", _pop_context(request, call))
+
+
+@staff_required
+@require_GET
+def screen_pops_waiting(request: HttpRequest) -> HttpResponse:
+    """The pop-ups of calls still waiting for this agent (a page opened while a call rings or is
+    in progress shows them again)."""
+    calls = selectors.calls_waiting(user=_user(request))
+    cards = [render_to_string("channels_intake/phone/_screen_pop.html", _pop_context(request, call), request=request)
+             for call in calls]
+    return HttpResponse("".join(cards))
 
 
 @staff_required

@@ -86,3 +86,27 @@ def test_a_call_for_another_agent_does_not_pop_up(new_page):
 
     page.wait_for_timeout(1500)
     expect(page.locator("[data-phone-pop]")).to_have_count(0)
+
+
+def test_a_waiting_call_follows_the_agent_to_other_pages_until_dismissed(new_page):
+    ticket = in_db_thread(build_phone_desk)
+    page = new_page()
+    login(page, "ann")
+    expect(page.locator("[data-live-indicator]")).to_have_attribute("data-state", "open")
+    call = in_db_thread(ring, "pbx-e2e-3")
+    pop = page.locator(f'[data-phone-pop="{call.pk}"]')
+    expect(pop).to_be_visible()
+
+    # Opening the caller's ticket from the pop-up keeps the pop-up (and its form) on the next page.
+    pop.get_by_role("link", name=f"#{ticket.number} Parcel never arrived").click()
+    expect(page).to_have_url(re.compile(rf"/agent/tickets/{ticket.number}/$"))
+    expect(page.locator(f'[data-phone-pop="{call.pk}"]')).to_be_visible()
+
+    # Dismissed, it stays away on the following pages of this tab.
+    page.locator(f'[data-phone-pop="{call.pk}"] [data-phone-pop-close]').click()
+    expect(page.locator("[data-phone-pop]")).to_have_count(0)
+    page.reload()
+    expect(page.locator("[data-live-indicator]")).to_have_attribute("data-state", "open")
+    page.wait_for_timeout(1000)
+    expect(page.locator("[data-phone-pop]")).to_have_count(0)
+    assert page.problems == []

@@ -231,3 +231,24 @@ def test_callback_queue_link_lists_the_open_callback_tickets(phone_agent, phone_
     callback = Ticket.objects.get(tags__contains=["callback"])
     assert f"#{callback.number}" in listing
     assert f"#{other.number}" not in listing
+
+
+def test_waiting_calls_come_back_on_every_page_until_logged(phone_agent, phone_team, caller, ringing_call):
+    teammate = make_agent(phone_team)
+    team_call = services.call_event_record(
+        provider=CallProvider.GENERIC, call_id="pbx-team", event=CallState.RINGING, occurred_at=timezone.now(),
+        direction=CallDirection.INBOUND, from_number="13700000002", to_number="", team=phone_team,
+    ).call
+    outsider = make_agent(make_team(name="Billing", slug="billing"))
+
+    def waiting(user) -> set[int]:
+        html = client_for(user).get("/agent/phone/calls/waiting/").content.decode()
+        return {int(number) for number in re.findall(r'data-phone-pop="(\d+)"', html)}
+
+    assert waiting(phone_agent) == {ringing_call.pk, team_call.pk}
+    # A call ringing for one agent is theirs; the team's call is every member's.
+    assert waiting(teammate) == {team_call.pk}
+    assert waiting(outsider) == set()
+    client_for(phone_agent).post(f"/agent/phone/calls/{ringing_call.pk}/log/", {"ticket": "new"})
+    assert waiting(phone_agent) == {team_call.pk}
+    assert client_for(caller.user).get("/agent/phone/calls/waiting/").status_code == 403
