@@ -41,17 +41,25 @@ def message_size_allowed(body: str) -> bool:
 
 def visitor_message_allowed(*, visitor_key: str) -> bool:
     """Count one message of this visitor (their chat's visitor id); False past the per-minute limit."""
+    return visitor_messages_allowed(visitor_keys=[visitor_key])[0]
+
+
+def visitor_messages_allowed(*, visitor_keys: list[str]) -> list[bool]:
+    """Count one message for each key, in order (a visitor may appear more than once), in one
+    round trip to Redis; for each, False past the per-minute limit."""
     window = int(time.time() // 60)
-    key = f"{KEY_PREFIX}:messages:{visitor_key}:{window}"
     try:
         pipe = redis_client().pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count, _ = pipe.execute()
+        for visitor_key in visitor_keys:
+            key = f"{KEY_PREFIX}:messages:{visitor_key}:{window}"
+            pipe.incr(key)
+            pipe.expire(key, 120)
+        replies = pipe.execute()
     except Exception:
         logger.exception("chat message rate check failed")
-        return True
-    return int(count) <= messages_per_minute()
+        return [True] * len(visitor_keys)
+    limit = messages_per_minute()
+    return [int(count) <= limit for count in replies[::2]]
 
 
 def connection_ttl_seconds() -> int:

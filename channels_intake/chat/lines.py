@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import SyncToAsync
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import close_old_connections, connections, transaction
+from django.db import close_old_connections, connections
 from django.utils.translation import gettext as _
 
 from channels_intake.chat import events, limits
@@ -81,7 +81,7 @@ def chat_visitor_lines_store(*, lines: Sequence[VisitorLine]) -> list[LineOutcom
             external_id__in=[external_id_of(chat_id=line.chat_id, client_id=line.client_id) for _, line in candidates],
         ).values_list("external_id", "pk", "created_at")
     }
-    to_store: list[tuple[int, VisitorLine, Chat]] = []
+    counted: list[tuple[int, VisitorLine, Chat]] = []
     for index, line in candidates:
         external_id = external_id_of(chat_id=line.chat_id, client_id=line.client_id)
         chat = chats.get(line.chat_id)
@@ -93,28 +93,33 @@ def chat_visitor_lines_store(*, lines: Sequence[VisitorLine]) -> list[LineOutcom
             outcomes[index] = ChatEnded(_("This chat has ended."), code="ended")
         elif not line.body.strip():
             outcomes[index] = ValidationError(_("Write a message or attach a file."), code="empty")
-        elif not limits.visitor_message_allowed(visitor_key=str(chat.visitor_id)):
+        else:
+            counted.append((index, line, chat))
+    allowed = limits.visitor_messages_allowed(visitor_keys=[str(chat.visitor_id) for _index, _line, chat in counted])
+    to_store: list[tuple[int, VisitorLine, Chat]] = []
+    for (index, line, chat), is_allowed in zip(counted, allowed, strict=True):
+        if is_allowed:
+            to_store.append((index, line, chat))
+        else:
             outcomes[index] = ChatRateLimited(_("You are sending messages too fast. Wait a moment."),
                                               code="rate_limited")
-        else:
-            to_store.append((index, line, chat))
-    if to_store:
-        with transaction.atomic():
-            appended = ticket_customer_lines_append(
-                lines=[CustomerLine(ticket_id=chat.ticket_id, customer_id=chat.ticket.requester_id, body_text=line.body,
-                                    external_id=external_id_of(chat_id=line.chat_id, client_id=line.client_id))
-                       for _index, line, chat in to_store],
-                channel=Channel.CHAT, via=Channel.CHAT,
-            )
-            new_messages: list[tuple[Chat, Message, str]] = []
-            for (index, line, chat), outcome in zip(to_store, appended, strict=True):
-                outcomes[index] = outcome
-                if isinstance(outcome, AppendedLine) and outcome.is_new:
-                    message = Message(pk=outcome.message_id, ticket_id=outcome.ticket_id,
-                                      author_kind=AuthorKind.CUSTOMER, visibility=Visibility.PUBLIC,
-                                      body_text=line.body, created_at=outcome.created_at)
-                    new_messages.append((chat, message, line.client_id))
-            events.messages_after_commit(new_messages)
+    if not to_store:
+        return [outcomes[index] for index in range(len(lines))]
+    appended = ticket_customer_lines_append(
+        lines=[CustomerLine(ticket_id=chat.ticket_id, customer_id=chat.ticket.requester_id, body_text=line.body,
+                            external_id=external_id_of(chat_id=line.chat_id, client_id=line.client_id))
+               for _index, line, chat in to_store],
+        channel=Channel.CHAT, via=Channel.CHAT,
+    )
+    # Committed (or inside the caller's transaction: then sent once it commits).
+    new_messages: list[tuple[Chat, Message, str]] = []
+    for (index, line, chat), outcome in zip(to_store, appended, strict=True):
+        outcomes[index] = outcome
+        if isinstance(outcome, AppendedLine) and outcome.is_new:
+            message = Message(pk=outcome.message_id, ticket_id=outcome.ticket_id, author_kind=AuthorKind.CUSTOMER,
+                              visibility=Visibility.PUBLIC, body_text=line.body, created_at=outcome.created_at)
+            new_messages.append((chat, message, line.client_id))
+    events.messages_after_commit(new_messages)
     return [outcomes[index] for index in range(len(lines))]
 
 
