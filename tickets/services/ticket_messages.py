@@ -180,24 +180,41 @@ _LOCK_TICKETS_SQL = """
 """
 # Lines in the batch's order (ids follow it); a line stored before, perhaps by a concurrent resend,
 # is skipped here and looked up afterwards.
-_INSERT_LINES_SQL = """
-    INSERT INTO tickets_message (ticket_id, author_kind, author_customer_id, visibility, body_html, body_text,
-                                 channel, external_id, delivery_state, raw_source, created_at)
-    SELECT line.ticket_id, %s, line.customer_id, %s, line.body_html, line.body_text, %s, line.external_id, '', '',
-           %s
-    FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[])
-         WITH ORDINALITY AS line(ticket_id, customer_id, body_html, body_text, external_id, position)
-    ORDER BY line.position
-    ON CONFLICT DO NOTHING
-    RETURNING id, ticket_id, external_id, created_at
-"""
-_COUNT_LINES_SQL = """
-    UPDATE tickets_ticket AS ticket
-    SET message_count = ticket.message_count + added.lines, updated_at = %s, last_customer_message_at = %s
-    FROM unnest(%s::bigint[], %s::int[]) AS added(ticket_id, lines)
-    WHERE ticket.id = added.ticket_id
-    RETURNING ticket.id, ticket.number, ticket.status, ticket.priority, ticket.team_id, ticket.assignee_id,
-              ticket.requester_id, ticket.updated_at
+# The short path in one statement: the lines (in the batch's order, so ids follow it; a line stored
+# before, perhaps by a concurrent resend, is skipped and looked up afterwards), their audit events,
+# and each ticket's counters; it returns the stored lines with their tickets as they now stand.
+_APPEND_LINES_SQL = """
+    WITH line AS (
+        SELECT * FROM unnest(%(ticket_ids)s::bigint[], %(customer_ids)s::bigint[], %(htmls)s::text[],
+                             %(texts)s::text[], %(external_ids)s::text[])
+             WITH ORDINALITY AS line(ticket_id, customer_id, body_html, body_text, external_id, position)
+    ), added AS (
+        INSERT INTO tickets_message (ticket_id, author_kind, author_customer_id, visibility, body_html, body_text,
+                                     channel, external_id, delivery_state, raw_source, created_at)
+        SELECT line.ticket_id, %(author_kind)s, line.customer_id, %(visibility)s, line.body_html, line.body_text,
+               %(channel)s, line.external_id, '', '', %(now)s
+        FROM line ORDER BY line.position
+        ON CONFLICT DO NOTHING
+        RETURNING id, ticket_id, external_id, created_at
+    ), logged AS (
+        INSERT INTO tickets_event (ticket_id, kind, actor_kind, actor_user_id, via, field, from_value, to_value,
+                                   created_at)
+        SELECT added.ticket_id, 'reply_added', %(actor_kind)s, NULL, %(via)s, '', NULL,
+               jsonb_build_object('message', added.id), %(now)s
+        FROM added ORDER BY added.id
+    ), counted AS (
+        UPDATE tickets_ticket AS ticket
+        SET message_count = ticket.message_count + per_ticket.lines, updated_at = %(now)s,
+            last_customer_message_at = %(now)s
+        FROM (SELECT ticket_id, count(*) AS lines FROM added GROUP BY ticket_id) AS per_ticket
+        WHERE ticket.id = per_ticket.ticket_id
+        RETURNING ticket.id, ticket.number, ticket.status, ticket.priority, ticket.team_id, ticket.assignee_id,
+                  ticket.requester_id, ticket.updated_at
+    )
+    SELECT added.id, added.ticket_id, added.external_id, added.created_at, counted.number, counted.status,
+           counted.priority, counted.team_id, counted.assignee_id, counted.requester_id, counted.updated_at
+    FROM added JOIN counted ON counted.id = added.ticket_id
+    ORDER BY added.id
 """
 
 
@@ -266,15 +283,21 @@ def ticket_customer_lines_append(
 def _append_short(cursor, short: list[tuple[int, CustomerLine]], *, channel: str, via: str,
                   now: datetime) -> dict[int, AppendedLine]:
     bodies = [message_bodies(body_html=None, body_text=line.body_text) for _, line in short]
-    cursor.execute(_INSERT_LINES_SQL, [
-        AuthorKind.CUSTOMER, Visibility.PUBLIC, channel, now,
-        [line.ticket_id for _, line in short], [line.customer_id for _, line in short],
-        [html for html, _text in bodies], [text for _html, text in bodies],
-        [line.external_id[:512] for _, line in short],
-    ])
-    inserted = {external_id: (message_id, ticket_id, created_at)
-                for message_id, ticket_id, external_id, created_at in cursor.fetchall()}
-    stored_before = [line.external_id for _, line in short if line.external_id[:512] not in inserted]
+    cursor.execute(_APPEND_LINES_SQL, {
+        "ticket_ids": [line.ticket_id for _, line in short], "customer_ids": [line.customer_id for _, line in short],
+        "htmls": [html for html, _text in bodies], "texts": [text for _html, text in bodies],
+        "external_ids": [line.external_id[:512] for _, line in short],
+        "author_kind": AuthorKind.CUSTOMER, "visibility": Visibility.PUBLIC, "channel": channel, "now": now,
+        "actor_kind": ActorKind.CUSTOMER, "via": via,
+    })
+    inserted: dict[str, tuple[int, int, datetime]] = {}
+    tickets: dict[int, Ticket] = {}
+    for message_id, ticket_id, external_id, created_at, *ticket in cursor.fetchall():
+        inserted[external_id] = (message_id, ticket_id, created_at)
+        number, status, priority, team_id, assignee_id, requester_id, updated_at = ticket
+        tickets[ticket_id] = Ticket(pk=ticket_id, number=number, status=status, priority=priority, team_id=team_id,
+                                    assignee_id=assignee_id, requester_id=requester_id, updated_at=updated_at)
+    stored_before = [line.external_id[:512] for _, line in short if line.external_id[:512] not in inserted]
     earlier: dict[str, tuple[int, int, datetime]] = {}
     if stored_before:
         earlier = {external_id: (message_id, ticket_id, created_at) for message_id, ticket_id, external_id, created_at
@@ -290,29 +313,18 @@ def _append_short(cursor, short: list[tuple[int, CustomerLine]], *, channel: str
         message_id, ticket_id, created_at = inserted[key] if key in inserted else earlier[key]
         results[index] = AppendedLine(message_id=message_id, ticket_id=ticket_id, created_at=created_at,
                                       is_new=is_new)
-    new = [result for result in results.values() if result.is_new]
+    new = sorted((result for result in results.values() if result.is_new), key=lambda result: result.message_id)
     if not new:
         return results
-    created_events = Event.objects.bulk_create([
-        Event(ticket_id=result.ticket_id, kind="reply_added", actor_kind=ActorKind.CUSTOMER, via=via,
-              to_value={"message": result.message_id})
-        for result in sorted(new, key=lambda result: result.message_id)
-    ])
-    for event in created_events:
-        notifications.notify_after_commit(event)
-    added: dict[int, int] = {}
-    for result in new:
-        added[result.ticket_id] = added.get(result.ticket_id, 0) + 1
-    cursor.execute(_COUNT_LINES_SQL, [now, now, list(added), list(added.values())])
-    tickets = {
-        row[0]: Ticket(pk=row[0], number=row[1], status=row[2], priority=row[3], team_id=row[4], assignee_id=row[5],
-                       requester_id=row[6], updated_at=row[7])
-        for row in cursor.fetchall()
-    }
+    if notifications.notification_kind(Event(kind="reply_added", actor_kind=ActorKind.CUSTOMER, via=via)):
+        # Not for chat lines (agents see them live); a channel whose lines call for agent mail gets it.
+        for event in Event.objects.filter(kind="reply_added", ticket_id__in=tickets,
+                                          to_value__message__in=[result.message_id for result in new]):
+            notifications.notify_after_commit(event)
     # All the batch's events in one trip to Redis after the commit, not a trip per line.
     realtime.broadcast_many_after_commit([
         delivery
-        for result in sorted(new, key=lambda result: result.message_id)
+        for result in new
         for delivery in ticket_event_deliveries(
             tickets[result.ticket_id], "ticket.message_added", changes={},
             extra={"message": {"id": result.message_id, "visibility": Visibility.PUBLIC,

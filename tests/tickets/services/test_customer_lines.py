@@ -108,3 +108,21 @@ def test_a_line_from_someone_else_than_the_requester_is_refused_and_the_others_s
     assert isinstance(results[0], PermissionDenied)
     assert not Message.objects.filter(author_customer=stranger).exists()
     assert isinstance(results[1], AppendedLine) and thread(other_ticket)[-1] == ("customer", "mine")
+
+
+def test_lines_of_a_channel_that_calls_for_agent_mail_queue_it_and_chat_lines_do_not(
+        monkeypatch, django_capture_on_commit_callbacks):
+    from tickets import notifications
+
+    queued: list[int] = []
+    monkeypatch.setattr(notifications, "enqueue_notifications", queued.append)
+    ticket = make_ticket(team=make_team())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        [chat_line] = append(line(ticket, "typed in the chat", "c:1"))
+        [other] = ticket_customer_lines_append(lines=[line(ticket, "sent by text message", "sms:1")], channel="api",
+                                               via="sms")
+
+    events = {event.to_value["message"]: event.pk for event in Event.objects.filter(kind="reply_added")}
+    assert queued == [events[other.message_id]]
+    assert chat_line.message_id in events
