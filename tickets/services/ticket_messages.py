@@ -172,28 +172,36 @@ class AppendedLine:
     is_new: bool  # False: stored before under the same external id (a resend)
 
 
-# One round trip locks the tickets of a batch (in id order, so two batches never deadlock) and
-# reads what decides whether a line may take the short path.
-_LOCK_TICKETS_SQL = """
-    SELECT id, requester_id, status, merged_into_id, last_customer_message_at, last_agent_reply_at
-    FROM tickets_ticket WHERE id = ANY(%s) ORDER BY id FOR UPDATE
-"""
-# Lines in the batch's order (ids follow it); a line stored before, perhaps by a concurrent resend,
-# is skipped here and looked up afterwards.
-# The short path in one statement: the lines (in the batch's order, so ids follow it; a line stored
-# before, perhaps by a concurrent resend, is skipped and looked up afterwards), their audit events,
-# and each ticket's counters; it returns the stored lines with their tickets as they now stand.
+# The short path in one statement (one round trip, its own transaction when none is open): the
+# lines of the quiet tickets (in the batch's order, so ids follow it; a line stored before, perhaps
+# by a concurrent resend, is skipped and looked up afterwards), their audit events, and each
+# ticket's counters; it returns the stored lines with their tickets as they now stand. The lines
+# of other tickets come back neither stored nor found: they take `ticket_reply`.
 _APPEND_LINES_SQL = """
     WITH line AS (
         SELECT * FROM unnest(%(ticket_ids)s::bigint[], %(customer_ids)s::bigint[], %(htmls)s::text[],
                              %(texts)s::text[], %(external_ids)s::text[])
              WITH ORDINALITY AS line(ticket_id, customer_id, body_html, body_text, external_id, position)
+    ), quiet AS (
+        -- The tickets these lines change nothing but the thread and counters of, locked (in id
+        -- order, so two batches never deadlock; a ticket changed meanwhile is checked again as it
+        -- now stands): every line from the requester, the ticket new or open (a line on a pending,
+        -- on-hold or solved ticket reopens it), the requester already awaiting an answer (no agent
+        -- reply yet, or the customer wrote last). Then no SLA timer starts, stops or moves.
+        SELECT ticket.id FROM tickets_ticket AS ticket
+        WHERE ticket.id IN (SELECT line.ticket_id FROM line)
+          AND ticket.status IN ('new', 'open') AND ticket.merged_into_id IS NULL
+          AND (ticket.last_agent_reply_at IS NULL OR ticket.last_customer_message_at > ticket.last_agent_reply_at)
+          AND NOT EXISTS (SELECT 1 FROM line
+                          WHERE line.ticket_id = ticket.id AND line.customer_id <> ticket.requester_id)
+        ORDER BY ticket.id
+        FOR UPDATE OF ticket
     ), added AS (
         INSERT INTO tickets_message (ticket_id, author_kind, author_customer_id, visibility, body_html, body_text,
                                      channel, external_id, delivery_state, raw_source, created_at)
         SELECT line.ticket_id, %(author_kind)s, line.customer_id, %(visibility)s, line.body_html, line.body_text,
                %(channel)s, line.external_id, '', '', %(now)s
-        FROM line ORDER BY line.position
+        FROM line JOIN quiet ON quiet.id = line.ticket_id ORDER BY line.position
         ON CONFLICT DO NOTHING
         RETURNING id, ticket_id, external_id, created_at
     ), logged AS (
@@ -218,22 +226,6 @@ _APPEND_LINES_SQL = """
 """
 
 
-def _takes_short_path(row: tuple, customer_ids: set[int]) -> bool:
-    """Whether the lines for this locked ticket row change nothing but its thread and counters.
-
-    They do when every line is from the requester, the ticket stays as it is (new or open: a line on
-    a pending, on-hold or solved ticket reopens it) and the requester was already awaiting an answer
-    (no agent reply yet, or the customer wrote last): then no SLA timer starts, stops or moves.
-    """
-    _id, requester_id, status, merged_into_id, customer_at, agent_at = row
-    return (
-        customer_ids == {requester_id}
-        and status in (Status.NEW, Status.OPEN)
-        and merged_into_id is None
-        and (agent_at is None or (customer_at is not None and customer_at > agent_at))
-    )
-
-
 def ticket_customer_lines_append(
     *, lines: Sequence[CustomerLine], channel: str, via: str
 ) -> list[AppendedLine | ValidationError | PermissionDenied | ObjectDoesNotExist]:
@@ -245,7 +237,8 @@ def ticket_customer_lines_append(
     the product (issue 6: 200 a second). A line that would change more than the thread (its ticket
     reopens, or an SLA timer starts) takes `ticket_reply` itself, one by one; if one of those is
     refused, its place in the result holds the error and the others stand. Idempotent on
-    (channel, external_id). A database error fails the whole batch: nothing of it is stored.
+    (channel, external_id). On a database error it raises; what was stored stays, and a resend is
+    acknowledged with its id.
     """
     if not lines:
         return []
@@ -253,30 +246,20 @@ def ticket_customer_lines_append(
         if not line.external_id:
             raise ValueError("a customer line needs its external id")
         _require_body(line.body_text, ())
-    now = timezone.now()
     results: dict[int, AppendedLine | ValidationError | PermissionDenied | ObjectDoesNotExist] = {}
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(_LOCK_TICKETS_SQL, [sorted({line.ticket_id for line in lines})])
-            locked = {row[0]: row for row in cursor.fetchall()}
-            customers_of: dict[int, set[int]] = {}
-            for line in lines:
-                customers_of.setdefault(line.ticket_id, set()).add(line.customer_id)
-            short = [
-                (index, line) for index, line in enumerate(lines)
-                if line.ticket_id in locked and _takes_short_path(locked[line.ticket_id], customers_of[line.ticket_id])
-            ]
-            long = [(index, line) for index, line in enumerate(lines) if line.ticket_id not in locked
-                    or not _takes_short_path(locked[line.ticket_id], customers_of[line.ticket_id])]
-            if short:
-                results.update(_append_short(cursor, short, channel=channel, via=via, now=now))
-        for index, line in long:
-            try:
-                with transaction.atomic():
-                    results[index] = _append_long(line, channel=channel, via=via)
-            except (ValidationError, PermissionDenied, ObjectDoesNotExist) as error:
-                # This line alone is refused (its ticket was deleted, it is empty...): the others stand.
-                results[index] = error
+    # One statement, atomic by itself: no BEGIN and COMMIT round trips around it (the realtime
+    # events registered after it are sent at once, or when the caller's transaction commits).
+    with connection.cursor() as cursor:
+        results.update(_append_short(cursor, list(enumerate(lines)), channel=channel, via=via, now=timezone.now()))
+    for index, line in enumerate(lines):
+        if index in results:
+            continue
+        try:
+            with transaction.atomic():
+                results[index] = _append_long(line, channel=channel, via=via)
+        except (ValidationError, PermissionDenied, ObjectDoesNotExist) as error:
+            # This line alone is refused (its ticket was deleted, it is empty...): the others stand.
+            results[index] = error
     return [results[index] for index in range(len(lines))]
 
 
@@ -310,7 +293,10 @@ def _append_short(cursor, short: list[tuple[int, CustomerLine]], *, channel: str
         # The same line twice in one batch (sent again before its acknowledgement came) is new once.
         is_new = key in inserted and key not in seen
         seen.add(key)
-        message_id, ticket_id, created_at = inserted[key] if key in inserted else earlier[key]
+        stored = inserted.get(key) or earlier.get(key)
+        if stored is None:
+            continue  # its ticket is not quiet: ticket_reply's turn
+        message_id, ticket_id, created_at = stored
         results[index] = AppendedLine(message_id=message_id, ticket_id=ticket_id, created_at=created_at,
                                       is_new=is_new)
     new = sorted((result for result in results.values() if result.is_new), key=lambda result: result.message_id)
