@@ -73,8 +73,10 @@ def chat_visitor_lines_store(*, lines: Sequence[VisitorLine]) -> list[LineOutcom
             outcomes[index] = error
             continue
         candidates.append((index, line))
-    chats = _chats([line.chat_id for _, line in candidates])
-    stored_before = _stored([external_id_of(chat_id=line.chat_id, client_id=line.client_id) for _, line in candidates])
+    chats, stored_before = _read(
+        chat_ids=[line.chat_id for _, line in candidates],
+        external_ids=[external_id_of(chat_id=line.chat_id, client_id=line.client_id) for _, line in candidates],
+    )
     counted: list[tuple[int, VisitorLine, _ChatRow]] = []
     for index, line in candidates:
         external_id = external_id_of(chat_id=line.chat_id, client_id=line.client_id)
@@ -127,29 +129,33 @@ class _ChatRow:
     requester_id: int
 
 
-# Plain SQL for the two reads of every batch: the ORM's compiling of them cost more CPU than running them.
-_CHATS_SQL = """
-    SELECT chat.id, chat.state, chat.ticket_id, chat.visitor_id::text, chat.visitor_name, ticket.requester_id
+# The batch's two reads in one round trip of plain SQL (the ORM's compiling of them cost more CPU
+# than running them): its chats with their tickets' requesters, and the lines stored before.
+_READ_SQL = """
+    SELECT 'chat', chat.id, chat.state, chat.ticket_id, chat.visitor_id::text, chat.visitor_name, ticket.requester_id,
+           NULL::timestamptz
     FROM channels_intake_chat AS chat JOIN tickets_ticket AS ticket ON ticket.id = chat.ticket_id
     WHERE chat.id = ANY(%s)
+    UNION ALL
+    SELECT 'line', id, external_id, NULL, NULL, NULL, NULL, created_at
+    FROM tickets_message WHERE channel = %s AND external_id = ANY(%s)
 """
-_STORED_SQL = "SELECT external_id, id, created_at FROM tickets_message WHERE channel = %s AND external_id = ANY(%s)"
 
 
-def _chats(chat_ids: list[int]) -> dict[int, _ChatRow]:
+def _read(*, chat_ids: list[int], external_ids: list[str]) -> tuple[dict[int, _ChatRow], dict[str, tuple[int, datetime]]]:
+    chats: dict[int, _ChatRow] = {}
+    stored: dict[str, tuple[int, datetime]] = {}
     if not chat_ids:
-        return {}
+        return chats, stored
     with connection.cursor() as cursor:
-        cursor.execute(_CHATS_SQL, [sorted(set(chat_ids))])
-        return {row[0]: _ChatRow(*row) for row in cursor.fetchall()}
-
-
-def _stored(external_ids: list[str]) -> dict[str, tuple[int, datetime]]:
-    if not external_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_STORED_SQL, [Channel.CHAT, external_ids])
-        return {external_id: (message_id, created_at) for external_id, message_id, created_at in cursor.fetchall()}
+        cursor.execute(_READ_SQL, [sorted(set(chat_ids)), Channel.CHAT, external_ids])
+        for kind, row_id, text, ticket_id, visitor_id, visitor_name, requester_id, created_at in cursor.fetchall():
+            if kind == "chat":
+                chats[row_id] = _ChatRow(pk=row_id, state=text, ticket_id=ticket_id, visitor_id=visitor_id,
+                                         visitor_name=visitor_name, requester_id=requester_id)
+            else:
+                stored[text] = (row_id, created_at)
+    return chats, stored
 
 
 # ----------------------------------------------------------------------------------- the writer
