@@ -30,9 +30,13 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
         """
         layer = self._get_layer()
         by_shard: dict[Any, list[tuple[str, bytes]]] = {}
+        serialized: dict[int, bytes] = {}  # an event sent to several groups is one message object
         for group, message in sends:
             channel = layer._get_group_channel_name(group)
-            by_shard.setdefault(layer._get_shard(channel), []).append((channel, self.serialize(message)))
+            data = serialized.get(id(message))
+            if data is None:
+                data = serialized[id(message)] = self.serialize(message)
+            by_shard.setdefault(layer._get_shard(channel), []).append((channel, data))
         for shard, publications in by_shard.items():
             # The shard's own connection and lock, as its publish() uses them.
             async with shard._lock:
