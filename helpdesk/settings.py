@@ -274,6 +274,17 @@ HELPDESK_CHAT_MESSAGES_PER_MINUTE = env.int("HELPDESK_CHAT_MESSAGES_PER_MINUTE",
 HELPDESK_CHAT_MAX_MESSAGE_CHARS = env.int("HELPDESK_CHAT_MAX_MESSAGE_CHARS", default=4000)
 HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP = env.int("HELPDESK_CHAT_MAX_CONNECTIONS_PER_IP", default=20)
 HELPDESK_CHAT_API_RATE_LIMIT = env.str("HELPDESK_CHAT_API_RATE_LIMIT", default="120/min")
+# A visitor socket that vanished without closing (its process killed) stops counting against its
+# address after HELPDESK_CHAT_CONNECTION_TTL_SECONDS without a ping. A chat ends by itself when its
+# visitor has been gone and silent HELPDESK_CHAT_IDLE_END_MINUTES (0: never), or has waited
+# HELPDESK_CHAT_QUEUE_MAX_WAIT_MINUTES with nobody accepting; its ticket stays open for email.
+# Links to an agent's files in a chat last HELPDESK_CHAT_FILE_URL_MAX_AGE_SECONDS. An agent socket
+# re-reads its access to its chats every HELPDESK_CHAT_AGENT_ACCESS_SECONDS (and on a state change).
+HELPDESK_CHAT_CONNECTION_TTL_SECONDS = env.int("HELPDESK_CHAT_CONNECTION_TTL_SECONDS", default=90)
+HELPDESK_CHAT_IDLE_END_MINUTES = env.float("HELPDESK_CHAT_IDLE_END_MINUTES", default=30)
+HELPDESK_CHAT_QUEUE_MAX_WAIT_MINUTES = env.float("HELPDESK_CHAT_QUEUE_MAX_WAIT_MINUTES", default=20)
+HELPDESK_CHAT_FILE_URL_MAX_AGE_SECONDS = env.int("HELPDESK_CHAT_FILE_URL_MAX_AGE_SECONDS", default=24 * 3600)
+HELPDESK_CHAT_AGENT_ACCESS_SECONDS = env.float("HELPDESK_CHAT_AGENT_ACCESS_SECONDS", default=10.0)
 # Phone (channels_intake.phone): numbers without a country code are read in this region; the generic
 # webhook is signed with HMAC-SHA256 under HELPDESK_PHONE_WEBHOOK_SECRET (comma-separated to rotate:
 # any one verifies; empty refuses every event), signed timestamps further than the tolerance from now

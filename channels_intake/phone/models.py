@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tickets.models import Customer, Message, Team, Ticket, User
 
@@ -160,9 +161,10 @@ class CdrFormat(models.TextChoices):
 
 class CdrImportState(models.TextChoices):
     QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
+    # Own context: without one these took the SLA timer's "Running" and the mail's "Failed".
+    RUNNING = "running", pgettext_lazy("call-record import state", "Running")
     DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
+    FAILED = "failed", pgettext_lazy("call-record import state", "Failed")
 
 
 def cdr_upload_to(instance: CdrImport, filename: str) -> str:

@@ -35,6 +35,9 @@ from helpdesk import devservers
 CELERY_QUEUES = "default,email_in,email_out,sla,metrics,webhooks"
 DEMO_USERNAME = "admin"
 DEMO_LOGINS = "admin / agent / manager / customer@example.com, password 'demo' (demo only)"
+# The phone webhooks refuse everything without a secret; the demo (embedded database with demo
+# data) gets this one unless HELPDESK_PHONE_WEBHOOK_SECRET is set, so README's curl works as is.
+DEMO_PHONE_SECRET = "demo-phone-secret"  # noqa: S105 - demo only, printed at start
 WEB_READY_TIMEOUT_SECONDS = 60.0
 
 
@@ -286,6 +289,9 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from error
             seed = not options["no_demo_data"] and services.postgres != devservers.EXTERNAL
             has_demo_data = self._prepare(output, seed=seed)
+            demo_phone_secret = has_demo_data and not os.environ.get("HELPDESK_PHONE_WEBHOOK_SECRET")
+            if demo_phone_secret:
+                os.environ["HELPDESK_PHONE_WEBHOOK_SECRET"] = DEMO_PHONE_SECRET
             supervisor = Supervisor(children, output, grace_seconds=options["grace_seconds"])
             output.say("Starting " + ", ".join(child.name for child in children) + ".")
             supervisor.start()
@@ -300,6 +306,8 @@ class Command(BaseCommand):
                     output.say(f"helpdesk is running at {url}")
                     if has_demo_data:
                         output.say(f"Demo logins: {DEMO_LOGINS}")
+                    if demo_phone_secret:
+                        output.say(f"Demo phone webhook secret: {DEMO_PHONE_SECRET} (README → Phone)")
                     output.say("Press Ctrl-C to stop.")
                 elif banner_due and time.monotonic() - started_at > WEB_READY_TIMEOUT_SECONDS:
                     banner_due = False
