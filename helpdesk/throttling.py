@@ -13,6 +13,7 @@ import math
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
@@ -87,10 +88,23 @@ class PerUserOrTokenRateThrottle(BaseThrottle):
         return float(max(1, math.ceil(self.wait_seconds)))
 
 
-class LoginRateThrottle(PerUserOrTokenRateThrottle):
-    """Sign-in attempts per client address, whoever they claim to be."""
+class PerAddressRateThrottle(PerUserOrTokenRateThrottle):
+    """Requests per client address, whoever they claim to be. With `rate_setting`, the rate is that
+    setting's value read at each request (operators and tests change it), else DRF's rate for `scope`."""
 
-    scope = "login"
+    rate_setting = ""
+    default_rate = ""
+
+    def get_rate(self, scope: str) -> str | None:
+        if self.rate_setting:
+            return str(getattr(settings, self.rate_setting, self.default_rate))
+        return super().get_rate(scope)
 
     def scope_and_ident(self, request: Any) -> tuple[str, str]:
         return self.scope, f"ip:{self.get_ident(request)}"
+
+
+class LoginRateThrottle(PerAddressRateThrottle):
+    """Sign-in attempts per client address, whoever they claim to be."""
+
+    scope = "login"

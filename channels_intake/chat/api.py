@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 from channels_intake.chat import files, selectors, services
 from channels_intake.chat.models import Chat, ChatEndReason, ChatWidget
 from channels_intake.chat.tokens import visitor_token_issue
-from helpdesk.throttling import PerUserOrTokenRateThrottle
+from helpdesk.throttling import PerAddressRateThrottle
 from tickets.services import incoming_from_upload
 from tickets.services.attachments import max_upload_bytes, validate_upload_size
 
@@ -36,16 +36,12 @@ CORS_MAX_AGE_SECONDS = 600
 MAX_FILES_PER_MESSAGE = 5
 
 
-class ChatApiThrottle(PerUserOrTokenRateThrottle):
+class ChatApiThrottle(PerAddressRateThrottle):
     """Widget calls per client address (HELPDESK_CHAT_API_RATE_LIMIT, read when used)."""
 
     scope = "chat_widget"
-
-    def get_rate(self, scope: str) -> str | None:
-        return str(getattr(settings, "HELPDESK_CHAT_API_RATE_LIMIT", "120/min"))
-
-    def scope_and_ident(self, request: Any) -> tuple[str, str]:
-        return self.scope, f"ip:{self.get_ident(request)}"
+    rate_setting = "HELPDESK_CHAT_API_RATE_LIMIT"
+    default_rate = "120/min"
 
 
 class OriginNotAllowed(exceptions.PermissionDenied):

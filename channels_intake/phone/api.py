@@ -30,22 +30,18 @@ from rest_framework.views import APIView
 from channels_intake.phone import services
 from channels_intake.phone.models import CallDirection, CallProvider, CallState
 from channels_intake.phone.signatures import generic_signature_valid, twilio_signature_valid
-from helpdesk.throttling import PerUserOrTokenRateThrottle
+from helpdesk.throttling import PerAddressRateThrottle
 from tickets.apis.serializers import ErrorSerializer
 
 MAX_BODY_BYTES = 64 * 1024
 
 
-class PhoneWebhookThrottle(PerUserOrTokenRateThrottle):
+class PhoneWebhookThrottle(PerAddressRateThrottle):
     """Webhook calls per client address (HELPDESK_PHONE_WEBHOOK_RATE_LIMIT, read when used)."""
 
     scope = "phone_webhook"
-
-    def get_rate(self, scope: str) -> str | None:
-        return str(getattr(settings, "HELPDESK_PHONE_WEBHOOK_RATE_LIMIT", "600/min"))
-
-    def scope_and_ident(self, request: Any) -> tuple[str, str]:
-        return self.scope, f"ip:{self.get_ident(request)}"
+    rate_setting = "HELPDESK_PHONE_WEBHOOK_RATE_LIMIT"
+    default_rate = "600/min"
 
 
 class SignatureInvalid(exceptions.AuthenticationFailed):
