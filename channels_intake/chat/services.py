@@ -356,8 +356,16 @@ def chat_visitor_message(
 
     Idempotent on client_id: a resend after a reconnect returns the stored message and False,
     whatever the chat's state or the visitor's rate now. Refused on an ended chat, past the
-    per-minute limit or past the size limit.
+    per-minute limit or past the size limit. A message without files is a chat line, stored as the
+    socket's lines are (channels_intake.chat.lines); one with files goes through `ticket_reply`.
     """
+    if not files:
+        from channels_intake.chat.lines import VisitorLine, chat_visitor_lines_store
+
+        [outcome] = chat_visitor_lines_store(lines=[VisitorLine(chat_id=chat.pk, client_id=client_id, body=body)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return Message.objects.select_related("ticket").get(pk=outcome.message_id), outcome.is_new
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise ValidationError(_("Invalid message id."), code="bad_client_id")
     body = _check_body(body)
