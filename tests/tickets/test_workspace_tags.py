@@ -145,3 +145,14 @@ def test_choice_label_is_the_models_display_value(language):
             assert choice_label(instance, name) == getattr(instance, f"get_{name}_display")(), (instance, name)
         manager = User(role=Role.MANAGER)
         assert choice_label(manager, "role") == manager.get_role_display()
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Ann Lee", "AL"), ("wang@example.com", "WE"), ("王芳", "王"), ("", "?"),
+    # An unknown caller is named by their number.
+    ("+86 138 1234 5678", "#"), ("+1 (555) 010-9999 Front desk", "FD"),
+])
+def test_avatar_initials_come_from_letters(name, expected):
+    from tickets.templatetags.workspace import initials
+
+    assert initials(name) == expected

@@ -120,10 +120,11 @@ file_changed.connect(_forget_choice_labels)
 
 @register.filter
 def initials(name: str | None) -> str:
-    """One or two letters for an avatar; a CJK name gives its first character."""
-    words = str(name or "").replace("@", " ").replace(".", " ").split()
+    """One or two letters for an avatar; a CJK name gives its first character. A name without
+    letters (an unknown caller is named by their number, "+86 138…") gives "#", not "+1"."""
+    words = [word for word in str(name or "").replace("@", " ").replace(".", " ").split() if word[0].isalpha()]
     if not words:
-        return "?"
+        return "#" if str(name or "").strip() else "?"
     first = words[0]
     if not first.isascii():
         return first[0]
