@@ -1,0 +1,194 @@
+"""Computing the per-ticket facts (metrics.models.TicketFact) from tickets and their audit events.
+
+Definitions (PRODUCT.md, "Metric definitions"), as read from the audit trail:
+
+* A public agent reply is a `reply_added` event by an agent (internal notes are `note_added`;
+  the helpdesk's automatic acknowledgements are recorded with actor kind `system`). Events stay
+  on the ticket they happened on when a merge moves its messages, so they, not the messages,
+  say who answered which ticket.
+* First solve: the first `status_changed` event to `solved`; resolution runs from creation to it,
+  whatever happened afterwards. `solved_by_customer`: that first solve was the customer's.
+* Reopens: `reopened` events (a solved ticket back to open).
+* FCR: solved, exactly one public agent reply in the ticket's whole life, never reopened.
+* Agent: the assignee at the first solve (replayed from `assignee_changed` events), else the
+  current assignee.
+* A merged ticket (the duplicate that went into another) is kept with `is_merged` but has no
+  durations and no FCR: it was closed as a duplicate, not resolved.
+* Business-hours durations use the calendar of the ticket's SLA policy; 24/7 without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from metrics.models import TicketFact
+from tickets.models import ActorKind, BusinessHours, SlaPolicy, Ticket, User
+from tickets.sla.calendar import BusinessCalendar, business_between
+from tickets.sla.services import ALWAYS_OPEN
+
+# One statement per chunk: each ticket's row, the aggregates of its events, its first solve and
+# the assignee it had then.
+# Events are ordered by id: within one ticket they are written under its row lock, in order.
+_FACTS_SQL = """
+    WITH chunk AS (
+        SELECT ticket.id, ticket.created_at, ticket.team_id, ticket.assignee_id, ticket.channel,
+               ticket.priority, ticket.type, ticket.tags, ticket.organization_id, ticket.merged_into_id,
+               customer.tier
+        FROM tickets_ticket AS ticket JOIN tickets_customer AS customer ON customer.id = ticket.requester_id
+        WHERE ticket.id = ANY(%(ticket_ids)s)
+    ), first_solve AS (
+        SELECT DISTINCT ON (event.ticket_id) event.ticket_id, event.id, event.created_at, event.actor_kind
+        FROM tickets_event AS event
+        WHERE event.ticket_id = ANY(%(ticket_ids)s) AND event.kind = 'status_changed'
+          AND event.to_value = '"solved"'::jsonb
+        ORDER BY event.ticket_id, event.id
+    ), totals AS (
+        SELECT event.ticket_id,
+               min(event.created_at) FILTER (WHERE event.kind = 'reply_added' AND event.actor_kind = 'agent')
+                   AS first_agent_reply_at,
+               count(*) FILTER (WHERE event.kind = 'reply_added' AND event.actor_kind = 'agent') AS agent_replies,
+               count(*) FILTER (WHERE event.kind = 'reopened') AS reopens,
+               bool_or(event.kind = 'merged_into') AS was_merged
+        FROM tickets_event AS event
+        WHERE event.ticket_id = ANY(%(ticket_ids)s) AND event.kind IN ('reply_added', 'reopened', 'merged_into')
+        GROUP BY event.ticket_id
+    )
+    SELECT chunk.id, chunk.created_at, chunk.team_id, chunk.channel, chunk.priority, chunk.type, chunk.tags,
+           chunk.organization_id, chunk.tier,
+           chunk.merged_into_id IS NOT NULL OR coalesce(totals.was_merged, false) AS is_merged,
+           totals.first_agent_reply_at, coalesce(totals.agent_replies, 0), coalesce(totals.reopens, 0),
+           first_solve.created_at, first_solve.actor_kind,
+           CASE WHEN next_change.id IS NULL THEN chunk.assignee_id
+                ELSE (next_change.from_value #>> '{}')::bigint END AS agent_id
+    FROM chunk
+    LEFT JOIN first_solve ON first_solve.ticket_id = chunk.id
+    LEFT JOIN totals ON totals.ticket_id = chunk.id
+    -- The first change of assignee after the first solve says who held the ticket then; without
+    -- one (or without a solve) the assignee now is the one.
+    LEFT JOIN LATERAL (
+        SELECT change.id, change.from_value FROM tickets_event AS change
+        WHERE change.ticket_id = chunk.id AND change.kind = 'assignee_changed' AND change.id > first_solve.id
+        ORDER BY change.id LIMIT 1
+    ) AS next_change ON true
+"""
+
+_UPDATED_FIELDS = [field.name for field in TicketFact._meta.concrete_fields if not field.primary_key]
+
+
+class _PolicyCalendars:
+    """Which SLA policy's calendar applies to a ticket, for many tickets without a query each.
+
+    The same rule as `tickets.sla.services.policy_for` (first active policy by position whose
+    non-empty conditions all hold), evaluated in memory over the active policies loaded once.
+    """
+
+    def __init__(self) -> None:
+        self.policies = list(
+            SlaPolicy.objects.filter(is_active=True).order_by("position", "id").prefetch_related("teams", "organizations")
+        )
+        calendar_ids = {policy.calendar_id for policy in self.policies if policy.calendar_id}
+        self.calendars: dict[int, BusinessCalendar] = {
+            hours.pk: hours.to_calendar(list(hours.holidays.all()))
+            for hours in BusinessHours.objects.filter(pk__in=calendar_ids).prefetch_related("holidays")
+        }
+        self.team_ids = {policy.pk: {team.pk for team in policy.teams.all()} for policy in self.policies}
+        self.organization_ids = {
+            policy.pk: {organization.pk for organization in policy.organizations.all()} for policy in self.policies
+        }
+
+    def calendar_for(self, *, priority: str, channel: str, ticket_type: str, tier: str, tags: Sequence[str],
+                     team_id: int | None, organization_id: int | None) -> BusinessCalendar:
+        for policy in self.policies:
+            teams, organizations = self.team_ids[policy.pk], self.organization_ids[policy.pk]
+            if (
+                (not policy.priorities or priority in policy.priorities)
+                and (not policy.channels or channel in policy.channels)
+                and (not policy.ticket_types or ticket_type in policy.ticket_types)
+                and (not policy.customer_tiers or tier in policy.customer_tiers)
+                and (not policy.tags or set(policy.tags) & set(tags or ()))
+                and (not teams or team_id in teams)
+                and (not organizations or organization_id in organizations)
+            ):
+                return self.calendars[policy.calendar_id] if policy.calendar_id else ALWAYS_OPEN
+        return ALWAYS_OPEN
+
+
+def _seconds(duration: timedelta) -> int:
+    # Clamped: an event stamped a moment before its ticket (clocks of two app servers) is no answer
+    # before the question.
+    return max(0, int(duration.total_seconds()))
+
+
+def _durations(calendar: BusinessCalendar, start: datetime, end: datetime | None) -> tuple[int | None, int | None]:
+    if end is None:
+        return None, None
+    return _seconds(end - start), _seconds(business_between(calendar, start, end))
+
+
+def ticket_facts_refresh(*, ticket_ids: Sequence[int], calendars: _PolicyCalendars | None = None) -> int:
+    """(Re)compute the facts of these tickets; returns how many rows were written.
+
+    Idempotent (one upsert per ticket id); ids of tickets that no longer exist are skipped. A few
+    queries whatever the number of ids: meant for chunks of about 1,000.
+    """
+    ticket_ids = sorted(set(ticket_ids))
+    if not ticket_ids:
+        return 0
+    calendars = calendars or _PolicyCalendars()
+    with connection.cursor() as cursor:
+        cursor.execute(_FACTS_SQL, {"ticket_ids": ticket_ids})
+        rows = cursor.fetchall()
+    now = timezone.now()
+    facts = []
+    for (ticket_id, created_at, team_id, channel, priority, ticket_type, tags, organization_id, tier, is_merged,
+         first_reply_at, agent_replies, reopens, first_solved_at, solve_actor_kind, agent_id) in rows:
+        calendar = calendars.calendar_for(priority=priority, channel=channel, ticket_type=ticket_type, tier=tier,
+                                          tags=tags, team_id=team_id, organization_id=organization_id)
+        frt, frt_business = _durations(calendar, created_at, first_reply_at)
+        resolution, resolution_business = _durations(calendar, created_at, first_solved_at)
+        if is_merged:
+            frt = frt_business = resolution = resolution_business = None
+        is_solved = first_solved_at is not None
+        facts.append(TicketFact(
+            ticket_id=ticket_id, created_at=created_at, team_id=team_id, agent_id=agent_id, channel=channel,
+            priority=priority, organization_id=organization_id, first_public_agent_reply_at=first_reply_at,
+            frt_seconds=frt, frt_business_seconds=frt_business, first_solved_at=first_solved_at,
+            resolution_seconds=resolution, resolution_business_seconds=resolution_business,
+            public_agent_replies=agent_replies, reopen_count=reopens,
+            is_fcr=(agent_replies == 1 and reopens == 0) if is_solved and not is_merged else None,
+            solved_by_customer=solve_actor_kind == ActorKind.CUSTOMER, is_merged=is_merged, computed_at=now,
+        ))
+    # An agent deleted since (their id survives in the events) is no agent any more.
+    agent_ids = {fact.agent_id for fact in facts if fact.agent_id}
+    if agent_ids:
+        existing = set(User.objects.filter(pk__in=agent_ids).values_list("pk", flat=True))
+        for fact in facts:
+            if fact.agent_id not in existing:
+                fact.agent_id = None
+    with transaction.atomic():
+        TicketFact.objects.bulk_create(facts, update_conflicts=True, unique_fields=["ticket"],
+                                       update_fields=_UPDATED_FIELDS)
+    return len(facts)
+
+
+def ticket_facts_refresh_created_between(
+    *, created_from: datetime | None = None, created_to: datetime | None = None, chunk_size: int = 1000
+) -> int:
+    """Recompute the facts of every ticket created in [created_from, created_to), in chunks by id."""
+    tickets = Ticket.objects.order_by("pk")
+    if created_from is not None:
+        tickets = tickets.filter(created_at__gte=created_from)
+    if created_to is not None:
+        tickets = tickets.filter(created_at__lt=created_to)
+    calendars = _PolicyCalendars()
+    total, last_id = 0, 0
+    while True:
+        chunk = list(tickets.filter(pk__gt=last_id).values_list("pk", flat=True)[:chunk_size])
+        if not chunk:
+            return total
+        total += ticket_facts_refresh(ticket_ids=chunk, calendars=calendars)
+        last_id = chunk[-1]
