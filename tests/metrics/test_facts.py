@@ -24,6 +24,7 @@ from metrics.services import _PolicyCalendars, ticket_facts_refresh
 from tests.factories import make_agent, make_customer, make_team, make_ticket
 from tickets.models import BusinessHours, Event, SlaPolicy, Status, Ticket
 from tickets.services import ticket_add_note, ticket_assign, ticket_merge, ticket_reply, ticket_set_status
+from tickets.services.ticket_messages import ticket_add_automatic_reply
 from tickets.sla.services import calendar_of, policy_for
 
 pytestmark = pytest.mark.django_db
@@ -297,3 +298,30 @@ def test_command_refuses_a_range_that_ends_before_it_starts():
     with pytest.raises(CommandError):
         call_command("recompute_metrics", "--from", "2026-12-03", "--to", "2026-12-02")
     assert not TicketFact.objects.exists()
+
+
+def test_automatic_acknowledgement_is_no_first_response(team, agent):
+    ticket = ticket_created(local(2026, 12, 7, 9, 0), team=team)
+    with at(local(2026, 12, 7, 9, 0)):
+        ticket_add_automatic_reply(ticket=ticket, body_text="We received your request.", source="acknowledgement")
+    with at(local(2026, 12, 7, 9, 50)):
+        ticket_reply(ticket=ticket, actor=agent, body_text="Hello, I am looking at it.")
+
+    fact = fact_of(ticket)
+
+    assert (fact.public_agent_replies, fact.frt_seconds) == (1, 50 * 60)
+
+
+def test_agent_deleted_since_the_solve_leaves_the_fact_without_agent(team, agent):
+    successor = make_agent(team)
+    ticket = ticket_created(local(2026, 12, 7, 9, 0), team=team)
+    with at(local(2026, 12, 7, 9, 30)):
+        ticket_assign(ticket=ticket, assignee=agent, actor=agent)
+        ticket_reply(ticket=ticket, actor=agent, body_text="Fixed.", status=Status.SOLVED)
+    with at(local(2026, 12, 7, 10, 0)):
+        ticket_assign(ticket=ticket, assignee=successor, actor=agent)  # handing it over
+    assert fact_of(ticket).agent_id == agent.pk
+
+    agent.delete()
+
+    assert fact_of(ticket).agent_id is None
