@@ -79,7 +79,7 @@ _FACTS_SQL = """
 _UPDATED_FIELDS = [field.name for field in TicketFact._meta.concrete_fields if not field.primary_key]
 
 
-class _PolicyCalendars:
+class PolicyCalendars:
     """Which SLA policy's calendar applies to a ticket, for many tickets without a query each.
 
     The same rule as `tickets.sla.services.policy_for` (first active policy by position whose
@@ -129,16 +129,17 @@ def _durations(calendar: BusinessCalendar, start: datetime, end: datetime | None
     return _seconds(end - start), _seconds(business_between(calendar, start, end))
 
 
-def ticket_facts_refresh(*, ticket_ids: Sequence[int], calendars: _PolicyCalendars | None = None) -> int:
+def ticket_facts_refresh(*, ticket_ids: Sequence[int], calendars: PolicyCalendars | None = None) -> int:
     """(Re)compute the facts of these tickets; returns how many rows were written.
 
     Idempotent (one upsert per ticket id); ids of tickets that no longer exist are skipped. A few
-    queries whatever the number of ids: meant for chunks of about 1,000.
+    queries whatever the number of ids: meant for chunks of about 1,000. A caller refreshing many
+    chunks passes one `PolicyCalendars` so the policies and calendars are loaded once.
     """
     ticket_ids = sorted(set(ticket_ids))
     if not ticket_ids:
         return 0
-    calendars = calendars or _PolicyCalendars()
+    calendars = calendars or PolicyCalendars()
     with connection.cursor() as cursor:
         cursor.execute(_FACTS_SQL, {"ticket_ids": ticket_ids})
         rows = cursor.fetchall()
@@ -184,7 +185,7 @@ def ticket_facts_refresh_created_between(
         tickets = tickets.filter(created_at__gte=created_from)
     if created_to is not None:
         tickets = tickets.filter(created_at__lt=created_to)
-    calendars = _PolicyCalendars()
+    calendars = PolicyCalendars()
     total, last_id = 0, 0
     while True:
         chunk = list(tickets.filter(pk__gt=last_id).values_list("pk", flat=True)[:chunk_size])

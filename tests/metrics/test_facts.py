@@ -20,7 +20,7 @@ from django.core.management.base import CommandError
 from django.db.models import Max
 
 from metrics.models import TicketFact
-from metrics.services import _PolicyCalendars, ticket_facts_refresh
+from metrics.services import PolicyCalendars, ticket_facts_refresh
 from tests.factories import make_agent, make_customer, make_team, make_ticket
 from tickets.models import BusinessHours, Event, SlaPolicy, Status, Ticket
 from tickets.services import ticket_add_note, ticket_assign, ticket_merge, ticket_reply, ticket_set_status
@@ -229,7 +229,7 @@ def test_calendars_are_those_policy_for_picks(team, office_hours):
         make_ticket(team=team, tags=["vip"]), make_ticket(team=other_team, tags=["vip"]),
         make_ticket(team=team, priority="urgent"), make_ticket(team=other_team, priority="low"),
     ]
-    calendars = _PolicyCalendars()
+    calendars = PolicyCalendars()
 
     for ticket in tickets:
         picked = calendars.calendar_for(
