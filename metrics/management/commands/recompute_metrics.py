@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from metrics.services import ticket_facts_refresh_created_between
 
@@ -39,4 +40,7 @@ class Command(BaseCommand):
             created_from=_start_of(first) if first else None,
             created_to=_start_of(last + timedelta(days=1)) if last else None,
         )
-        self.stdout.write(_("Recomputed the facts of %(count)d tickets.") % {"count": count})
+        self.stdout.write(
+            ngettext("Recomputed the facts of %(count)d ticket.", "Recomputed the facts of %(count)d tickets.", count)
+            % {"count": count}
+        )
