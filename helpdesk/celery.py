@@ -29,6 +29,11 @@ app.conf.beat_schedule = {
     "chats-end-idle": {
         "task": "channels_intake.chat.tasks.chats_end_idle", "schedule": 60.0, "options": {"expires": 60.0},
     },
+    # Per-ticket metric facts of the tickets changed since (metrics.services.ticket_facts_refresh_changed).
+    "metrics-facts-refresh": {
+        "task": "metrics.tasks.metrics_facts_refresh", "schedule": 60.0,
+        "options": {"expires": 60.0, "queue": "metrics"},
+    },
 }
 
 

@@ -285,6 +285,9 @@ HELPDESK_CHAT_IDLE_END_MINUTES = env.float("HELPDESK_CHAT_IDLE_END_MINUTES", def
 HELPDESK_CHAT_QUEUE_MAX_WAIT_MINUTES = env.float("HELPDESK_CHAT_QUEUE_MAX_WAIT_MINUTES", default=20)
 HELPDESK_CHAT_FILE_URL_MAX_AGE_SECONDS = env.int("HELPDESK_CHAT_FILE_URL_MAX_AGE_SECONDS", default=24 * 3600)
 HELPDESK_CHAT_AGENT_ACCESS_SECONDS = env.float("HELPDESK_CHAT_AGENT_ACCESS_SECONDS", default=10.0)
+# Metrics: every minute the workers refresh the facts of tickets changed within this many hours;
+# older changes are left to `manage.py recompute_metrics`.
+HELPDESK_METRICS_LOOKBACK_HOURS = env.int("HELPDESK_METRICS_LOOKBACK_HOURS", default=48)
 # Phone (channels_intake.phone): numbers without a country code are read in this region; the generic
 # webhook is signed with HMAC-SHA256 under HELPDESK_PHONE_WEBHOOK_SECRET (comma-separated to rotate:
 # any one verifies; empty refuses every event), signed timestamps further than the tolerance from now

@@ -1,0 +1,18 @@
+"""Metrics work of the Celery workers (thin: the computing is in metrics.services)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from metrics import services
+
+
+@shared_task(name="metrics.tasks.metrics_facts_refresh")
+def metrics_facts_refresh() -> int:
+    """Bring the facts of recently changed tickets up to date (beat, every minute)."""
+    return services.ticket_facts_refresh_changed(
+        lookback=timedelta(hours=settings.HELPDESK_METRICS_LOOKBACK_HOURS),
+    )
