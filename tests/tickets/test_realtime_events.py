@@ -1,46 +1,22 @@
 """Payloads of realtime events sent by services, and who receives them."""
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from helpdesk import realtime
 from tests.factories import make_agent, make_team, make_ticket
+from tests.realtime_helpers import events_during
 from tickets.services import ticket_add_note, ticket_reply, ticket_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _events_during(groups, action):
-    """Run `action` while listening on `groups`; return the events received (one event loop throughout)."""
-    import asyncio
-
-    from asgiref.sync import sync_to_async
-
-    async def run():
-        layer = get_channel_layer()
-        channel = await layer.new_channel()
-        for group in groups:
-            await layer.group_add(group, channel)
-        await sync_to_async(action)()
-        received = []
-        while True:
-            try:
-                received.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
-            except TimeoutError:
-                break
-        for group in groups:
-            await layer.group_discard(group, channel)
-        return [m["event"] for m in received]
-
-    return async_to_sync(run)()
 
 
 def test_status_change_reaches_team_and_ticket_groups_with_minimal_payload():
     team = make_team()
     agent = make_agent(team)
     ticket = make_ticket(team=team)
-    events = _events_during(
+    events = events_during(
         [realtime.team_group(team.pk)], lambda: ticket_update(ticket=ticket, actor=agent, status="pending")
     )
 
@@ -58,9 +34,9 @@ def test_internal_note_never_reaches_the_customer_group():
     ticket = make_ticket(team=team)
     group = realtime.customer_group(ticket.requester_id)
 
-    assert _events_during([group], lambda: ticket_add_note(ticket=ticket, actor=agent, body_text="secret")) == []
+    assert events_during([group], lambda: ticket_add_note(ticket=ticket, actor=agent, body_text="secret")) == []
 
-    events = _events_during([group], lambda: ticket_reply(ticket=ticket, actor=agent, body_text="public"))
+    events = events_during([group], lambda: ticket_reply(ticket=ticket, actor=agent, body_text="public"))
     assert [e["type"] for e in events] == ["ticket.message_added"]
     assert events[0]["ticket"] == {"number": ticket.number, "status": "open"}
 
@@ -76,6 +52,6 @@ def test_nothing_is_sent_when_the_transaction_rolls_back():
             ticket_update(ticket=ticket, actor=agent, priority="urgent")
             raise RuntimeError("abort")
 
-    assert _events_during([realtime.team_group(team.pk)], change_then_fail) == []
+    assert events_during([realtime.team_group(team.pk)], change_then_fail) == []
     ticket.refresh_from_db()
     assert ticket.priority == "normal"

@@ -13,6 +13,7 @@ from django.utils import timezone
 from channels_intake.phone.cdr_import import cdr_import_create, cdr_import_run
 from channels_intake.phone.models import AgentExtension, Call, CallState, CdrImport, CdrImportState
 from tests.factories import make_agent, make_customer, make_team, make_ticket
+from tests.realtime_helpers import events_during
 from tickets.models import Customer, Event, Message, SlaPolicy, SlaTimer, Status, Ticket
 from tickets.sla.services import sla_timers_sync
 
@@ -315,30 +316,6 @@ def test_callback_timers_counted_in_business_hours_are_what_the_sla_module_compu
 # --- realtime ------------------------------------------------------------------------------------
 
 
-def _events_during(groups, action):
-    """Run `action` while listening on `groups`; the events received."""
-    import asyncio
-
-    from asgiref.sync import async_to_sync, sync_to_async
-    from channels.layers import get_channel_layer
-
-    async def listen():
-        layer = get_channel_layer()
-        channel = await layer.new_channel()
-        for group in groups:
-            await layer.group_add(group, channel)
-        await sync_to_async(action)()
-        received = []
-        while True:
-            try:
-                received.append(await asyncio.wait_for(layer.receive(channel), timeout=0.5))
-            except TimeoutError:
-                break
-        for group in groups:
-            await layer.group_discard(group, channel)
-        return [message["event"] for message in received]
-
-    return async_to_sync(listen)()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -348,7 +325,7 @@ def test_the_team_queue_hears_of_new_callback_tickets_once_per_chunk(settings, t
     settings.MEDIA_ROOT = str(tmp_path)
     support = make_team(name="Support", slug="support")
 
-    events = _events_during([realtime.team_group(support.pk)],
+    events = events_during([realtime.team_group(support.pk)],
                             lambda: run("master_header.csv", timezone_name="UTC", chunk_size=100))
 
     newest = Ticket.objects.filter(tags__contains=["callback"]).order_by("-pk").first()
