@@ -288,6 +288,9 @@ HELPDESK_CHAT_AGENT_ACCESS_SECONDS = env.float("HELPDESK_CHAT_AGENT_ACCESS_SECON
 # Metrics: every minute the workers refresh the facts of tickets changed within this many hours;
 # older changes are left to `manage.py recompute_metrics`.
 HELPDESK_METRICS_LOOKBACK_HOURS = env.int("HELPDESK_METRICS_LOOKBACK_HOURS", default=48)
+# Reports count days in one time zone (like Zendesk's account time zone): a day's figures are the
+# same for every viewer, whatever their own zone.
+HELPDESK_METRICS_TIME_ZONE = env.str("HELPDESK_METRICS_TIME_ZONE", default=TIME_ZONE)
 # Phone (channels_intake.phone): numbers without a country code are read in this region; the generic
 # webhook is signed with HMAC-SHA256 under HELPDESK_PHONE_WEBHOOK_SECRET (comma-separated to rotate:
 # any one verifies; empty refuses every event), signed timestamps further than the tolerance from now

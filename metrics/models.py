@@ -47,6 +47,10 @@ class TicketFact(models.Model):
     is_fcr = models.BooleanField(_("first contact resolution"), null=True, blank=True)
     solved_by_customer = models.BooleanField(_("solved by the customer"), default=False)
     is_merged = models.BooleanField(_("merged"), default=False)
+    # The ticket's decided SLA targets, each {"metric": ..., "due": ISO instant, "met": bool}: met
+    # before due, or missed (breached, or still running past due). Targets not yet due and
+    # cancelled ones are left out. Kept here so a rollup delta can take the old contribution away.
+    sla_targets = models.JSONField(_("decided SLA targets"), default=list, blank=True)
     computed_at = models.DateTimeField(_("computed"))
 
     class Meta:
@@ -60,7 +64,138 @@ class TicketFact(models.Model):
                 condition=models.Q(first_solved_at__isnull=False),
             ),
             models.Index("team", "created_at", name="ticketfact_team_created_idx"),
+            models.Index(
+                "first_public_agent_reply_at", name="ticketfact_first_reply_idx",
+                condition=models.Q(first_public_agent_reply_at__isnull=False),
+            ),
+            models.Index("organization", "created_at", name="ticketfact_org_created_idx"),
         ]
 
     def __str__(self) -> str:
         return f"facts of ticket {self.ticket_id}"
+
+
+class DailyRollup(models.Model):
+    """Counts and sums of the facts per reporting day × team × agent × channel × priority.
+
+    Maintained incrementally by the workers (metrics.rollups): each refresh of a ticket's facts
+    takes the ticket's old contribution away and adds the new one, so the rows always equal a
+    recomputation from the facts (checked nightly). Medians and p90 are not stored here: they are
+    read from the fact table with percentile_cont (see docs/ARCHITECTURE.md, "Metrics").
+
+    Each measure is counted on the day its event happened, in the reporting time zone
+    (HELPDESK_METRICS_TIME_ZONE): volume on the creation day, first response on the day of the
+    first public agent reply, resolution, FCR and reopens on the first-solve day, SLA targets on
+    their due day. Team, agent, channel and priority are the ticket's (TicketFact). Plain integer
+    ids rather than foreign keys: derived rows, rebuilt by `recompute_metrics`, never cascaded.
+    """
+
+    day = models.DateField(_("day"))
+    team_id = models.BigIntegerField(_("team"), null=True, blank=True)
+    agent_id = models.BigIntegerField(_("agent"), null=True, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    priority = models.CharField(_("priority"), max_length=16, choices=Priority.choices)
+    created = models.IntegerField(_("tickets created"), default=0)
+    # First public agent replies on this day, and the sums of their first response times.
+    first_replied = models.IntegerField(_("tickets first answered"), default=0)
+    frt_seconds_sum = models.BigIntegerField(_("first response time, sum (seconds)"), default=0)
+    frt_business_seconds_sum = models.BigIntegerField(
+        _("first response time in business hours, sum (seconds)"), default=0
+    )
+    # First solves on this day (merged duplicates excluded) and what they were.
+    solved = models.IntegerField(_("tickets solved"), default=0)
+    resolution_seconds_sum = models.BigIntegerField(_("resolution time, sum (seconds)"), default=0)
+    resolution_business_seconds_sum = models.BigIntegerField(
+        _("resolution time in business hours, sum (seconds)"), default=0
+    )
+    fcr = models.IntegerField(_("solved at first contact"), default=0)
+    reopened = models.IntegerField(_("solved and reopened"), default=0)
+    solved_by_customer = models.IntegerField(_("solved by the customer"), default=0)
+    public_agent_replies_sum = models.IntegerField(_("public agent replies of the solved tickets"), default=0)
+    # SLA targets due on this day that were decided, and those met.
+    sla_due = models.IntegerField(_("SLA targets due"), default=0)
+    sla_met = models.IntegerField(_("SLA targets met"), default=0)
+
+    class Meta:
+        verbose_name = _("daily rollup")
+        verbose_name_plural = _("daily rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "team_id", "agent_id", "channel", "priority"], nulls_distinct=False,
+                name="dailyrollup_key_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rollup {self.day} team={self.team_id} agent={self.agent_id} {self.channel}/{self.priority}"
+
+
+class SurveyKind(models.TextChoices):
+    CSAT = "csat", _("Customer satisfaction (1–5)")
+    NPS = "nps", _("Net Promoter Score (0–10)")
+    CES = "ces", _("Customer effort (1–7)")
+
+
+class SurveySource(models.TextChoices):
+    EMAIL = "email", _("Email link")
+    PORTAL = "portal", _("Portal")
+    CHAT = "chat", _("End of chat")
+
+
+class SurveyResponse(models.Model):
+    """One answer to one survey question: a CSAT, NPS or CES score, with an optional comment.
+
+    The ticket's team, agent, channel, priority and organization are copied when the answer is
+    recorded, so the dashboards filter answers like tickets without a join, and an answer without
+    a ticket (an NPS survey of a customer) still counts. This table is itself the fact table of
+    the survey metrics: they are read from it directly (a few hundred thousand rows, indexed by day).
+    """
+
+    kind = models.CharField(_("kind"), max_length=8, choices=SurveyKind.choices)
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=SurveySource.choices)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="survey_responses",
+        verbose_name=_("ticket"),
+    )
+    customer = models.ForeignKey(
+        "tickets.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="survey_responses",
+        verbose_name=_("customer"),
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("team")
+    )
+    agent = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("agent")
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, blank=True)
+    priority = models.CharField(_("priority"), max_length=16, choices=Priority.choices, blank=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("organization"),
+    )
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    responded_at = models.DateTimeField(_("answered"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("survey response")
+        verbose_name_plural = _("survey responses")
+        indexes = [
+            models.Index("kind", "responded_at", name="surveyresponse_kind_day_idx"),
+            models.Index("ticket", name="surveyresponse_ticket_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="csat", score__gte=1, score__lte=5)
+                    | models.Q(kind="nps", score__gte=0, score__lte=10)
+                    | models.Q(kind="ces", score__gte=1, score__lte=7)
+                ),
+                name="surveyresponse_score_in_scale",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.score}"
