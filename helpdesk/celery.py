@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -33,6 +34,17 @@ app.conf.beat_schedule = {
     "metrics-facts-refresh": {
         "task": "metrics.tasks.metrics_facts_refresh", "schedule": 60.0,
         "options": {"expires": 60.0, "queue": "metrics"},
+    },
+    # Nightly: the rollups are compared with a recomputation from the facts; drift is logged and
+    # shown to admins (metrics.rollups).
+    "metrics-rollups-drift-check": {
+        "task": "metrics.tasks.metrics_rollups_drift_check", "schedule": crontab(hour=3, minute=30),
+        "options": {"queue": "metrics"},
+    },
+    # Monday morning: the weekly report of the headline figures to managers (metrics.reports).
+    "metrics-weekly-report": {
+        "task": "metrics.report_tasks.metrics_weekly_report", "schedule": crontab(day_of_week=1, hour=8, minute=0),
+        "options": {"queue": "metrics"},
     },
 }
 

@@ -16,3 +16,8 @@ def metrics_facts_refresh() -> int:
     return services.ticket_facts_refresh_changed(
         lookback=timedelta(hours=settings.HELPDESK_METRICS_LOOKBACK_HOURS),
     )
+
+
+# The survey and report tasks live in their own modules; imported here so the workers'
+# autodiscovery (which imports each app's `tasks`) registers them.
+from metrics import report_tasks, survey_tasks  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""The scheduled report tasks (thin: the work is in metrics.reports)."""

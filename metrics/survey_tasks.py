@@ -1,0 +1,1 @@
+"""The survey tasks (thin: the work is in metrics.surveys)."""
