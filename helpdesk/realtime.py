@@ -25,6 +25,9 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 ALL_TICKETS_GROUP = "tickets-all"
+# Every staff socket: told when the metric rollups changed ({"type": "metrics.updated"}), so open
+# dashboards fetch their figures again (each with its own filters and role scope).
+METRICS_GROUP = "metrics"
 # How long a request waits for Redis to take its events. The request has already committed, so
 # a slow or dead Redis costs at most this much and is logged; the events are then dropped.
 SEND_TIMEOUT_SECONDS = 5.0
