@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tickets.apis import auth, custom_fields, messages, people, tags, tickets
+from tickets.apis import attachments, auth, custom_fields, messages, people, tags, tickets
 
 app_name = "api"
 urlpatterns = [
@@ -11,6 +11,7 @@ urlpatterns = [
     path("tickets/<int:number>/", tickets.TicketDetailApi.as_view(), name="ticket"),
     path("tickets/<int:number>/messages/", messages.TicketMessagesApi.as_view(), name="ticket-messages"),
     path("tickets/<int:number>/merge/", tickets.TicketMergeApi.as_view(), name="ticket-merge"),
+    path("attachments/<int:attachment_id>/", attachments.AttachmentDownloadApi.as_view(), name="attachment"),
     path("customers/", people.CustomerListCreateApi.as_view(), name="customers"),
     path("customers/<int:pk>/", people.CustomerDetailApi.as_view(), name="customer"),
     path("organizations/", people.OrganizationListApi.as_view(), name="organizations"),

@@ -79,7 +79,8 @@ def attachment_link_template(request: Request) -> str | None:
     if hasattr(request, "_helpdesk_attachment_link"):
         return request._helpdesk_attachment_link  # type: ignore[attr-defined, no-any-return]
     link: str | None = None
-    for name in ("attachment_download",):
+    # API clients authenticate with a token, which the browser view (a session) would not take.
+    for name in ("api:attachment", "attachment_download"):
         try:
             path = reverse(name, kwargs={"attachment_id": _PLACEHOLDER_NUMBER})
         except NoReverseMatch:

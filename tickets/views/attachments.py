@@ -50,6 +50,11 @@ def _is_safe_inline_image(attachment: Attachment, head: bytes) -> bool:
 @login_required
 def download(request: HttpRequest, attachment_id: int) -> FileResponse:
     attachment = selectors.attachment_get(user=request.user, attachment_id=attachment_id)
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """The file with the headers above; the browser view and the API (token auth) both serve this."""
     try:
         handle = attachment.file.open("rb")
     except (FileNotFoundError, ValueError):

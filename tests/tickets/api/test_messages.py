@@ -187,8 +187,10 @@ def test_reply_with_attachments(as_alice, alice):
     attachments = response.json()["attachments"]
     assert [a["filename"] for a in attachments] == ["log.txt", "shotgnp.exe"]
     assert attachments[0]["size"] == 7
-    assert attachments[0]["url"] == f"http://testserver/attachments/{attachments[0]['id']}/"
-    assert as_alice.get(attachments[0]["url"]).status_code in (200, 302)
+    assert attachments[0]["url"] == f"http://testserver/api/v1/attachments/{attachments[0]['id']}/"
+    download = as_alice.get(attachments[0]["url"])
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == b"line 1\n"
 
 
 def test_oversized_attachment_is_400_and_nothing_is_written(as_alice, alice, settings):
