@@ -1,7 +1,13 @@
 """The dashboards: the manager dashboard, the agent dashboard and the drill-down."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from metrics import views
 
 app_name = "metrics"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard_view, name="dashboard"),
+    path("me/", views.agent_dashboard_view, name="me"),
+    path("tickets/", views.drilldown_view, name="drilldown"),
+]

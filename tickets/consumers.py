@@ -47,6 +47,8 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         groups = [realtime.team_group(team_id) for team_id in team_ids] + [realtime.user_group(user.pk)]
         if permissions.reads_all_tickets(user):
             groups.append(realtime.ALL_TICKETS_GROUP)
+        # Every staff dashboard refetches its own (role-scoped) figures when the rollups change.
+        groups.append(realtime.METRICS_GROUP)
         for group in groups:
             await self._join(group)
         await self.accept()
@@ -129,10 +131,18 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         event = message.get("event")
         if not isinstance(event, dict):
             return
+        if event.get("type") == "metrics.updated":
+            # Carries no figures (the dashboards fetch their own through the HTTP views): nothing to re-check.
+            await self.send_json({"type": "metrics.updated"})
+            return
         ticket = event.get("ticket")
         if not isinstance(ticket, dict) or not await self._may_see(ticket):
             return
         await self.send_json(event)
+
+    async def metrics_updated(self, message: dict[str, Any]) -> None:
+        """The rollups changed (sent to METRICS_GROUP as a bare `metrics.updated` message)."""
+        await self.send_json({"type": "metrics.updated"})
 
     async def presence_changed(self, message: dict[str, Any]) -> None:
         if message.get("origin") == self.channel_name:
