@@ -9,6 +9,7 @@
     .venv/bin/python bench/run.py --only kb                      # knowledge base over 100,000 articles
     .venv/bin/python bench/run.py --only chat                    # live chat: 1,000 visitor sockets, 50 agents
     .venv/bin/python bench/run.py --only phone                   # CDR import: 100,000 Asterisk rows
+    .venv/bin/python bench/run.py --only metrics                 # metrics: 1,000,000 tickets, dashboard API
 
 The embedded PostgreSQL and Redis are used (helpdesk.devservers), but a database of its own
 (`helpdesk_bench`, or `helpdesk_bench_<N>` for other sizes) and Redis database 62, so the demo data of `make run` is never touched. Each
@@ -19,7 +20,9 @@ Celery workers, in a database of its own (`helpdesk_bench_email`, 100k tickets).
 (bench/sla.py): one tick over 1,000,000 running timers, in `helpdesk_bench_sla`. Then the knowledge base
 (bench/kb.py): indexing and search over 100,000 articles, in `helpdesk_bench_kb`. Then live chat
 (bench/chat.py): 1,000 visitor and 50 agent websockets on two ASGI processes, in `helpdesk_bench_chat`.
-Then the CDR import (bench/phone.py): 100,000 Asterisk rows, in `helpdesk_bench_phone`.
+Then the CDR import (bench/phone.py): 100,000 Asterisk rows, in `helpdesk_bench_phone`. Then the
+metrics (bench/metrics_bench.py): full recompute, incremental rollups and the dashboard API over
+1,000,000 tickets, in `helpdesk_bench_metrics`.
 """
 
 from __future__ import annotations
@@ -41,7 +44,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from bench import chat, database, email_intake, kb, loadgen, phone, report, servers, sla  # noqa: E402
+from bench import (  # noqa: E402
+    chat,
+    database,
+    email_intake,
+    kb,
+    loadgen,
+    metrics_bench,
+    phone,
+    report,
+    servers,
+    sla,
+)
 
 BENCH_REDIS_DB = 62
 LOG_DIR = BASE_DIR / ".data" / "bench"
@@ -209,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default="make-run,gunicorn-2,uvicorn-2",
                         help=f"comma-separated, from {', '.join(servers.SERVERS)}")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
-    parser.add_argument("--only", choices=("http", "email", "sla", "kb", "chat", "phone"), default=None, help="run one part only")
+    parser.add_argument("--only", choices=("http", "email", "sla", "kb", "chat", "phone", "metrics"),
+                        default=None, help="run one part only")
     parser.add_argument("--messages", type=int, default=10_000, help="email intake: messages to deliver")
     parser.add_argument("--smtp-connections", type=int, default=8, help="email intake: concurrent SMTP connections")
     parser.add_argument("--worker-concurrency", type=int, default=2,
@@ -230,7 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phone-rows", type=int, default=phone.ROWS, help="CDR import: rows of the generated file")
     parser.add_argument("--phone-chunk-size", type=int, default=None,
                         help="CDR import: rows per chunk (HELPDESK_PHONE_CDR_CHUNK_SIZE)")
+    parser.add_argument("--metrics-tickets", type=int, default=metrics_bench.TICKETS, help="metrics: tickets seeded")
+    parser.add_argument("--metrics-changes", type=int, default=10_000,
+                        help="metrics: tickets changed for the incremental refresh")
+    parser.add_argument("--metrics-requests", type=int, default=50, help="metrics: requests per API shape")
     args = parser.parse_args(argv)
+    if args.only == "metrics":
+        return metrics_main(args, argv)
     if args.only == "email":
         return email_main(args, argv)
     if args.only == "sla":
@@ -304,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         sla_main(args, argv)
         kb_main(args, argv)
         chat_main(args, argv)
-        return phone_main(args, argv)
+        phone_main(args, argv)
+        return metrics_main(args, argv)
     return 0
 
 
@@ -372,6 +394,21 @@ def chat_main(args: argparse.Namespace, argv: list[str] | None) -> int:
                           log_path=LOG_DIR / "chat-uvicorn.log", say=say)
         pg = database.server_settings(bench.url)
     publish(chat.render(result, command=command, pg=pg), section=f"chat-{args.chat_visitors}", args=args)
+    return 0 if not result.errors else 1
+
+
+def metrics_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The metrics benchmark (bench/metrics_bench.py) in its own database and Redis database."""
+    command = run_command(args, argv, default=f"bench/run.py --only metrics --metrics-tickets {args.metrics_tickets}")
+    with bench_environment(database_name=metrics_bench.database_name(args.metrics_tickets),
+                           redis_db=metrics_bench.METRICS_REDIS_DB,
+                           url_variable="HELPDESK_BENCH_METRICS_DATABASE_URL") as bench:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        options = metrics_bench.Options(tickets=args.metrics_tickets, changes=args.metrics_changes,
+                                        requests=args.metrics_requests)
+        result = metrics_bench.run(url=bench.url, env=bench.env, options=options, log_dir=LOG_DIR, say=say)
+        pg = database.server_settings(bench.url)
+    publish(metrics_bench.render(result, command=command, pg=pg), section=f"metrics-{args.metrics_tickets}", args=args)
     return 0 if not result.errors else 1
 
 
