@@ -37,9 +37,9 @@ class Headline:
 
 
 HEADLINES: tuple[Headline, ...] = (
-    Headline("frt_median", gettext_lazy("First response time"), "frt",
+    Headline("frt_median", gettext_lazy("First response time (median)"), "frt",
              gettext_lazy("Median time to the first public agent reply")),
-    Headline("resolution_median", gettext_lazy("Resolution time"), "resolution",
+    Headline("resolution_median", gettext_lazy("Resolution time (median)"), "resolution",
              gettext_lazy("Median time from creation to the first solve")),
     Headline("fcr_rate", gettext_lazy("First contact resolution"), "fcr",
              gettext_lazy("Solved tickets solved with one public reply and never reopened")),
@@ -120,7 +120,8 @@ def change_of(name: str, value: float | int | None, previous: float | int | None
     elif previous:
         amount = f"{_number(abs(difference) / abs(float(previous)) * 100, 0)}%"
     else:
-        amount = NO_VALUE if difference else "0"
+        # From nothing: no relative change to give, so the plain difference.
+        amount = duration_text(abs(difference)) if unit == "seconds" else _number(abs(difference), 0)
     direction = "flat" if abs(difference) < 1e-9 else "up" if difference > 0 else "down"
     lower_is_better = LOWER_IS_BETTER.get(name)
     if direction == "flat" or lower_is_better is None:
