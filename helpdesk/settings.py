@@ -291,6 +291,22 @@ HELPDESK_METRICS_LOOKBACK_HOURS = env.int("HELPDESK_METRICS_LOOKBACK_HOURS", def
 # Reports count days in one time zone (like Zendesk's account time zone): a day's figures are the
 # same for every viewer, whatever their own zone.
 HELPDESK_METRICS_TIME_ZONE = env.str("HELPDESK_METRICS_TIME_ZONE", default=TIME_ZONE)
+# Surveys (metrics.surveys). CSAT: a mail with one-click 1–5 links when a ticket is solved, sent
+# HELPDESK_SURVEY_CSAT_DELAY_MINUTES later (0: at once; Zendesk waits a day: 1440), at most once per
+# ticket within HELPDESK_SURVEY_CSAT_RESEND_DAYS (a reopened ticket solved again inside that time is
+# not asked twice); the thank-you page also asks the CES question when HELPDESK_SURVEY_ASK_CES. NPS:
+# a separate mail HELPDESK_SURVEY_NPS_DELAY_HOURS after a solve, to each customer at most once per
+# HELPDESK_SURVEY_NPS_PERIOD_DAYS. Links work for HELPDESK_SURVEY_LINK_MAX_AGE_DAYS; the public
+# survey pages take HELPDESK_SURVEY_RATE_LIMIT requests per client address.
+HELPDESK_SURVEY_CSAT_ENABLED = env.bool("HELPDESK_SURVEY_CSAT_ENABLED", default=True)
+HELPDESK_SURVEY_CSAT_DELAY_MINUTES = env.float("HELPDESK_SURVEY_CSAT_DELAY_MINUTES", default=0)
+HELPDESK_SURVEY_CSAT_RESEND_DAYS = env.int("HELPDESK_SURVEY_CSAT_RESEND_DAYS", default=7)
+HELPDESK_SURVEY_ASK_CES = env.bool("HELPDESK_SURVEY_ASK_CES", default=True)
+HELPDESK_SURVEY_NPS_ENABLED = env.bool("HELPDESK_SURVEY_NPS_ENABLED", default=True)
+HELPDESK_SURVEY_NPS_DELAY_HOURS = env.float("HELPDESK_SURVEY_NPS_DELAY_HOURS", default=24)
+HELPDESK_SURVEY_NPS_PERIOD_DAYS = env.int("HELPDESK_SURVEY_NPS_PERIOD_DAYS", default=90)
+HELPDESK_SURVEY_LINK_MAX_AGE_DAYS = env.int("HELPDESK_SURVEY_LINK_MAX_AGE_DAYS", default=14)
+HELPDESK_SURVEY_RATE_LIMIT = env.str("HELPDESK_SURVEY_RATE_LIMIT", default="60/min")
 # Phone (channels_intake.phone): numbers without a country code are read in this region; the generic
 # webhook is signed with HMAC-SHA256 under HELPDESK_PHONE_WEBHOOK_SECRET (comma-separated to rotate:
 # any one verifies; empty refuses every event), signed timestamps further than the tolerance from now

@@ -178,6 +178,12 @@ class SurveyResponse(models.Model):
     language = models.CharField(_("language"), max_length=16, blank=True)
     responded_at = models.DateTimeField(_("answered"))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # The survey this answers (metrics.surveys): one answer of each kind per invitation, so a second
+    # click on a rating link or a changed rating updates this row instead of counting twice.
+    invitation = models.ForeignKey(
+        "metrics.SurveyInvitation", on_delete=models.SET_NULL, null=True, blank=True, related_name="responses",
+        verbose_name=_("invitation"),
+    )
 
     class Meta:
         verbose_name = _("survey response")
@@ -187,6 +193,10 @@ class SurveyResponse(models.Model):
             models.Index("ticket", name="surveyresponse_ticket_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                "invitation", "kind", name="surveyresponse_one_per_invitation_kind",
+                condition=models.Q(invitation__isnull=False),
+            ),
             models.CheckConstraint(
                 condition=(
                     models.Q(kind="csat", score__gte=1, score__lte=5)
@@ -199,3 +209,72 @@ class SurveyResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.score}"
+
+
+class SurveyInvitationState(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Sending failed")
+    NOT_SENT = "not_sent", _("Not sent")
+
+
+class SurveyInvitation(models.Model):
+    """One survey put to a customer: the CSAT of one solved ticket, or an NPS question.
+
+    Created when a ticket is solved (metrics.surveys) and mailed by a task once `send_after` has
+    come; a portal or end-of-chat rating of a ticket that has none creates one that is not mailed.
+    The signed links in the mail name this row. `state` says what became of the mail, and
+    `skip_reason` why none was sent (opted out, no address, answered elsewhere first …).
+    """
+
+    kind = models.CharField(_("kind"), max_length=8, choices=SurveyKind.choices)
+    source = models.CharField(_("offered by"), max_length=8, choices=SurveySource.choices)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="survey_invitations",
+        verbose_name=_("ticket"),
+    )
+    customer = models.ForeignKey(
+        "tickets.Customer", on_delete=models.CASCADE, related_name="survey_invitations",
+        verbose_name=_("customer"),
+    )
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    state = models.CharField(
+        _("state"), max_length=16, choices=SurveyInvitationState.choices, default=SurveyInvitationState.PENDING
+    )
+    skip_reason = models.CharField(_("reason not sent"), max_length=32, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    send_after = models.DateTimeField(_("send after"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("survey invitation")
+        verbose_name_plural = _("survey invitations")
+        indexes = [
+            models.Index("ticket", "kind", "created_at", name="surveyinv_ticket_kind_idx"),
+            models.Index("customer", "kind", "created_at", name="surveyinv_customer_kind_idx"),
+            # The sweep for mails whose task was lost only looks at the few pending rows.
+            models.Index(
+                "send_after", name="surveyinv_pending_idx", condition=models.Q(state="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} survey {self.pk} ({self.state})"
+
+
+class SurveyOptOut(models.Model):
+    """A customer who asked for no more survey mails (the link in every survey mail)."""
+
+    customer = models.OneToOneField(
+        "tickets.Customer", on_delete=models.CASCADE, related_name="survey_opt_out", verbose_name=_("customer")
+    )
+    created_at = models.DateTimeField(_("opted out"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("survey opt-out")
+        verbose_name_plural = _("survey opt-outs")
+
+    def __str__(self) -> str:
+        return f"survey opt-out of customer {self.customer_id}"

@@ -651,6 +651,12 @@ def chat_rate(*, chat: Chat, rating: int, comment: str = "") -> Chat:
         locked.rating_comment = comment
         locked.save(update_fields=["rating", "rating_comment"])
         _chat_event(chat=locked, kind="chat_rated", actor=None, to_value={"rating": rating})
+        # The chat's rating is its ticket's CSAT answer too (one per ticket, changed with it).
+        from metrics.models import SurveySource
+        from metrics.surveys import survey_ticket_rate
+
+        survey_ticket_rate(ticket=locked.ticket, customer=locked.ticket.requester, score=rating, comment=comment,
+                           source=SurveySource.CHAT)
     return locked
 
 

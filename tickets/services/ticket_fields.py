@@ -54,6 +54,11 @@ def apply_status(
                          to_value=status, actor_kind=actor_kind)
     if previous == Status.SOLVED and status == Status.OPEN:
         events.ticket_reopened(ticket=ticket, actor=actor, via=via, actor_kind=actor_kind)
+    if status == Status.SOLVED:
+        # The CSAT/NPS surveys are decided by a task once this commits (metrics.surveys).
+        from metrics.surveys import surveys_schedule_on_solve
+
+        surveys_schedule_on_solve(ticket=ticket)
     return fields
 
 

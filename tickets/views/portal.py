@@ -163,12 +163,22 @@ def _ticket_context(user: User, ticket: Ticket, thread: list[Message] | None = N
     }
 
 
+def _rating_context(user: User, ticket: Ticket) -> dict[str, Any]:
+    """The requester's rating of their solved request (metrics.surveys): whether they may, and what they gave."""
+    from metrics.surveys import CSAT_LABELS, survey_portal_can_rate, survey_ticket_rating
+
+    if not survey_portal_can_rate(ticket=ticket, customer=permissions.customer_of(user)):
+        return {"can_rate": False}
+    return {"can_rate": True, "rating": survey_ticket_rating(ticket=ticket), "rating_choices": list(CSAT_LABELS.items())}
+
+
 @portal_view
 @require_GET
 def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
     ticket = selectors.ticket_get(user=request.user, number=number)
     context = _ticket_context(request.user, ticket)
     context["reply_form"] = ReplyForm()
+    context.update(_rating_context(request.user, ticket))
     return render(request, "portal/ticket.html", context)
 
 
@@ -212,6 +222,7 @@ def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
             return redirect("portal:ticket", number=ticket.number)
     context = _ticket_context(request.user, ticket)
     context["reply_form"] = form
+    context.update(_rating_context(request.user, ticket))
     return render(request, "portal/ticket.html", context)
 
 
