@@ -19,14 +19,18 @@ Definitions (PRODUCT.md, "Metric definitions"), as read from the audit trail:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from helpdesk import realtime
+from metrics import rollups
 from metrics.models import TicketFact
-from tickets.models import ActorKind, BusinessHours, SlaPolicy, Ticket, User
+from tickets.models import ActorKind, BusinessHours, SlaPolicy, SlaTimer, Ticket, TimerState, User
 from tickets.sla.calendar import BusinessCalendar, business_between
 from tickets.sla.services import ALWAYS_OPEN
 
@@ -129,21 +133,41 @@ def _durations(calendar: BusinessCalendar, start: datetime, end: datetime | None
     return _seconds(end - start), _seconds(business_between(calendar, start, end))
 
 
+@dataclass(frozen=True)
+class FactsRefresh:
+    """What a refresh did: facts written, facts whose content changed (new ones included) and
+    rollup rows changed."""
+
+    written: int = 0
+    changed: int = 0
+    rollup_rows: int = 0
+
+    def __add__(self, other: FactsRefresh) -> FactsRefresh:
+        return FactsRefresh(written=self.written + other.written, changed=self.changed + other.changed,
+                            rollup_rows=self.rollup_rows + other.rollup_rows)
+
+
 def ticket_facts_refresh(*, ticket_ids: Sequence[int], calendars: PolicyCalendars | None = None) -> int:
-    """(Re)compute the facts of these tickets; returns how many rows were written.
+    """(Re)compute the facts of these tickets, and the rollups with them; returns how many rows were written.
 
     Idempotent (one upsert per ticket id); ids of tickets that no longer exist are skipped. A few
     queries whatever the number of ids: meant for chunks of about 1,000. A caller refreshing many
     chunks passes one `PolicyCalendars` so the policies and calendars are loaded once.
     """
+    return ticket_facts_refresh_counted(ticket_ids=ticket_ids, calendars=calendars).written
+
+
+def ticket_facts_refresh_counted(*, ticket_ids: Sequence[int], calendars: PolicyCalendars | None = None) -> FactsRefresh:
+    """`ticket_facts_refresh`, telling also what changed (to know whether dashboards should hear of it)."""
     ticket_ids = sorted(set(ticket_ids))
     if not ticket_ids:
-        return 0
+        return FactsRefresh()
     calendars = calendars or PolicyCalendars()
     with connection.cursor() as cursor:
         cursor.execute(_FACTS_SQL, {"ticket_ids": ticket_ids})
         rows = cursor.fetchall()
     now = timezone.now()
+    sla_targets = _decided_sla_targets(ticket_ids=ticket_ids, now=now)
     facts = []
     for (ticket_id, created_at, team_id, channel, priority, ticket_type, tags, organization_id, tier, is_merged,
          first_reply_at, agent_replies, reopens, first_solved_at, solve_actor_kind, agent_id) in rows:
@@ -161,7 +185,8 @@ def ticket_facts_refresh(*, ticket_ids: Sequence[int], calendars: PolicyCalendar
             resolution_seconds=resolution, resolution_business_seconds=resolution_business,
             public_agent_replies=agent_replies, reopen_count=reopens,
             is_fcr=(agent_replies == 1 and reopens == 0) if is_solved and not is_merged else None,
-            solved_by_customer=solve_actor_kind == ActorKind.CUSTOMER, is_merged=is_merged, computed_at=now,
+            solved_by_customer=solve_actor_kind == ActorKind.CUSTOMER, is_merged=is_merged,
+            sla_targets=sla_targets.get(ticket_id, []), computed_at=now,
         ))
     # An agent deleted since (their id survives in the events) is no agent any more.
     agent_ids = {fact.agent_id for fact in facts if fact.agent_id}
@@ -170,10 +195,79 @@ def ticket_facts_refresh(*, ticket_ids: Sequence[int], calendars: PolicyCalendar
         for fact in facts:
             if fact.agent_id not in existing:
                 fact.agent_id = None
+    if not facts:
+        return FactsRefresh()
     with transaction.atomic():
-        TicketFact.objects.bulk_create(facts, update_conflicts=True, unique_fields=["ticket"],
-                                       update_fields=_UPDATED_FIELDS)
-    return len(facts)
+        # New tickets first: inserted rows had no contribution to take away. A ticket inserted
+        # meanwhile by a concurrent refresh is waited for (unique index), then counts as existing.
+        inserted = _facts_insert_new(facts)
+        existing_facts = [fact for fact in facts if fact.ticket_id not in inserted]
+        # The old rows, locked in id order (two refreshes of overlapping tickets queue up, never
+        # deadlock): their contribution is taken away in this same transaction.
+        old = list(
+            TicketFact.objects.filter(ticket_id__in=[fact.ticket_id for fact in existing_facts])
+            .order_by("ticket_id").select_for_update()
+        )
+        if existing_facts:
+            TicketFact.objects.bulk_create(existing_facts, update_conflicts=True, unique_fields=["ticket"],
+                                           update_fields=_UPDATED_FIELDS)
+        rollup_rows = rollups.rollups_apply(rollups.rollup_deltas(old=old, new=facts))
+    old_by_ticket = {fact.ticket_id: _content(fact) for fact in old}
+    changed = sum(1 for fact in facts if old_by_ticket.get(fact.ticket_id) != _content(fact))
+    return FactsRefresh(written=len(facts), changed=changed, rollup_rows=rollup_rows)
+
+
+_CONTENT_ATTNAMES = [field.attname for field in TicketFact._meta.concrete_fields if field.name != "computed_at"]
+
+
+def _content(fact: TicketFact) -> tuple[object, ...]:
+    return tuple(fact.sla_targets if attname == "sla_targets" else getattr(fact, attname)
+                 for attname in _CONTENT_ATTNAMES)
+
+
+def _facts_insert_new(facts: list[TicketFact]) -> set[int]:
+    """Insert the facts of tickets that have none yet (in id order); the ids inserted."""
+    columns = {field.attname: field.column for field in TicketFact._meta.concrete_fields}
+    records = [
+        {column: _json_value(getattr(fact, attname)) for attname, column in columns.items()} for fact in facts
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO metrics_ticketfact SELECT * FROM jsonb_populate_recordset(NULL::metrics_ticketfact, %s)"
+            " ORDER BY ticket_id ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id",
+            [json.dumps(records)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _json_value(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _decided_sla_targets(*, ticket_ids: Sequence[int], now: datetime) -> dict[int, list[dict[str, object]]]:
+    """The decided SLA targets of these tickets, each {"metric", "due", "met"}, by ticket, in due order.
+
+    Decided: met (on time if met at or before its due time and never marked breached: a target
+    breached stays breached even if its due time moved later since), or missed (breached, or
+    still running past its due time). Cancelled targets and those not yet due are not counted.
+    Every timer counts, not only the current ones: each next response and each resolution
+    restarted by a reopen was a target of its own.
+    """
+    targets: dict[int, list[dict[str, object]]] = {}
+    timers = (
+        SlaTimer.objects.filter(ticket_id__in=ticket_ids).exclude(state=TimerState.CANCELLED)
+        .order_by("ticket_id", "due_at", "metric", "id")
+        .values_list("ticket_id", "metric", "state", "due_at", "met_at", "breached_at")
+    )
+    for ticket_id, metric, state, due_at, met_at, breached_at in timers:
+        if state == TimerState.MET and met_at is not None:
+            met = breached_at is None and met_at <= due_at
+        elif breached_at is not None or (state == TimerState.RUNNING and due_at <= now):
+            met = False
+        else:
+            continue
+        targets.setdefault(ticket_id, []).append({"metric": metric, "due": due_at.isoformat(), "met": met})
+    return targets
 
 
 def ticket_facts_refresh_created_between(
@@ -208,14 +302,18 @@ _CHANGED_SQL = """
 """
 
 
-def ticket_facts_refresh_changed(*, lookback: timedelta, chunk_size: int = 1000, max_chunks: int = 50) -> int:
-    """Refresh the facts of the tickets changed within `lookback` whose facts are missing or older
-    than the change; returns how many were refreshed. What the workers run every minute: every
-    ticket service saves the ticket (its updated_at) with the change that moves a fact. Anything
-    older than the lookback is left to `recompute_metrics`."""
+def ticket_facts_refresh_changed(
+    *, lookback: timedelta, chunk_size: int = 1000, max_chunks: int = 50
+) -> FactsRefresh:
+    """Refresh the facts (and rollups) of the tickets changed within `lookback` whose facts are
+    missing or older than the change; `written` says how many were refreshed. What the workers
+    run every minute, behind the batches of `metrics_refresh_schedule`: every ticket service saves
+    the ticket (its updated_at) with the change that moves a fact, and so does the SLA scan when a
+    target is missed. Anything older than the lookback is left to `recompute_metrics`."""
     since = timezone.now() - lookback
     calendars = PolicyCalendars()
     done: list[int] = []
+    result = FactsRefresh()
     for _chunk in range(max_chunks):
         with connection.cursor() as cursor:
             cursor.execute(_CHANGED_SQL, {"since": since, "done": done, "overlap": STALE_OVERLAP_SECONDS,
@@ -223,8 +321,13 @@ def ticket_facts_refresh_changed(*, lookback: timedelta, chunk_size: int = 1000,
             ticket_ids = [row[0] for row in cursor.fetchall()]
         if not ticket_ids:
             break
-        ticket_facts_refresh(ticket_ids=ticket_ids, calendars=calendars)
+        result += ticket_facts_refresh_counted(ticket_ids=ticket_ids, calendars=calendars)
         done += ticket_ids
         if len(ticket_ids) < chunk_size:
             break
-    return len(done)
+    return result
+
+
+def metrics_updated_send() -> None:
+    """Tell the open dashboards that the figures changed (each fetches its own again)."""
+    realtime.send_now([realtime.METRICS_GROUP], {"type": "metrics.updated"})

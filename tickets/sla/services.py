@@ -494,6 +494,10 @@ def sla_scan_due(
             timer.save(update_fields=["breached_at", "warned_at", "updated_at"])
             fired.append(_fire(timer, kind="breach", now=now, escalates=timer.ticket_id not in escalated_tickets))
             escalated_tickets.add(timer.ticket_id)
+        if escalated_tickets:
+            # A missed target changes the ticket's metrics (SLA compliance): the stamp is how the
+            # metrics workers find changed tickets. The claim above holds these rows (NO KEY UPDATE).
+            Ticket.objects.filter(pk__in=escalated_tickets).update(updated_at=now)
         remaining = batch_size - len(fired)
         if remaining > 0:
             for timer in _due_warnings(now=now, limit=remaining):
