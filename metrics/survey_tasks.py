@@ -32,10 +32,10 @@ def survey_invitation_send(self, invitation_id: int) -> str:  # type: ignore[no-
         raise self.retry(exc=error, countdown=retry_countdown(self.request.retries), max_retries=max_retries) from error
 
 
-@shared_task(name="metrics.survey_tasks.survey_invitations_requeue", queue="metrics", acks_late=True)
-def survey_invitations_requeue() -> int:
-    """Queue again the survey mails whose send time has passed but which are still pending (their
-    delayed task was lost); meant for beat every few minutes. Returns how many were queued."""
+@shared_task(name="metrics.survey_tasks.survey_invitations_send_due", queue="metrics", acks_late=True)
+def survey_invitations_send_due() -> int:
+    """Queue the survey mails whose send time has come (beat, every minute): the delayed ones (NPS,
+    a CSAT delay) and any whose task was lost. Returns how many were queued."""
     due = surveys.survey_invitations_due()
     for invitation_id in due:
         survey_invitation_send.delay(invitation_id)

@@ -55,7 +55,7 @@ from metrics.models import (
     SurveySource,
     TicketFact,
 )
-from tickets.models import Customer, Status, Ticket
+from tickets.models import Channel, Customer, Status, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,11 @@ ANSWER_SALT = "metrics.surveys.answer"
 OPT_OUT_SALT = "metrics.surveys.opt-out"
 MAX_COMMENT_CHARS = 5000
 SOLVED_STATUSES = (Status.SOLVED, Status.CLOSED)
+# Mails due within this are queued with a countdown at once; later ones wait for the sweep.
+QUEUE_DIRECTLY_WITHIN = timedelta(minutes=10)
+# A chat solved as it ends asks for its rating in the widget: its mail waits this long after the
+# chat's end and is dropped if the visitor rated there (one question, not two at once).
+CHAT_RATING_WINDOW = timedelta(hours=1)
 
 
 class SkipReason(enum.StrEnum):
@@ -206,6 +211,14 @@ def _nps_recently_asked(customer_id: int, *, now: datetime, exclude_pk: int | No
     ).exists()
 
 
+def _chat_ended_at(ticket: Ticket) -> datetime | None:
+    if ticket.channel != Channel.CHAT:
+        return None
+    from channels_intake.chat.models import Chat
+
+    return Chat.objects.filter(ticket_id=ticket.pk).values_list("ended_at", flat=True).first()
+
+
 def surveys_after_solve(*, ticket_id: int, now: datetime | None = None) -> list[SurveyInvitation]:
     """Create the invitations a solve of `ticket_id` calls for (idempotent); returns the new ones.
 
@@ -226,10 +239,13 @@ def surveys_after_solve(*, ticket_id: int, now: datetime | None = None) -> list[
             asked = SurveyInvitation.objects.filter(ticket=ticket, kind=SurveyKind.CSAT, created_at__gte=since)
             if not asked.exists():
                 reason = SkipReason.OPTED_OUT if opted_out else SkipReason.NO_EMAIL if not customer.email else ""
-                delay = timedelta(minutes=float(settings.HELPDESK_SURVEY_CSAT_DELAY_MINUTES))
+                send_after = now + timedelta(minutes=float(settings.HELPDESK_SURVEY_CSAT_DELAY_MINUTES))
+                chat_ended_at = _chat_ended_at(ticket)
+                if chat_ended_at is not None:
+                    send_after = max(send_after, chat_ended_at + CHAT_RATING_WINDOW)
                 created.append(SurveyInvitation.objects.create(
                     kind=SurveyKind.CSAT, source=SurveySource.EMAIL, ticket=ticket, customer=customer,
-                    email=customer.email, language=language, send_after=now + delay,
+                    email=customer.email, language=language, send_after=send_after,
                     state=SurveyInvitationState.NOT_SENT if reason else SurveyInvitationState.PENDING,
                     skip_reason=reason,
                 ))
@@ -249,8 +265,13 @@ def surveys_after_solve(*, ticket_id: int, now: datetime | None = None) -> list[
 
 
 def _queue_send(invitation: SurveyInvitation, *, now: datetime) -> None:
+    """Queue the mail's task on commit when it is due soon; later ones are left to the beat sweep
+    (`survey_invitations_send_due`): Redis redelivers a task held longer than its visibility
+    timeout (an hour), so day-long countdowns would pile up copies in the workers."""
     invitation_id = invitation.pk
     countdown = max(0.0, (invitation.send_after - now).total_seconds())
+    if countdown > QUEUE_DIRECTLY_WITHIN.total_seconds():
+        return
 
     def enqueue() -> None:
         from metrics.survey_tasks import survey_invitation_send
@@ -402,13 +423,12 @@ def survey_invitation_failed(*, invitation_id: int, error: str) -> bool:
     )
 
 
-def survey_invitations_due(*, now: datetime | None = None, grace: timedelta = timedelta(minutes=10),
-                           limit: int = 500) -> list[int]:
-    """Pending invitations whose send time passed more than `grace` ago: their task was lost (broker
-    flushed, worker killed before the countdown ran out). The caller queues them again."""
+def survey_invitations_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Pending invitations whose send time has come (the delayed ones, and any whose task was lost);
+    the beat sweep queues them. Sending again is harmless: a sent invitation is left alone."""
     now = now or timezone.now()
     return list(
-        SurveyInvitation.objects.filter(state=SurveyInvitationState.PENDING, send_after__lt=now - grace)
+        SurveyInvitation.objects.filter(state=SurveyInvitationState.PENDING, send_after__lte=now)
         .order_by("send_after")
         .values_list("pk", flat=True)[:limit]
     )
