@@ -33,7 +33,7 @@ Shapes returned (the dashboards and the API code against these):
     the previous period's last day (see `_BACKLOG_TREND_SQL` for how a past day is counted).
 
 ``metrics_timeseries(filters=)`` ->
-    {"days": ["YYYY-MM-DD", ...],
+    {"period": as in the summary, "days": ["YYYY-MM-DD", ...],
      "series": {"volume_by_channel": {channel code: [int, ...]}, "solved": [int, ...],
                 "frt_median": [float|None, ...], "resolution_median": [float|None, ...],
                 "csat": [float|None, ...], "nps": [float|None, ...], "ces": [float|None, ...],
@@ -58,7 +58,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -636,13 +636,15 @@ def metrics_summary(*, filters: MetricFilters) -> dict[str, Any]:
                          "change_kind": "difference" if unit in ("ratio", "score") else "relative",
                          "unit": unit, "sample": sample}
     metrics["backlog"] = _backlog_summary(filters)
-    zone = reporting_time_zone()
-    return {
-        "period": {"start": filters.start.isoformat(), "end": filters.end.isoformat(),
-                   "previous_start": previous.start.isoformat(), "previous_end": previous.end.isoformat(),
-                   "time_zone": zone.key, "hours": "business" if filters.business_hours else "calendar"},
-        "metrics": metrics,
-    }
+    return {"period": metrics_period(filters), "metrics": metrics}
+
+
+def metrics_period(filters: MetricFilters) -> dict[str, str]:
+    """The "period" item of the results: the days, the previous period's, the time zone and hours."""
+    previous = filters.previous()
+    return {"start": filters.start.isoformat(), "end": filters.end.isoformat(),
+            "previous_start": previous.start.isoformat(), "previous_end": previous.end.isoformat(),
+            "time_zone": reporting_time_zone().key, "hours": "business" if filters.business_hours else "calendar"}
 
 
 def _backlog_summary(filters: MetricFilters) -> dict[str, Any]:
@@ -662,7 +664,7 @@ def _backlog_summary(filters: MetricFilters) -> dict[str, Any]:
         value, previous_value = trend[filters.end], trend[previous_end]
         by_age = _backlog_by_age_at(filters, end_at)
     return {"value": value, "previous": previous_value, "change": _change(value, previous_value, "count"),
-            "change_kind": "relative", "unit": "count", "sample": value, "as_of": as_of.isoformat(),
+            "change_kind": "relative", "unit": "count", "sample": value, "as_of": as_of.astimezone(UTC).isoformat(),
             "by_age": [{"bucket": bucket, "count": count} for bucket, count in zip(BACKLOG_AGE_BUCKETS, by_age, strict=True)]}
 
 
@@ -774,6 +776,7 @@ def metrics_timeseries(*, filters: MetricFilters) -> dict[str, Any]:
         # Today's point is the tickets now, as the headline card shows it.
         backlog[index[today]] = sum(_backlog_now(filters, timezone.now()))
     return {
+        "period": metrics_period(filters),
         "days": [day.isoformat() for day in days],
         "series": {"volume_by_channel": volume_by_channel, "solved": solved, "frt_median": frt_median,
                    "resolution_median": resolution_median, "csat": csat, "nps": nps, "ces": ces, "backlog": backlog},
