@@ -26,7 +26,7 @@ from helpdesk import permissions
 from metrics import presentation, selectors
 from metrics.queue_health import agent_queue_health
 from metrics.selectors import InvalidMetricFilters, MetricFilters
-from tickets.models import Channel, Organization, Priority, Role, User
+from tickets.models import Channel, Organization, Priority, Role, Team, User
 from tickets.views.agent.common import cached_directory, is_htmx, staff_required, workspace_context
 
 DRILLDOWN_PAGE_SIZE = 50
@@ -128,8 +128,10 @@ def _breakdown_table(filters: MetricFilters, by: str, title: Any) -> dict[str, A
         cells = []
         for name, _heading, metric, unit in BREAKDOWN_COLUMNS:
             value = row.get(name)
-            # A row without key (no team, unassigned) cannot be narrowed to: its cells do not link.
-            url = drilldown_url(filters, metric, **{by: str(key)}) if key is not None and value not in (None, 0) else None
+            # A row without key (no team, unassigned) cannot be narrowed to, and a count of 0 or a
+            # figure without data has no tickets behind it: those cells do not link.
+            has_tickets = value is not None and (unit != "count" or value > 0)
+            url = drilldown_url(filters, metric, **{by: str(key)}) if key is not None and has_tickets else None
             cells.append({"name": name, "text": presentation.value_text(value, unit, name=name), "url": url})
         rows.append({"key": key, "label": row.get("label") or _("None"), "cells": cells})
     return {
@@ -297,11 +299,35 @@ def drilldown_view(request: HttpRequest) -> HttpResponse:
         "metric": metric,
         "metric_label": DRILLDOWN_LABELS.get(metric, metric),
         "filters": filters,
+        "scope": _scope_texts(filters),
         "page": page,
         "tickets": page.object_list,
         "back_url": f"{dashboard}?{_query(params)}",
         "page_query": _query(params, metric=metric),
     })
+
+
+def _scope_texts(filters: MetricFilters) -> list[str]:
+    """The filters narrowing a drill-down, as people read them ("Channel: Email")."""
+    channel_labels, priority_labels = dict(Channel.choices), dict(Priority.choices)
+    parts = []
+    if filters.team_ids:
+        names = Team.objects.filter(pk__in=filters.team_ids).order_by("name").values_list("name", flat=True)
+        parts.append(_("Team: %(names)s") % {"names": ", ".join(names)})
+    if filters.agent_ids:
+        names = [user.name for user in User.objects.filter(pk__in=filters.agent_ids).order_by("pk")]
+        parts.append(_("Agent: %(names)s") % {"names": ", ".join(names)})
+    if filters.channels:
+        names = [str(channel_labels.get(code, code)) for code in filters.channels]
+        parts.append(_("Channel: %(names)s") % {"names": ", ".join(names)})
+    if filters.priorities:
+        names = [str(priority_labels.get(code, code)) for code in filters.priorities]
+        parts.append(_("Priority: %(names)s") % {"names": ", ".join(names)})
+    if filters.organization_ids:
+        names = Organization.objects.filter(pk__in=filters.organization_ids).order_by("name").values_list(
+            "name", flat=True)
+        parts.append(_("Organization: %(names)s") % {"names": ", ".join(names)})
+    return parts
 
 
 DRILLDOWN_LABELS = {

@@ -211,7 +211,19 @@ def test_headline_cards_link_to_their_drilldown(client, desk):
     drilldown = client.get(link.group(1).replace("&amp;", "&"))
 
     assert numbers_listed(drilldown) == {desk.solved_email.number, desk.solved_billing.number}
-    assert f'href="{reverse("agent:ticket", args=[desk.solved_email.number])}"' in drilldown.content.decode()
+    page = drilldown.content.decode()
+    assert f'href="{reverse("agent:ticket", args=[desk.solved_email.number])}"' in page
+    assert "Channel: Email" in page  # the filter carried over is said
+
+
+def test_breakdown_cells_link_to_the_rows_tickets(client, desk):
+    client.force_login(desk.manager)
+    page = client.get(DASHBOARD, {"period": "today"}).content.decode()
+
+    team_table = re.findall(r'data-breakdown="team".*?</section>', page, re.S)[0]
+    support_row = re.search(rf'data-row-key="{desk.support.pk}">(.*?)</tr>', team_table, re.S).group(1)
+    link = re.search(r'data-column="volume"><a href="([^"]+)"', support_row).group(1).replace("&amp;", "&")
+    assert numbers_listed(client.get(link)) == {desk.solved_email.number, desk.open_web.number}
 
 
 def test_bad_filters_show_a_message_instead_of_an_error(client, desk):
@@ -227,6 +239,44 @@ def test_bad_filters_show_a_message_instead_of_an_error(client, desk):
 def test_dashboard_query_count_does_not_grow_with_tickets(client, desk, django_assert_max_num_queries):
     client.force_login(desk.manager)
     client.get(DASHBOARD, {"period": "today"})  # warm the directory cache
-    with django_assert_max_num_queries(40):
+    # Summary, time series and three breakdowns: a fixed number of aggregate queries (24 today).
+    with django_assert_max_num_queries(26):
         response = client.get(DASHBOARD, {"period": "today"})
     assert response.status_code == 200
+    for _ in range(5):
+        make_ticket(team=desk.support, channel="phone")
+    ticket_facts_refresh(ticket_ids=list(Ticket.objects.values_list("pk", flat=True)))
+    rollups_rebuild()
+    with django_assert_max_num_queries(26):
+        response = client.get(DASHBOARD, {"period": "today"})
+    assert figure(response, "volume") == "9"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_staff_socket_is_told_when_the_rollups_changed():
+    """What the dashboards' script listens for: `metrics.updated`, with nothing else in it."""
+    from asgiref.sync import async_to_sync, sync_to_async
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from helpdesk import realtime
+    from tickets.routing import websocket_urlpatterns
+
+    agent = make_agent(make_team())
+    manager = make_user(role=Role.MANAGER)
+
+    async def scenario():
+        sockets = []
+        for user in (agent, manager):
+            communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
+            communicator.scope["user"] = user
+            connected, _ = await communicator.connect()
+            assert connected
+            sockets.append(communicator)
+        # As the rollups helper sends it after a refresh batch.
+        await sync_to_async(realtime.send_now)([realtime.METRICS_GROUP], {"type": "metrics.updated"})
+        for communicator in sockets:
+            assert await communicator.receive_json_from(timeout=10) == {"type": "metrics.updated"}
+            await communicator.disconnect()
+
+    async_to_sync(scenario)()
