@@ -310,3 +310,21 @@ def rollups_drift(*, day_from: date, day_to: date) -> list[RollupDrift]:
             recomputed={MEASURES[index]: recomputed[index] for index in differing},
         ))
     return drifts
+
+
+def rollups_drift_check(*, days: int = 35, today: date | None = None, repair: bool = False) -> list[RollupDrift]:
+    """Compare the rollups of the last `days` reporting days (today included) with a
+    recomputation from the facts; log an error listing every differing row and measure. With
+    `repair`, the days that drifted are rebuilt. Returns the drift found (before any repair)."""
+    today = today or datetime.now(tz=reporting_time_zone()).date()
+    day_from = today - timedelta(days=days - 1)
+    drifts = rollups_drift(day_from=day_from, day_to=today)
+    if drifts:
+        logger.error(
+            "metrics rollups drift from their facts in %d rows (%s to %s):\n%s", len(drifts), day_from, today,
+            "\n".join(drift.describe() for drift in drifts),
+            extra={"drift_rows": len(drifts), "repair": repair},
+        )
+        if repair:
+            rollups_rebuild(day_from=min(drift.key[0] for drift in drifts), day_to=max(drift.key[0] for drift in drifts))
+    return drifts

@@ -19,11 +19,15 @@ Definitions (PRODUCT.md, "Metric definitions"), as read from the audit trail:
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -33,6 +37,8 @@ from metrics.models import TicketFact
 from tickets.models import ActorKind, BusinessHours, SlaPolicy, SlaTimer, Ticket, TimerState, User
 from tickets.sla.calendar import BusinessCalendar, business_between
 from tickets.sla.services import ALWAYS_OPEN
+
+logger = logging.getLogger(__name__)
 
 # One statement per chunk: each ticket's row, the aggregates of its events, its first solve and
 # the assignee it had then.
@@ -331,3 +337,80 @@ def ticket_facts_refresh_changed(
 def metrics_updated_send() -> None:
     """Tell the open dashboards that the figures changed (each fetches its own again)."""
     realtime.send_now([realtime.METRICS_GROUP], {"type": "metrics.updated"})
+
+
+# --- batches of changed tickets ------------------------------------------------------------------
+#
+# Ticket services announce every change after commit (tickets.services.common.emit_ticket_event);
+# after the commit each changed ticket is added to a Redis set and, unless a run is already
+# scheduled, one task is scheduled a moment later that refreshes everything gathered by then. So
+# the workers refresh per batch of events, not per request, and a request pays a Redis round trip.
+# A lost batch (Redis or the broker down) is caught by the minute refresh of changed tickets.
+
+CHANGED_TICKETS_KEY = "helpdesk:metrics:changed-tickets"
+REFRESH_SCHEDULED_KEY = "helpdesk:metrics:refresh-scheduled"
+# Changes within this many seconds of the first one share its run.
+REFRESH_DELAY_SECONDS = 2
+# The run clears the mark when it starts; this only frees it if the run was lost on the way.
+REFRESH_SCHEDULED_TTL_SECONDS = 60
+REFRESH_CHUNK_SIZE = 1000
+
+
+@functools.cache
+def _redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _redis() -> redis.Redis:
+    return _redis_client(settings.REDIS_URL)
+
+
+def metrics_refresh_after_commit(*, ticket_id: int) -> None:
+    """Have this ticket's facts and rollups refreshed soon after the transaction commits (nothing
+    if it rolls back). One Redis round trip per call, after the commit; a service announces a
+    change or two per transaction."""
+    transaction.on_commit(functools.partial(metrics_refresh_schedule, ticket_ids=[ticket_id]), robust=True)
+
+
+def metrics_refresh_schedule(*, ticket_ids: Sequence[int]) -> None:
+    """Add these tickets to the next batch refresh, scheduling it unless one is pending.
+
+    Never raises: the change has committed already, and the minute refresh will find it anyway.
+    """
+    if not ticket_ids:
+        return
+    try:
+        pipeline = _redis().pipeline(transaction=False)
+        pipeline.sadd(CHANGED_TICKETS_KEY, *ticket_ids)
+        pipeline.set(REFRESH_SCHEDULED_KEY, "1", nx=True, ex=REFRESH_SCHEDULED_TTL_SECONDS)
+        _added, is_first = pipeline.execute()
+        if is_first:
+            from metrics.tasks import metrics_refresh_batch
+
+            metrics_refresh_batch.apply_async(countdown=REFRESH_DELAY_SECONDS, queue="metrics")
+    except Exception:
+        logger.warning("metrics refresh not scheduled; the minute refresh will catch up", exc_info=True,
+                       extra={"ticket_ids": list(ticket_ids)[:20]})
+
+
+def metrics_refresh_pending() -> FactsRefresh:
+    """Refresh the facts and rollups of the tickets gathered by `metrics_refresh_schedule`.
+
+    The scheduled mark is cleared before the set is read: a change added after that schedules the
+    next run, one added before is read by this one, so none waits for the minute refresh.
+    """
+    client = _redis()
+    client.delete(REFRESH_SCHEDULED_KEY)
+    result = FactsRefresh()
+    calendars: PolicyCalendars | None = None
+    while True:
+        members = client.spop(CHANGED_TICKETS_KEY, REFRESH_CHUNK_SIZE)
+        if not members:
+            return result
+        ticket_ids = sorted(int(member) for member in members)
+        calendars = calendars or PolicyCalendars()
+        try:
+            result += ticket_facts_refresh_counted(ticket_ids=ticket_ids, calendars=calendars)
+        except Exception:
+            client.sadd(CHANGED_TICKETS_KEY, *ticket_ids)  # for the next run
+            raise

@@ -7,7 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from metrics import services
+from metrics import rollups, services
 
 
 @shared_task(name="metrics.tasks.metrics_facts_refresh")
@@ -20,6 +20,24 @@ def metrics_facts_refresh() -> int:
     if result.changed:
         services.metrics_updated_send()
     return result.written
+
+
+@shared_task(name="metrics.tasks.metrics_refresh_batch", queue="metrics")
+def metrics_refresh_batch() -> int:
+    """Refresh the tickets changed since the last batch (scheduled on commit by the ticket
+    services, a couple of seconds after the first change), then tell the dashboards."""
+    result = services.metrics_refresh_pending()
+    if result.changed:
+        services.metrics_updated_send()
+    return result.written
+
+
+@shared_task(name="metrics.tasks.metrics_rollups_drift_check", queue="metrics")
+def metrics_rollups_drift_check(days: int = 35) -> int:
+    """Nightly: compare the recent rollups with a recomputation from the facts; any drift is
+    logged as an error (what to alert on) and left for `manage.py check_metrics_drift --repair`,
+    so it is looked at rather than silently papered over. Returns the number of differing rows."""
+    return len(rollups.rollups_drift_check(days=days))
 
 
 # The survey and report tasks live in their own modules; imported here so the workers'

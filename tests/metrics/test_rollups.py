@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from metrics.models import DailyRollup, TicketFact
-from metrics.rollups import MEASURES, rollups_drift, rollups_rebuild
+from metrics.rollups import MEASURES, rollups_drift, rollups_drift_check, rollups_rebuild
 from metrics.services import ticket_facts_refresh
-from tests.factories import make_agent, make_customer, make_team
+from metrics.tasks import metrics_rollups_drift_check
+from tests.factories import make_agent, make_customer, make_team, make_ticket
 from tests.metrics.test_facts import at, local, ticket_created
 from tickets.models import Metric, SlaTimer, Status, Ticket, TimerState
 from tickets.services import ticket_assign, ticket_merge, ticket_reply, ticket_set_status
@@ -223,3 +225,40 @@ def test_drift_check_reports_exactly_the_corrupted_row_and_repair_fixes_it(week)
 
     assert rollups_drift(day_from=date(2026, 12, 1), day_to=date(2026, 12, 31)) == []
     assert rollup_rows() == expected_week(week)
+
+
+def test_drift_command_lists_the_differing_row_exits_1_and_repairs_it(db, caplog):
+    agent = make_agent(team := make_team())
+    ticket = make_ticket(team=team)
+    ticket_reply(ticket=ticket, actor=agent, body_text="Done.", status=Status.SOLVED)
+    ticket_facts_refresh(ticket_ids=[ticket.pk])
+    out = StringIO()
+    call_command("check_metrics_drift", "--days", "3", stdout=out)
+    assert "The rollups of the last 3 days match the facts." in out.getvalue()
+    row = DailyRollup.objects.get()
+    DailyRollup.objects.filter(pk=row.pk).update(first_replied=5)
+
+    with pytest.raises(CommandError) as raised:
+        call_command("check_metrics_drift", "--days", "3", stdout=(out := StringIO()))
+
+    assert raised.value.returncode == 1
+    assert str(raised.value) == "1 rollup row differs from the facts."
+    assert out.getvalue().splitlines() == [
+        f"{row.day.isoformat()} team={team.pk} agent=None {row.channel}/{row.priority}: first_replied 5 != 1"
+    ]
+    assert "first_replied 5 != 1" in caplog.text
+
+    call_command("check_metrics_drift", "--days", "3", "--repair", stdout=(out := StringIO()))
+
+    assert "Repaired" in out.getvalue()
+    assert DailyRollup.objects.get().first_replied == 1
+    assert rollups_drift_check(days=3) == []
+
+
+def test_nightly_drift_task_counts_the_differing_rows_without_repairing(db, celery_eager):
+    ticket = make_ticket(team=make_team())
+    ticket_facts_refresh(ticket_ids=[ticket.pk])
+    DailyRollup.objects.update(created=2)
+
+    assert metrics_rollups_drift_check.delay().get() == 1
+    assert DailyRollup.objects.get().created == 2
