@@ -92,6 +92,12 @@ def test_agents_figures_update_without_reload_when_the_rollups_change(new_page):
     solved_today = page.locator('[data-figures="today"] [data-metric="solved"] [data-metric-value]')
     expect(solved_today).to_have_text("1")
     expect(page.locator("[data-live-indicator]")).to_have_attribute("data-state", "open")
+    manager_page = new_page()
+    login(manager_page, desk.manager.username)
+    manager_page.goto("/agent/metrics/?period=today")
+    backlog = manager_page.locator('[data-metric="backlog"] [data-metric-value]')
+    expect(backlog).to_have_text("2")
+    expect(manager_page.locator("[data-live-indicator]")).to_have_attribute("data-state", "open")
 
     def solve_and_roll_up() -> None:
         # What the workers do: the ticket is solved, its facts and the rollups refreshed, the
@@ -107,3 +113,8 @@ def test_agents_figures_update_without_reload_when_the_rollups_change(new_page):
     expect(page.locator('[data-queue="active"]')).to_have_text("0")
     assert page.url.endswith("/agent/metrics/me/?period=today")
     assert page.problems == []
+    # The manager's figures and charts follow too.
+    expect(backlog).to_have_text("1")
+    expect(manager_page.locator('[data-chart="backlog"] canvas')).to_have_count(1)
+    assert chart_total(manager_page, "backlog") == 1
+    assert manager_page.problems == []
