@@ -249,7 +249,9 @@ class RowWriter:
                 actor, target, via = op[2], op[3], op[4]
                 if target == status:
                     continue
-                set_status(at, target, actor, "agent" if actor else "system", via)
+                # The requester marking their request solved in the portal is the customer.
+                kind = "customer" if actor and actor == plan.requester_user_id else ("agent" if actor else "system")
+                set_status(at, target, actor, kind, via)
                 updated = at
             elif kind == PRIORITY:
                 actor, new_priority = op[2], op[3]

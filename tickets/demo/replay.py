@@ -31,7 +31,7 @@ def clock_at(when: datetime) -> Iterator[None]:
         timezone.now = original
 
 
-class _Objects:
+class Objects:
     """Model instances by id, fetched once."""
 
     def __init__(self) -> None:
@@ -52,54 +52,67 @@ class _Objects:
         return self.customers[pk]
 
 
-def replay_ticket(plan: TicketPlan, objects: _Objects) -> Ticket:
+def create_ticket(plan: TicketPlan, objects: Objects) -> Ticket:
+    """The planned ticket's creation, at its creation time."""
     requester = objects.customer(plan.requester_id)
     customer_user = objects.user(plan.requester_user_id)
     creator = objects.user(plan.creator_id)
     actor = creator if creator is not None else (customer_user if plan.channel == "web" else None)
-    with transaction.atomic():
-        with clock_at(moment(plan.created_at)):
-            ticket = ticket_create(
-                requester=requester, subject=plan.subject, body_text=plan.body, channel=plan.channel, actor=actor,
-                team=objects.teams[plan.team_id], assignee=objects.user(plan.assignee_id), priority=plan.priority,
-                ticket_type=plan.ticket_type, tags=plan.tags, custom_fields=plan.custom_fields,
-                external_id=plan.external_id, via=plan.channel,
-            )
-        for op in plan.ops:
-            kind, at = op[0], op[1]
-            with clock_at(moment(at)):
-                if kind == ASSIGN:
-                    ticket = ticket_update(ticket=ticket, actor=objects.user(op[2]), assignee=objects.user(op[3]))
-                elif kind == REPLY:
-                    ticket_reply(ticket=ticket, actor=objects.user(op[2]), body_text=op[3], status=op[4])
-                elif kind == CUSTOMER:
-                    ticket_reply(ticket=ticket, actor=customer_user, author_customer=requester, body_text=op[2],
-                                 channel=plan.channel, external_id=op[3])
-                elif kind == NOTE:
-                    author = objects.user(op[2])
-                    assert author is not None
-                    ticket_add_note(ticket=ticket, actor=author, body_text=op[3], via="web")
-                elif kind == STATUS:
-                    ticket = ticket_update(ticket=ticket, actor=objects.user(op[2]), status=op[3], via=op[4])
-                elif kind == PRIORITY:
-                    ticket = ticket_update(ticket=ticket, actor=objects.user(op[2]), priority=op[3])
-                elif kind == TAG:
-                    ticket = ticket_update(ticket=ticket, actor=objects.user(op[2]), add_tags=[op[3]])
-                else:
-                    raise ValueError(f"unknown operation {kind!r}")
+    with clock_at(moment(plan.created_at)):
+        return ticket_create(
+            requester=requester, subject=plan.subject, body_text=plan.body, channel=plan.channel, actor=actor,
+            team=objects.teams[plan.team_id], assignee=objects.user(plan.assignee_id), priority=plan.priority,
+            ticket_type=plan.ticket_type, tags=plan.tags, custom_fields=plan.custom_fields,
+            external_id=plan.external_id, via=plan.channel,
+        )
+
+
+def apply_op(ticket: Ticket, plan: TicketPlan, op: tuple, objects: Objects) -> Ticket:
+    """One planned operation on the ticket, at its time; returns the ticket as the service left it."""
+    kind = op[0]
+    with clock_at(moment(op[1])):
+        if kind == ASSIGN:
+            ticket = ticket_update(ticket=ticket, actor=objects.user(op[2]), assignee=objects.user(op[3]))
+        elif kind == REPLY:
+            ticket_reply(ticket=ticket, actor=objects.user(op[2]), body_text=op[3], status=op[4])
+        elif kind == CUSTOMER:
+            ticket_reply(ticket=ticket, actor=objects.user(plan.requester_user_id),
+                         author_customer=objects.customer(plan.requester_id), body_text=op[2],
+                         channel=plan.channel, external_id=op[3])
+        elif kind == NOTE:
+            author = objects.user(op[2])
+            assert author is not None
+            ticket_add_note(ticket=ticket, actor=author, body_text=op[3], via="web")
+        elif kind == STATUS:
+            ticket = ticket_update(ticket=ticket, actor=objects.user(op[2]), status=op[3], via=op[4])
+        elif kind == PRIORITY:
+            ticket = ticket_update(ticket=ticket, actor=objects.user(op[2]), priority=op[3])
+        elif kind == TAG:
+            ticket = ticket_update(ticket=ticket, actor=objects.user(op[2]), add_tags=[op[3]])
+        else:
+            raise ValueError(f"unknown operation {kind!r}")
     return ticket
 
 
-def replay(plans: Iterable[TicketPlan]) -> int:
+def replay_ticket(plan: TicketPlan, objects: Objects) -> Ticket:
+    with transaction.atomic():
+        ticket = create_ticket(plan, objects)
+        for op in plan.ops:
+            ticket = apply_op(ticket, plan, op, objects)
+    return ticket
+
+
+def replay(plans: Iterable[TicketPlan], *, sla_timers: bool = False) -> int:
     """Create the planned tickets through the services; returns how many were created.
 
-    Realtime broadcasts, reply mail and SLA timers are switched off: this is history being written,
-    nobody is watching it live, nobody is waiting for those replies, and a clock started now for a
-    conversation of last month would measure nothing (the bulk copy writes no timers either).
+    Realtime broadcasts and reply mail are switched off: this is history being written, nobody is
+    watching it live, nobody is waiting for those replies. SLA timers too unless `sla_timers`: the
+    timers run on the clock of each step, but the year of history has none (the bulk copy writes
+    none for it either); the metrics history (tickets.demo.history) has them.
     """
     created = 0
-    with override_settings(CHANNEL_LAYERS={}, HELPDESK_EMAIL_REPLIES=False, HELPDESK_SLA_TIMERS=False):
-        objects = _Objects()
+    with override_settings(CHANNEL_LAYERS={}, HELPDESK_EMAIL_REPLIES=False, HELPDESK_SLA_TIMERS=sla_timers):
+        objects = Objects()
         for plan in plans:
             replay_ticket(plan, objects)
             created += 1

@@ -1,0 +1,316 @@
+"""SLA timers of bulk-written demo tickets, worked out in memory as the SLA services would have
+kept them while the history happened.
+
+`tickets.sla.services.sla_timers_sync` runs after every ticket change; going through it for each
+step of two thousand tickets costs minutes. For a plan whose SLA policy cannot change on the way
+(no priority change, no tag a policy looks at: tickets.demo.history sends the others through the
+services), the same rules are replayed here over the ticket's states: first response from creation
+to the first public agent reply, next response from a customer message after an agent reply to the
+next agent reply, resolution from creation to the solve (pending and on hold pause the clocks; a
+reopen continues the resolution clock with the solved time as a pause, or starts a new one), and
+everything unfinished cancelled when the ticket closes. The timers and their pauses come out as
+unsaved model rows; tests compare them with the services' rows for the same plans. The services'
+`sla_*` audit events are not written for these tickets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tickets.demo.plan import ASSIGN, CUSTOMER, NOTE, REPLY, STATUS, TAG, TicketPlan, moment
+from tickets.models import BusinessHours, SlaPolicy, SlaTimer, SlaTimerPause
+from tickets.models.sla import Metric, ReopenBehaviour, TimerState
+from tickets.sla.calendar import BusinessCalendar, business_add, business_between
+from tickets.sla.services import ALWAYS_OPEN
+
+REOPENING = frozenset({"pending", "on_hold", "solved"})
+UNFINISHED = (TimerState.RUNNING, TimerState.PAUSED)
+
+
+class Policies:
+    """The active policies and their calendars, matched in memory (the rule of `policy_for`)."""
+
+    def __init__(self) -> None:
+        self.policies = list(
+            SlaPolicy.objects.filter(is_active=True).order_by("position", "id").select_related("calendar")
+            .prefetch_related("teams", "organizations")
+        )
+        self.teams = {policy.pk: {team.pk for team in policy.teams.all()} for policy in self.policies}
+        self.organizations = {policy.pk: {o.pk for o in policy.organizations.all()} for policy in self.policies}
+        self.tags = {tag for policy in self.policies for tag in policy.tags}
+        calendar_ids = {policy.calendar_id for policy in self.policies if policy.calendar_id}
+        self.calendars: dict[int, BusinessCalendar] = {
+            hours.pk: hours.to_calendar(list(hours.holidays.all()))
+            for hours in BusinessHours.objects.filter(pk__in=calendar_ids).prefetch_related("holidays")
+        }
+
+    def policy_for(self, plan: TicketPlan, *, tier: str) -> SlaPolicy | None:
+        for policy in self.policies:
+            if (
+                (not policy.priorities or plan.priority in policy.priorities)
+                and (not policy.channels or plan.channel in policy.channels)
+                and (not policy.ticket_types or plan.ticket_type in policy.ticket_types)
+                and (not policy.customer_tiers or tier in policy.customer_tiers)
+                and (not policy.tags or set(policy.tags) & set(plan.tags))
+                and (not self.teams[policy.pk] or plan.team_id in self.teams[policy.pk])
+                and (not self.organizations[policy.pk] or plan.organization_id in self.organizations[policy.pk])
+            ):
+                return policy
+        return None
+
+    def calendar_of(self, policy: SlaPolicy | None) -> BusinessCalendar:
+        return self.calendars[policy.calendar_id] if policy is not None and policy.calendar_id else ALWAYS_OPEN
+
+    def is_fixed(self, plan: TicketPlan) -> bool:
+        """Whether the plan's policy stays the same throughout (nothing it matches on changes)."""
+        return all(op[0] in (ASSIGN, CUSTOMER, NOTE, REPLY, STATUS) or (op[0] == TAG and op[3] not in self.tags)
+                   for op in plan.ops)
+
+
+@dataclass
+class _Timer:
+    row: SlaTimer
+    pauses: list[SlaTimerPause] = field(default_factory=list)
+
+
+@dataclass
+class SimulatedTimers:
+    timers: list[_Timer]
+    sla_due_at: datetime | None
+
+
+class _Simulation:
+    """`tickets.sla.services._Sync` over one ticket's successive states, with a fixed policy."""
+
+    def __init__(self, plan: TicketPlan, policy: SlaPolicy, calendar: BusinessCalendar) -> None:
+        self.plan, self.policy, self.calendar = plan, policy, calendar
+        self.timers: list[_Timer] = []
+        self.current: dict[str, _Timer] = {}
+        self.created_at = moment(plan.created_at)
+        self.status = "open" if plan.assignee_id else "new"
+        self.responded_at: datetime | None = None
+        self.agent_at: datetime | None = None
+        self.customer_at: datetime | None = self.created_at
+        self.solved_at: datetime | None = None
+        self.now = self.created_at
+
+    # -- arithmetic --------------------------------------------------------------------------
+
+    def add(self, timer: SlaTimer, start: datetime, duration: timedelta) -> datetime:
+        return business_add(self.calendar, start, duration) if timer.is_business_hours else start + duration
+
+    def between(self, timer: SlaTimer, start: datetime, end: datetime) -> timedelta:
+        if end <= start:
+            return timedelta(0)
+        return business_between(self.calendar, start, end) if timer.is_business_hours else end - start
+
+    def schedule(self, timer: SlaTimer) -> None:
+        if timer.breached_at is not None:
+            return
+        paused = timedelta(seconds=timer.paused_seconds)
+        timer.due_at = self.add(timer, timer.started_at, timedelta(minutes=timer.target_minutes) + paused)
+        offset = self.policy.warning_offset_minutes(timer.target_minutes)
+        timer.warning_at = None if offset is None else self.add(
+            timer, timer.started_at, timedelta(minutes=offset) + paused
+        )
+
+    def should_run(self) -> bool:
+        if self.status == "solved":
+            return False
+        return self.status not in self.policy.pause_statuses
+
+    def pause(self, timer: _Timer, at: datetime) -> None:
+        timer.row.state = TimerState.PAUSED
+        timer.row.paused_at = at
+        timer.pauses.append(SlaTimerPause(started_at=at, status=self.status))
+
+    def end_pause(self, timer: _Timer, at: datetime) -> None:
+        row = timer.row
+        open_pauses = [p for p in timer.pauses if p.ended_at is None]
+        pause = max(open_pauses, key=lambda p: p.started_at) if open_pauses else None
+        started = row.paused_at or (pause.started_at if pause else at)
+        ended = max(at, started)
+        seconds = int(self.between(row, started, ended).total_seconds())
+        if pause is not None:
+            pause.ended_at = ended
+            pause.paused_seconds = seconds
+        row.paused_seconds += seconds
+        row.paused_at = None
+        row.state = TimerState.RUNNING
+
+    # -- transitions -------------------------------------------------------------------------
+
+    def start(self, metric: str, *, started_at: datetime) -> _Timer:
+        target = self.policy.target_minutes(metric=metric, priority=self.plan.priority)
+        assert target is not None
+        row = SlaTimer(metric=metric, policy=self.policy, target_minutes=target,
+                       is_business_hours=self.policy.is_business_hours(metric), started_at=started_at,
+                       state=TimerState.RUNNING, is_current=True, paused_seconds=0)
+        self.schedule(row)
+        timer = _Timer(row)
+        if not self.should_run():
+            row.state, row.paused_at = TimerState.PAUSED, max(self.now, started_at)
+            timer.pauses.append(SlaTimerPause(started_at=row.paused_at, status=self.status))
+        self.timers.append(timer)
+        self.current[metric] = timer
+        return timer
+
+    def meet(self, timer: _Timer, at: datetime) -> None:
+        row = timer.row
+        if row.state == TimerState.PAUSED:
+            self.end_pause(timer, at)
+            self.schedule(row)
+        row.state = TimerState.MET
+        row.met_at = at
+        if row.breached_at is None and at > row.due_at:
+            row.breached_at = row.due_at
+
+    def cancel(self, timer: _Timer) -> None:
+        if timer.row.state == TimerState.PAUSED:
+            self.end_pause(timer, self.now)
+        timer.row.state = TimerState.CANCELLED
+
+    def run_clock(self, timer: _Timer) -> None:
+        row = timer.row
+        if row.state not in UNFINISHED:
+            return
+        if row.state == TimerState.RUNNING and not self.should_run():
+            self.pause(timer, self.now)
+        elif row.state == TimerState.PAUSED and self.should_run():
+            self.end_pause(timer, self.now)
+            self.schedule(row)
+
+    def target(self, metric: str) -> int | None:
+        return self.policy.target_minutes(metric=metric, priority=self.plan.priority)
+
+    # -- per metric ----------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        if self.status == "closed":
+            for timer in self.current.values():
+                if timer.row.state in UNFINISHED:
+                    self.cancel(timer)
+            return
+        self.first_response(self.current.get(Metric.FIRST_RESPONSE))
+        self.next_response(self.current.get(Metric.NEXT_RESPONSE))
+        self.resolution(self.current.get(Metric.RESOLUTION))
+
+    def first_response(self, timer: _Timer | None) -> None:
+        if timer is None:
+            if self.target(Metric.FIRST_RESPONSE) is not None and self.responded_at is None \
+                    and self.status != "solved":
+                self.start(Metric.FIRST_RESPONSE, started_at=self.created_at)
+            return
+        if timer.row.state in UNFINISHED and self.responded_at is not None:
+            self.meet(timer, max(self.responded_at, timer.row.started_at))
+            return
+        self.run_clock(timer)
+
+    def next_response(self, timer: _Timer | None) -> None:
+        customer_at, agent_at = self.customer_at, self.agent_at
+        if timer is not None and timer.row.state in UNFINISHED and agent_at is not None \
+                and agent_at >= timer.row.started_at:
+            self.meet(timer, agent_at)
+        awaiting = agent_at is not None and customer_at is not None and customer_at > agent_at
+        if awaiting and self.target(Metric.NEXT_RESPONSE) is not None and (
+            timer is None or timer.row.state not in UNFINISHED
+        ):
+            if timer is not None:
+                timer.row.is_current = False
+            assert customer_at is not None
+            timer = self.start(Metric.NEXT_RESPONSE, started_at=customer_at)
+        if timer is not None:
+            self.run_clock(timer)
+
+    def resolution(self, timer: _Timer | None) -> None:
+        target = self.target(Metric.RESOLUTION)
+        is_solved = self.status == "solved"
+        if timer is None:
+            if target is not None and not is_solved:
+                self.start(Metric.RESOLUTION, started_at=self.created_at)
+            return
+        row = timer.row
+        if row.state in UNFINISHED and is_solved:
+            self.meet(timer, max(self.solved_at or self.now, row.started_at))
+            return
+        if row.state == TimerState.MET and not is_solved and target is not None:
+            self.reopen(timer)
+            return
+        self.run_clock(timer)
+
+    def reopen(self, timer: _Timer) -> None:
+        row = timer.row
+        assert row.met_at is not None
+        if self.policy.resolution_on_reopen == ReopenBehaviour.RESTART:
+            row.is_current = False
+            self.start(Metric.RESOLUTION, started_at=self.now)
+            return
+        timer.pauses.append(SlaTimerPause(started_at=row.met_at, status="solved"))
+        row.paused_at = row.met_at
+        row.met_at = None
+        self.end_pause(timer, self.now)
+        self.schedule(row)
+        if not self.should_run():
+            self.pause(timer, self.now)
+
+    # -- the ticket's steps ----------------------------------------------------------------------
+
+    def set_status(self, target: str) -> None:
+        if target == "solved":
+            self.solved_at = self.now
+        if self.status == "solved" and target == "open":
+            self.solved_at = None
+        self.status = target
+
+    def run(self) -> SimulatedTimers:
+        self.sync()
+        for op in self.plan.ops:
+            kind = op[0]
+            self.now = moment(op[1])
+            if kind == REPLY:
+                self.responded_at = self.responded_at or self.now
+                self.agent_at = self.now
+                target = op[4] or ("open" if self.status == "new" else None)
+                if target and target != self.status:
+                    self.set_status(target)
+            elif kind == CUSTOMER:
+                self.customer_at = self.now
+                if self.status in REOPENING:
+                    self.set_status("open")
+            elif kind == ASSIGN:
+                if self.status == "new":
+                    self.set_status("open")
+            elif kind == STATUS:
+                if op[3] != self.status:
+                    self.set_status(op[3])
+            elif kind == NOTE:
+                continue  # a note changes nothing the timers follow (the service does not sync)
+            self.sync()
+        due = [t.row.due_at for t in self.current.values() if t.row.is_current and t.row.state == TimerState.RUNNING]
+        return SimulatedTimers(self.timers, min(due, default=None))
+
+
+def simulate_timers(plan: TicketPlan, *, policy: SlaPolicy | None, calendar: BusinessCalendar) -> SimulatedTimers:
+    """The timers the SLA services would have left on the planned ticket (its whole plan replayed)."""
+    if policy is None:
+        return SimulatedTimers([], None)
+    return _Simulation(plan, policy, calendar).run()
+
+
+def timers_save(ticket_ids: Sequence[int], simulated: Sequence[SimulatedTimers]) -> int:
+    """Insert the simulated timers and pauses of these tickets; returns how many timers."""
+    rows, pauses = [], []
+    for ticket_id, result in zip(ticket_ids, simulated, strict=True):
+        for timer in result.timers:
+            timer.row.ticket_id = ticket_id
+            rows.append(timer)
+    # auto_now_add / auto_now stamp the wall clock: the services' rows have the step's time.
+    created = SlaTimer.objects.bulk_create([timer.row for timer in rows], batch_size=2000)
+    for timer, saved in zip(rows, created, strict=True):
+        for pause in timer.pauses:
+            pause.timer_id = saved.pk
+            pauses.append(pause)
+    SlaTimerPause.objects.bulk_create(pauses, batch_size=2000)
+    return len(rows)
