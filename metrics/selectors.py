@@ -845,7 +845,8 @@ def metrics_breakdown(*, filters: MetricFilters, by: str) -> list[dict[str, Any]
 
 
 def metrics_drilldown(*, filters: MetricFilters, user: User | AnonymousUser | None, metric: str) -> QuerySet[Ticket]:
-    """The tickets behind a figure of `metric` (DRILLDOWN_METRICS) under `filters`, only those `user` may see.
+    """The tickets behind a figure of `metric` (DRILLDOWN_METRICS) under `filters`, only those `user`
+    may see (none for anyone but staff).
 
     volume: created in the period; solved: first solved in it (merged excluded); frt: first
     answered in it; resolution: solved with a resolution time; fcr: solved at first contact;
@@ -854,6 +855,9 @@ def metrics_drilldown(*, filters: MetricFilters, user: User | AnonymousUser | No
     """
     if metric not in DRILLDOWN_METRICS:
         raise InvalidMetricFilters(_("Unknown metric “%(value)s”.") % {"value": str(metric)[:40]})
+    if not permissions.is_staff_member(user):
+        # Customers see their own tickets elsewhere, never as a metric's drill-down.
+        return Ticket.objects.none()
     tickets = permissions.visible_tickets(user)
     start_at, end_at = filters.bounds()
     dimensions = _orm_dimensions(filters, prefix="")
