@@ -84,11 +84,11 @@ def _filter_params(params: QueryDict) -> QueryDict:
     return filters
 
 
-def _filters(request: HttpRequest, params: QueryDict | None = None) -> tuple[MetricFilters, str | None]:
+def _filters(request: HttpRequest) -> tuple[MetricFilters, str | None]:
     """The filters of the query string, or the defaults with the reason they were refused."""
     user = _staff(request)
     try:
-        return MetricFilters.from_params(_filter_params(request.GET if params is None else params), user=user), None
+        return MetricFilters.from_params(_filter_params(request.GET), user=user), None
     except InvalidMetricFilters as error:
         return MetricFilters.from_params(QueryDict(), user=user), str(error)
 
@@ -191,6 +191,11 @@ def _filter_form(request: HttpRequest, filters: MetricFilters, *, show_scope: bo
     organizations: list[Organization] = []
     if show_scope and permissions.reads_all_tickets(user):
         organizations = list(Organization.objects.order_by("name").only("pk", "name")[:ORGANIZATION_CHOICES_LIMIT])
+    teams = directory.teams
+    if user.role == Role.TEAM_LEAD:
+        # The teams whose figures a lead may ask for (MetricFilters refuses the others).
+        led = set(permissions.lead_team_ids_of(user)) or set(permissions.team_ids_of(user))
+        teams = [team for team in teams if team.pk in led]
     period = request.GET.get("period") or "30d"
     return {
         "periods": PERIODS,
@@ -198,7 +203,7 @@ def _filter_form(request: HttpRequest, filters: MetricFilters, *, show_scope: bo
         "start": filters.start.isoformat(),
         "end": filters.end.isoformat(),
         "show_scope": show_scope,
-        "teams": directory.teams,
+        "teams": teams,
         "agents": directory.agents if user.role != Role.AGENT else [],
         "channels": Channel.choices,
         "priorities": Priority.choices,
@@ -248,9 +253,8 @@ def agent_dashboard_view(request: HttpRequest) -> HttpResponse:
     user = _staff(request)
     filters, error = _filters(request)
     period = _own(filters, user)
-    today_params = QueryDict(mutable=True)
-    today_params.update({"period": "today", "hours": "calendar" if not filters.business_hours else "business"})
-    today = _own(_filters(request, today_params)[0], user)
+    # Today with the same channel, priority and hours filters.
+    today = dataclasses.replace(period, start=selectors.reporting_today(), end=selectors.reporting_today())
     today_summary = selectors.metrics_summary(filters=today)
     period_summary = selectors.metrics_summary(filters=period)
     context = {

@@ -126,6 +126,7 @@ def test_team_lead_sees_only_their_team(client, desk):
     assert figure(response, "volume") == "2"
     team_rows = re.findall(r'data-breakdown="team".*?</section>', response.content.decode(), re.S)[0]
     assert "Support" in team_rows and "Billing" not in team_rows
+    assert ">Billing</option>" not in response.content.decode()  # not offered in the filter either
     # Asking for another team's figures is refused, not silently widened.
     assert client.get(DASHBOARD, {"period": "today", "team": desk.billing.pk}).status_code == 403
 
