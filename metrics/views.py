@@ -316,8 +316,8 @@ def _scope_texts(filters: MetricFilters) -> list[str]:
     channel_labels, priority_labels = dict(Channel.choices), dict(Priority.choices)
     parts = []
     if filters.team_ids:
-        names = Team.objects.filter(pk__in=filters.team_ids).order_by("name").values_list("name", flat=True)
-        parts.append(_("Team: %(names)s") % {"names": ", ".join(names)})
+        teams = Team.objects.filter(pk__in=filters.team_ids).order_by("name").values_list("name", flat=True)
+        parts.append(_("Team: %(names)s") % {"names": ", ".join(teams)})
     if filters.agent_ids:
         names = [user.name for user in User.objects.filter(pk__in=filters.agent_ids).order_by("pk")]
         parts.append(_("Agent: %(names)s") % {"names": ", ".join(names)})
@@ -328,9 +328,9 @@ def _scope_texts(filters: MetricFilters) -> list[str]:
         names = [str(priority_labels.get(code, code)) for code in filters.priorities]
         parts.append(_("Priority: %(names)s") % {"names": ", ".join(names)})
     if filters.organization_ids:
-        names = Organization.objects.filter(pk__in=filters.organization_ids).order_by("name").values_list(
+        organizations = Organization.objects.filter(pk__in=filters.organization_ids).order_by("name").values_list(
             "name", flat=True)
-        parts.append(_("Organization: %(names)s") % {"names": ", ".join(names)})
+        parts.append(_("Organization: %(names)s") % {"names": ", ".join(organizations)})
     return parts
 
 
