@@ -8,7 +8,7 @@ invitation's language.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any
 
@@ -89,7 +89,7 @@ def _optional_int(value: str | None) -> int | None:
         return -1  # out of every scale: the service refuses it with its message
 
 
-def _feedback_page(request: HttpRequest, invitation: SurveyInvitation, token: str, *, errors: list[str] = (),
+def _feedback_page(request: HttpRequest, invitation: SurveyInvitation, token: str, *, errors: Sequence[str] = (),
                    status: int = 200, saved: bool = False) -> HttpResponse:
     answers = surveys.survey_answers(invitation)
     return render(request, "metrics/survey/feedback.html", {

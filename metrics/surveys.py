@@ -69,7 +69,7 @@ CSAT_LABELS = {
     4: gettext_lazy("Satisfied"),
     5: gettext_lazy("Very satisfied"),
 }
-CES_LABELS = {1: gettext_lazy("Very difficult"), 4: gettext_lazy("Neither easy nor difficult"), 7: gettext_lazy("Very easy")}
+CES_LABELS = {1: gettext_lazy("Very difficult"), 7: gettext_lazy("Very easy")}
 ANSWER_SALT = "metrics.surveys.answer"
 OPT_OUT_SALT = "metrics.surveys.opt-out"
 MAX_COMMENT_CHARS = 5000

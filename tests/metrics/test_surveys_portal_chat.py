@@ -223,3 +223,15 @@ def test_chat_rating_through_the_widget_api(team):
                           HTTP_AUTHORIZATION="Bearer forged", HTTP_ORIGIN="https://shop.example")
     assert other.status_code == 401
     assert SurveyResponse.objects.get().score == 4
+
+
+def test_solved_request_page_with_its_rating_stays_within_its_query_budget(alice, ticket, agent,
+                                                                           django_assert_max_num_queries):
+    ticket_set_status(ticket=ticket, status=Status.SOLVED, actor=agent)
+    client = signed_in(alice)
+    rate(client, ticket, "4")
+    client.get(f"/portal/requests/{ticket.number}/")  # warm the session and the content types
+    # The unsolved page's budget (tests/tickets/views/test_portal_ticket.py) plus the survey and its answer.
+    with django_assert_max_num_queries(10):
+        page = client.get(f"/portal/requests/{ticket.number}/")
+    assert page.status_code == 200
