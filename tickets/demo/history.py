@@ -88,7 +88,7 @@ STORY_WEIGHTS = {
 STORY_CHOICE = Weighted(STORY_WEIGHTS)
 # The share of answered tickets the customer opened a second time, by another channel, merged
 # into the first by the agent.
-DUPLICATE_SHARE = 0.03
+DUPLICATE_SHARE = 0.02
 # Surveys: a CSAT question after a first solve is answered this often, a CES question after it this
 # often, and an NPS survey goes to a customer at most once in 90 days (answered this often).
 CSAT_ANSWERED = 0.4
