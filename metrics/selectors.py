@@ -206,9 +206,8 @@ class MetricFilters:
         them unless some are asked for; asking for another team is refused), managers and admins
         anything. Malformed or unknown values raise InvalidMetricFilters.
         """
-        if not permissions.is_staff_member(user):
+        if not isinstance(user, User) or not permissions.is_staff_member(user):
             raise PermissionDenied(_("Only support staff can see the metrics."))
-        assert user is not None  # noqa: S101 (is_staff_member said so; for the type checker)
         today = today or reporting_today()
         period = _single(params, "period") or DEFAULT_PERIOD
         if period not in PERIODS:
@@ -851,7 +850,8 @@ def metrics_drilldown(*, filters: MetricFilters, user: User | AnonymousUser | No
     volume: created in the period; solved: first solved in it (merged excluded); frt: first
     answered in it; resolution: solved with a resolution time; fcr: solved at first contact;
     reopened: solved and reopened; sla / sla_missed: with an SLA target due in it (missed);
-    backlog: unsolved now; csat: with a CSAT answer in the period.
+    backlog: unsolved now if the period includes today, else at the end of its last day (as the
+    summary counts it); csat: with a CSAT answer in the period.
     """
     if metric not in DRILLDOWN_METRICS:
         raise InvalidMetricFilters(_("Unknown metric “%(value)s”.") % {"value": str(metric)[:40]})
@@ -862,8 +862,15 @@ def metrics_drilldown(*, filters: MetricFilters, user: User | AnonymousUser | No
     start_at, end_at = filters.bounds()
     dimensions = _orm_dimensions(filters, prefix="")
     if metric == "backlog":
-        return tickets.filter(status__in=UNSOLVED_STATUSES, merged_into__isnull=True).filter(
-            _orm_dimensions(filters, prefix="", agent_field="assignee_id"))
+        if end_at > timezone.now():
+            return tickets.filter(status__in=UNSOLVED_STATUSES, merged_into__isnull=True).filter(
+                _orm_dimensions(filters, prefix="", agent_field="assignee_id"))
+        # A past period: the backlog at the end of its last day, counted as the summary counts it.
+        open_then = TicketFact.objects.filter(dimensions, created_at__lt=end_at, is_merged=False).filter(
+            Q(first_solved_at__gte=end_at)
+            | Q(first_solved_at__isnull=True, ticket__status__in=UNSOLVED_STATUSES, ticket__merged_into__isnull=True)
+        )
+        return tickets.filter(pk__in=open_then.values("ticket_id"))
     if metric == "csat":
         answers = SurveyResponse.objects.filter(
             ticket=OuterRef("pk"), kind=SurveyKind.CSAT, responded_at__gte=start_at, responded_at__lt=end_at,

@@ -4,10 +4,11 @@ as a manager sees them (what others may see: test_metrics_permissions.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 
-from metrics.selectors import InvalidMetricFilters, metrics_drilldown
+from metrics.selectors import InvalidMetricFilters, MetricFilters, metrics_drilldown, reporting_today
 from tests.metrics.test_selectors_fixture import CURRENT, world_in_shanghai
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +46,17 @@ def test_drilldown_applies_the_filters(world):
         world.numbers("T1", "T6")
     assert numbers(world, "backlog", replace(CURRENT, agent_ids=(world.b1.pk,))) == world.numbers("T4")
     assert numbers(world, "csat", replace(CURRENT, channels=("chat",))) == world.numbers("T2", "T3")
-    # The previous week: T7 solved, T8 still in the backlog now.
+    # The previous week: T7 solved; at its end only T8 was open (T4 and T9 came later).
     assert numbers(world, "solved", CURRENT.previous()) == world.numbers("T7")
+    assert numbers(world, "backlog", CURRENT.previous()) == world.numbers("T8")
+    # The end of Thursday: T4, T8 and T6 (solved on Friday).
+    assert numbers(world, "backlog", replace(CURRENT, end=date(2026, 11, 5))) == world.numbers("T4", "T6", "T8")
+
+
+def test_drilldown_of_the_backlog_now_follows_the_tickets(world):
+    today = reporting_today()
+    filters = MetricFilters(start=today - timedelta(days=6), end=today)
+    assert numbers(world, "backlog", filters) == world.numbers("T4", "T8", "T9")
 
 
 def test_drilldown_is_one_query(world, django_assert_num_queries):
