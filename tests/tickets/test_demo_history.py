@@ -117,14 +117,20 @@ def _timers(numbers: list[int]) -> list[list[tuple]]:
 
 def test_copied_tickets_get_the_timers_and_rows_the_services_write():
     ensure_base_data(tickets=0)
+    ensure_portal_customers(catalog(tickets=300, now=NOW).customers, 12)
     demo = catalog(tickets=300, now=NOW)
+    portal = [customer for customer in demo.customers if customer.user_id]
     policies = Policies()
     tiers = dict(Customer.objects.values_list("pk", "tier"))
-    plans = plan_history(demo, days=20, tickets=300, seed=5, portal_customers=[], policies=policies, tiers=tiers)
+    plans = plan_history(demo, days=20, tickets=300, seed=5, portal_customers=portal, policies=policies, tiers=tiers)
     _services, copied = split_plans(plans, policies)
     copied = copied[:90]
-    # Pauses (pending, on hold), reopens and next responses are in the comparison.
+    # Pauses (pending, on hold), reopens, next responses, solves by the customer and without a
+    # reply are in the comparison.
     assert any(op[0] == REPLY and op[4] in ("pending", "on_hold") for plan in copied for op in plan.ops)
+    assert any(op[0] == STATUS and op[2] == plan.requester_user_id for plan in copied for op in plan.ops)
+    assert any(not any(op[0] == REPLY for op in plan.ops) and any(op[0] == STATUS for op in plan.ops)
+               for plan in copied)
     assert any(op[0] == CUSTOMER and plan.ops[i - 1][0] == REPLY and plan.ops[i - 1][4] == "solved"
                for plan in copied for i, op in enumerate(plan.ops))
 
