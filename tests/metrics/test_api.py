@@ -120,10 +120,12 @@ def test_session_authentication_works_like_the_token(client, world):
     assert response.json()["metrics"]["volume"]["value"] == 7
 
 
-def test_the_path_without_a_slash_redirects_with_its_query(as_manager):
+def test_the_paths_without_a_slash_answer_too(as_manager):
     response = as_manager.get(f"/api/v1/metrics/summary?{PERIOD}")
-    assert response.status_code == 301
-    assert response["Location"] == f"/api/v1/metrics/summary/?{PERIOD}"
+    assert response.status_code == 200
+    assert response.json()["metrics"]["volume"]["value"] == 7
+    assert as_manager.get(f"/api/v1/metrics/breakdown?{PERIOD}&by=team&format=csv")["Content-Type"] == \
+        "text/csv; charset=utf-8"
 
 
 @pytest.mark.parametrize("path", ["summary/", "timeseries/", "breakdown/?by=agent", "breakdown/?by=organization",
@@ -152,3 +154,6 @@ def test_schema_documents_the_endpoints_without_warnings():
     }
     for path in ("/api/v1/metrics/summary/", "/api/v1/metrics/timeseries/"):
         assert {"400", "403"} <= set(schema["paths"][path]["get"]["responses"])
+    assert sorted(path for path in schema["paths"] if "/metrics/" in path) == [
+        "/api/v1/metrics/breakdown/", "/api/v1/metrics/summary/", "/api/v1/metrics/timeseries/",
+    ]
