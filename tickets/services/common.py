@@ -37,12 +37,16 @@ def emit_ticket_event(
 ) -> None:
     """Tell everyone who may see `ticket` that it changed, after the transaction commits.
 
-    Internal changes (notes) never go to the customer's group.
+    Internal changes (notes) never go to the customer's group. The ticket's metrics are refreshed
+    in the workers' next batch after the commit (one Redis call per transaction).
     """
+    from metrics.services import metrics_refresh_after_commit
+
     realtime.broadcast_many_after_commit(ticket_event_deliveries(
         ticket, event_type, changes=changes, is_public=is_public, previous_team_id=previous_team_id,
         previous_assignee_id=previous_assignee_id, extra=extra,
     ))
+    metrics_refresh_after_commit(ticket_id=ticket.pk)
 
 
 def ticket_event_deliveries(
