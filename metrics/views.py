@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
@@ -110,10 +110,7 @@ def drilldown_url(filters: MetricFilters, metric: str, **overrides: str) -> str:
 
 
 def _export_links(filters: MetricFilters, by: str) -> list[dict[str, str]]:
-    try:
-        base = reverse("metrics_api:breakdown")
-    except NoReverseMatch:  # the API's URL names are the selectors helper's; the path is the contract's
-        base = "/api/v1/metrics/breakdown"
+    base = reverse("metrics_api:breakdown")
     return [
         {"label": label, "url": f"{base}?{_query(filters.as_params(), by=by, format=fmt)}"}
         for fmt, label in (("csv", "CSV"), ("xlsx", "XLSX"))

@@ -102,8 +102,13 @@ def test_manager_sees_every_team_headline_charts_and_breakdowns(client, desk):
     assert "Support" in team_rows and "Billing" in team_rows
     export = re.search(r'href="([^"]*by=team[^"]*format=csv[^"]*)"', page)
     assert export, "no CSV export of the team breakdown"
-    query = parse_qs(urlparse(export.group(1).replace("&amp;", "&")).query)
+    export_url = export.group(1).replace("&amp;", "&")
+    query = parse_qs(urlparse(export_url).query)
     assert query["period"] == ["custom"] and query["format"] == ["csv"]
+    download = client.get(export_url)
+    assert download.status_code == 200
+    assert download["Content-Type"].startswith("text/csv")
+    assert "Support" in download.content.decode("utf-8-sig") and "Billing" in download.content.decode("utf-8-sig")
 
 
 def test_a_filter_in_the_query_string_changes_the_figures(client, desk):
