@@ -115,7 +115,7 @@ def _timers(numbers: list[int]) -> list[list[tuple]]:
     return rows
 
 
-def test_copied_tickets_get_the_timers_and_rows_the_services_write():
+def test_copied_tickets_get_the_timers_events_and_rows_the_services_write():
     ensure_base_data(tickets=0)
     ensure_portal_customers(catalog(tickets=300, now=NOW).customers, 12)
     demo = catalog(tickets=300, now=NOW)
@@ -137,15 +137,21 @@ def test_copied_tickets_get_the_timers_and_rows_the_services_write():
     replay(copied, sla_timers=True)
     numbers = list(Ticket.objects.values_list("number", flat=True))
     through_services = _timers(numbers)
+    services_rows = _snapshot(numbers)
+    assert Event.objects.filter(kind="sla_met", to_value__breached=True).exists()
     assert SlaTimer.objects.filter(state="met", breached_at__isnull=False).exists()
     assert SlaTimer.objects.filter(metric="next_response").exists()
     Ticket.objects.filter(number__in=numbers).delete()
 
     write_with_copy(copied, policies)
-    through_copy = _timers(list(Ticket.objects.values_list("number", flat=True)))
+    copied_numbers = list(Ticket.objects.values_list("number", flat=True))
+    through_copy = _timers(copied_numbers)
 
     assert len(through_copy) == len(through_services) == 90
     for services_ticket, copy_ticket in zip(through_services, through_copy, strict=True):
+        assert copy_ticket == services_ticket
+    # The tickets, their messages and every event (the SLA's included) are the same too.
+    for services_ticket, copy_ticket in zip(services_rows, _snapshot(copied_numbers), strict=True):
         assert copy_ticket == services_ticket
 
 

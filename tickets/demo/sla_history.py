@@ -9,8 +9,8 @@ to the first public agent reply, next response from a customer message after an 
 next agent reply, resolution from creation to the solve (pending and on hold pause the clocks; a
 reopen continues the resolution clock with the solved time as a pause, or starts a new one), and
 everything unfinished cancelled when the ticket closes. The timers and their pauses come out as
-unsaved model rows; tests compare them with the services' rows for the same plans. The services'
-`sla_*` audit events are not written for these tickets.
+unsaved model rows, with the `sla_*` audit events the services record; tests compare them with the
+services' rows for the same plans.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tickets.demo.plan import ASSIGN, CUSTOMER, NOTE, REPLY, STATUS, TAG, TicketPlan, moment
-from tickets.models import BusinessHours, SlaPolicy, SlaTimer, SlaTimerPause
+from django.db import connection
+
+from tickets.demo.bulk import EVENT_COLUMNS, NULL, _copy, _extra_columns, _json, _ts
+from tickets.demo.plan import ASSIGN, CUSTOMER, EPOCH, NOTE, REPLY, STATUS, TAG, TicketPlan, moment
+from tickets.models import BusinessHours, Event, SlaPolicy, SlaTimer, SlaTimerPause
 from tickets.models.sla import Metric, ReopenBehaviour, TimerState
 from tickets.sla.calendar import BusinessCalendar, business_add, business_between
 from tickets.sla.services import ALWAYS_OPEN
@@ -79,6 +82,8 @@ class _Timer:
 class SimulatedTimers:
     timers: list[_Timer]
     sla_due_at: datetime | None
+    # The services' `sla_*` audit events: (when, kind, metric, to_value), in order.
+    events: list[tuple[datetime, str, str, dict]] = field(default_factory=list)
 
 
 class _Simulation:
@@ -95,6 +100,15 @@ class _Simulation:
         self.customer_at: datetime | None = self.created_at
         self.solved_at: datetime | None = None
         self.now = self.created_at
+        self.reason = "created"
+        self.events: list[tuple[datetime, str, str, dict]] = []
+
+    def record(self, timer: _Timer, kind: str, **extra: object) -> None:
+        row = timer.row
+        self.events.append((self.now, kind, row.metric, {
+            "metric": row.metric, "policy": self.policy.name, "target_minutes": row.target_minutes,
+            "due_at": row.due_at.isoformat(), "reason": self.reason, **extra,
+        }))
 
     # -- arithmetic --------------------------------------------------------------------------
 
@@ -155,6 +169,7 @@ class _Simulation:
             timer.pauses.append(SlaTimerPause(started_at=row.paused_at, status=self.status))
         self.timers.append(timer)
         self.current[metric] = timer
+        self.record(timer, "sla_started")
         return timer
 
     def meet(self, timer: _Timer, at: datetime) -> None:
@@ -166,11 +181,13 @@ class _Simulation:
         row.met_at = at
         if row.breached_at is None and at > row.due_at:
             row.breached_at = row.due_at
+        self.record(timer, "sla_met", met_at=at.isoformat(), breached=row.breached_at is not None)
 
     def cancel(self, timer: _Timer) -> None:
         if timer.row.state == TimerState.PAUSED:
             self.end_pause(timer, self.now)
         timer.row.state = TimerState.CANCELLED
+        self.record(timer, "sla_cancelled")
 
     def run_clock(self, timer: _Timer) -> None:
         row = timer.row
@@ -254,6 +271,7 @@ class _Simulation:
         self.schedule(row)
         if not self.should_run():
             self.pause(timer, self.now)
+        self.record(timer, "sla_started")
 
     # -- the ticket's steps ----------------------------------------------------------------------
 
@@ -269,6 +287,7 @@ class _Simulation:
         for op in self.plan.ops:
             kind = op[0]
             self.now = moment(op[1])
+            self.reason = {REPLY: "agent_reply", CUSTOMER: "customer_message"}.get(kind, "updated")
             if kind == REPLY:
                 self.responded_at = self.responded_at or self.now
                 self.agent_at = self.now
@@ -289,7 +308,7 @@ class _Simulation:
                 continue  # a note changes nothing the timers follow (the service does not sync)
             self.sync()
         due = [t.row.due_at for t in self.current.values() if t.row.is_current and t.row.state == TimerState.RUNNING]
-        return SimulatedTimers(self.timers, min(due, default=None))
+        return SimulatedTimers(self.timers, min(due, default=None), self.events)
 
 
 def simulate_timers(plan: TicketPlan, *, policy: SlaPolicy | None, calendar: BusinessCalendar) -> SimulatedTimers:
@@ -300,17 +319,27 @@ def simulate_timers(plan: TicketPlan, *, policy: SlaPolicy | None, calendar: Bus
 
 
 def timers_save(ticket_ids: Sequence[int], simulated: Sequence[SimulatedTimers]) -> int:
-    """Insert the simulated timers and pauses of these tickets; returns how many timers."""
-    rows, pauses = [], []
+    """Insert the simulated timers, their pauses and their audit events for these tickets; returns
+    how many timers. The events get ids after the tickets' own: within a step the services too
+    record the change first and the SLA's events after it."""
+    rows, pauses, event_lines = [], [], []
+    event_extra = _extra_columns(Event, ("id", *EVENT_COLUMNS))
     for ticket_id, result in zip(ticket_ids, simulated, strict=True):
         for timer in result.timers:
             timer.row.ticket_id = ticket_id
             rows.append(timer)
-    # auto_now_add / auto_now stamp the wall clock: the services' rows have the step's time.
+        for at, kind, metric, value in result.events:
+            event_lines.append(
+                f"{ticket_id}\t{kind}\tsla\t{NULL}\tsla\t{metric}\t{NULL}\t{_json(value)}\t"
+                f"{_ts((at - EPOCH) // timedelta(microseconds=1))}{event_extra[1]}\n"
+            )
+    # created_at / updated_at of the timers are the wall clock (auto_now): nothing reads them.
     created = SlaTimer.objects.bulk_create([timer.row for timer in rows], batch_size=2000)
     for timer, saved in zip(rows, created, strict=True):
         for pause in timer.pauses:
             pause.timer_id = saved.pk
             pauses.append(pause)
     SlaTimerPause.objects.bulk_create(pauses, batch_size=2000)
+    with connection.cursor() as cursor:
+        _copy(cursor, Event._meta.db_table, ", ".join(EVENT_COLUMNS) + event_extra[0], event_lines)
     return len(rows)
