@@ -132,6 +132,11 @@ def refresh(*tickets: Ticket) -> None:
     ticket_facts_refresh(ticket_ids=[ticket.pk for ticket in tickets])
 
 
+def refresh_every_ticket() -> None:
+    # A customer writing to a closed ticket opens a follow-up ticket: it is refreshed too.
+    ticket_facts_refresh(ticket_ids=list(Ticket.objects.values_list("pk", flat=True)))
+
+
 def test_incremental_rollups_equal_a_rebuild_after_every_kind_of_change():
     support, billing = make_team(), make_team()
     alice, bob = make_agent(support, billing), make_agent(support, billing)
@@ -204,7 +209,7 @@ def run_history(cast: dict[str, Any], history: list[tuple[str, int, int, int]], 
         ticket = Ticket.objects.get(pk=tickets[index].pk)
         agent = agents[other % 2]
         if action == "refresh":
-            refresh(*tickets)
+            refresh_every_ticket()
             continue
         try:
             with at(clock), transaction.atomic():
@@ -212,7 +217,7 @@ def run_history(cast: dict[str, Any], history: list[tuple[str, int, int, int]], 
                        priority=priorities[other], merge_target=tickets[other])
         except (PermissionDenied, ValidationError, TicketClosed, TransitionNotAllowed):
             pass  # not allowed in the ticket's state (merged, closed, the same status): nothing happened
-    refresh(*tickets)
+    refresh_every_ticket()
     assert_incremental_equals_rebuild()
     assert_rollups_match_the_events()
 

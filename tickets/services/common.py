@@ -38,7 +38,7 @@ def emit_ticket_event(
     """Tell everyone who may see `ticket` that it changed, after the transaction commits.
 
     Internal changes (notes) never go to the customer's group. The ticket's metrics are refreshed
-    in the workers' next batch after the commit (one Redis call per transaction).
+    in the workers' next batch after the commit (a Redis round trip once committed).
     """
     from metrics.services import metrics_refresh_after_commit
 
