@@ -23,6 +23,14 @@ contribute, in the same transaction as it writes them: the rollups change exactl
 facts do. Rows that sum to nothing are deleted, so the table equals what `rollups_rebuild` would
 write, row for row; `rollups_drift` checks that (nightly) and `rollups_rebuild` repairs it.
 
+When it runs: the ticket services announce each change after commit, which adds the ticket to a
+batch refreshed a couple of seconds later by one task on the metrics queue (metrics.services,
+`metrics_refresh_schedule`); the minute refresh of tickets changed since their facts is the
+safety net. Two refreshes of one ticket queue up on its fact row; whatever order they commit in,
+each subtracts exactly what the stored row contributed, so the rollups always equal their facts.
+What deltas cannot see is a fact row removed without a refresh (a ticket deleted, its fact
+cascading): the nightly drift check reports it and `check_metrics_drift --repair` rebuilds.
+
 Why no sketch for medians and p90: they are read exactly with percentile_cont from the fact table
 (about 50 ms over 90 days of a million tickets, measured); merging stored histograms was slower.
 """
