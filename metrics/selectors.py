@@ -413,21 +413,21 @@ def _totals(filters: MetricFilters, *, by: str | None, day_from: date, day_to: d
 
 
 # --- medians and p90 ------------------------------------------------------------------------
-_PERCENTILES = ("frt_median", "frt_p90", "frt_count", "resolution_median", "resolution_p90", "resolution_count")
+def _percentile_columns(frt: str, resolution: str, replied: str, solved: str) -> str:
+    # One sort per measure gives both the median and p90 (the array form of percentile_cont).
+    return (
+        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY fact.{frt}) FILTER (WHERE {replied}), "
+        f"count(fact.{frt}) FILTER (WHERE {replied}), "
+        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY fact.{resolution}) FILTER (WHERE {solved}), "
+        f"count(fact.{resolution}) FILTER (WHERE {solved})"
+    )
 
-_PERCENTILES_SQL = """
-    SELECT {group},
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY fact.{frt}) FILTER (WHERE {replied}),
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY fact.{frt}) FILTER (WHERE {replied}),
-           count(fact.{frt}) FILTER (WHERE {replied}),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY fact.{resolution}) FILTER (WHERE {solved}),
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY fact.{resolution}) FILTER (WHERE {solved}),
-           count(fact.{resolution}) FILTER (WHERE {solved})
-    FROM metrics_ticketfact AS fact
-    WHERE ((fact.first_public_agent_reply_at >= %(from)s AND fact.first_public_agent_reply_at < %(to)s)
-           OR (fact.first_solved_at >= %(from)s AND fact.first_solved_at < %(to)s)) {dimensions}
-    GROUP BY 1
-"""
+
+def _percentile_values(columns: tuple[Any, ...]) -> dict[str, Any]:
+    frt, frt_count, resolution, resolution_count = columns
+    return {"frt_median": frt[0] if frt else None, "frt_p90": frt[1] if frt else None, "frt_count": frt_count,
+            "resolution_median": resolution[0] if resolution else None,
+            "resolution_p90": resolution[1] if resolution else None, "resolution_count": resolution_count}
 
 
 def _percentiles(filters: MetricFilters, *, group: str, day_from: date, day_to: date,
@@ -439,38 +439,30 @@ def _percentiles(filters: MetricFilters, *, group: str, day_from: date, day_to: 
     zone = reporting_time_zone()
     params: dict[str, Any] = {"from": datetime.combine(day_from, time.min, tzinfo=zone),
                               "to": datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=zone),
-                              "zone": zone.key}
-    replied = "fact.first_public_agent_reply_at >= %(from)s AND fact.first_public_agent_reply_at < %(to)s"
-    solved = "fact.first_solved_at >= %(from)s AND fact.first_solved_at < %(to)s AND NOT fact.is_merged"
+                              "current_from": datetime.combine(filters.start, time.min, tzinfo=zone)}
     dimensions = _dimension_sql(filters, _FACT_COLUMNS, "fact", params)
-    if period_split:
-        # Two periods in one statement: each percentile filtered to its period instead of grouped.
-        params["current_from"] = datetime.combine(filters.start, time.min, tzinfo=zone)
-        results: dict[Any, dict[str, Any]] = {}
-        selects = []
-        for low, high in (("%(current_from)s", "%(to)s"), ("%(from)s", "%(current_from)s")):
-            period_replied = (f"fact.first_public_agent_reply_at >= {low} AND fact.first_public_agent_reply_at < {high}")
-            period_solved = f"fact.first_solved_at >= {low} AND fact.first_solved_at < {high} AND NOT fact.is_merged"
-            selects.append(
-                f"percentile_cont(0.5) WITHIN GROUP (ORDER BY fact.{frt}) FILTER (WHERE {period_replied}), "
-                f"percentile_cont(0.9) WITHIN GROUP (ORDER BY fact.{frt}) FILTER (WHERE {period_replied}), "
-                f"count(fact.{frt}) FILTER (WHERE {period_replied}), "
-                f"percentile_cont(0.5) WITHIN GROUP (ORDER BY fact.{resolution}) FILTER (WHERE {period_solved}), "
-                f"percentile_cont(0.9) WITHIN GROUP (ORDER BY fact.{resolution}) FILTER (WHERE {period_solved}), "
-                f"count(fact.{resolution}) FILTER (WHERE {period_solved})"
-            )
-        sql = (
-            f"SELECT {', '.join(selects)} FROM metrics_ticketfact AS fact "  # noqa: S608 (constants only)
-            f"WHERE ((fact.first_public_agent_reply_at >= %(from)s AND fact.first_public_agent_reply_at < %(to)s) "
-            f"OR (fact.first_solved_at >= %(from)s AND fact.first_solved_at < %(to)s)) {dimensions}"
+    # Two periods in one statement: each measure filtered to its period rather than grouped.
+    periods = ((("current", "%(current_from)s", "%(to)s"), ("previous", "%(from)s", "%(current_from)s"))
+               if period_split else (("all", "%(from)s", "%(to)s"),))
+    columns = ", ".join(
+        _percentile_columns(
+            frt, resolution,
+            replied=f"fact.first_public_agent_reply_at >= {low} AND fact.first_public_agent_reply_at < {high}",
+            solved=f"fact.first_solved_at >= {low} AND fact.first_solved_at < {high} AND NOT fact.is_merged",
         )
-        (row,) = _fetch(sql, params)
-        results["current"] = dict(zip(_PERCENTILES, row[:6], strict=True))
-        results["previous"] = dict(zip(_PERCENTILES, row[6:], strict=True))
-        return results
-    sql = _PERCENTILES_SQL.format(group=group, frt=frt, resolution=resolution, replied=replied, solved=solved,
-                                  dimensions=dimensions)
-    return {row[0]: dict(zip(_PERCENTILES, row[1:], strict=True)) for row in _fetch(sql, params)}
+        for _name, low, high in periods
+    )
+    sql = (
+        f"SELECT {'NULL' if period_split else group}, {columns} FROM metrics_ticketfact AS fact "  # noqa: S608
+        f"WHERE ((fact.first_public_agent_reply_at >= %(from)s AND fact.first_public_agent_reply_at < %(to)s) "
+        f"OR (fact.first_solved_at >= %(from)s AND fact.first_solved_at < %(to)s)) {dimensions}"
+        + ("" if period_split else " GROUP BY 1")
+    )
+    rows = _fetch(sql, params)
+    if period_split:
+        (row,) = rows
+        return {"current": _percentile_values(row[1:5]), "previous": _percentile_values(row[5:9])}
+    return {row[0]: _percentile_values(row[1:5]) for row in rows}
 
 
 # --- surveys --------------------------------------------------------------------------------
@@ -531,31 +523,31 @@ _BACKLOG_NOW_SQL = """
 """
 
 # The backlog at the end of each day from %(day_from)s to %(day_to)s: tickets created by then and
-# not yet first solved (merged duplicates left out). A ticket reopened after its first solve is
-# not counted again (the facts keep the first solve only), so a past day can count a little less
-# than the tickets open then; today's figure is read from the tickets instead. The tickets open
-# during the range are those first solved after it starts (the partial index on first_solved_at)
-# plus those never solved (still unsolved: a ticket closes only once solved or merged); each adds
-# 1 from its creation day (or the range's first day) and takes it away on its first-solve day.
+# not yet first solved, merged duplicates left out. A ticket is never closed unsolved (closing
+# needs a solve or a merge: tickets.transitions), so "never solved" is "unsolved now". A ticket
+# reopened after its first solve is not counted again (the facts keep the first solve only), so a
+# past day can count a little less than the tickets open then; today's figure is read from the
+# tickets instead. Each ticket solved after the range starts adds 1 from its creation day (or the
+# range's first day) and takes it away on its first-solve day; each never solved adds 1 for good.
 _BACKLOG_TREND_SQL = """
-    WITH spans AS (
-        SELECT (fact.created_at AT TIME ZONE %(zone)s)::date AS from_day,
-               (fact.first_solved_at AT TIME ZONE %(zone)s)::date AS to_day
-        FROM metrics_ticketfact AS fact
-        WHERE fact.first_solved_at >= %(from)s AND fact.created_at < %(to)s AND NOT fact.is_merged {fact_dimensions}
-        UNION ALL
-        SELECT (fact.created_at AT TIME ZONE %(zone)s)::date, NULL
-        FROM metrics_ticketfact AS fact JOIN tickets_ticket AS ticket ON ticket.id = fact.ticket_id
-        WHERE ticket.status = ANY(%(unsolved)s) AND ticket.merged_into_id IS NULL AND fact.first_solved_at IS NULL
-          AND NOT fact.is_merged AND fact.created_at < %(to)s {fact_dimensions}
-    ), changes AS (
-        SELECT greatest(from_day, %(day_from)s::date) AS day, 1 AS change FROM spans
-        UNION ALL
-        SELECT to_day, -1 FROM spans WHERE to_day <= %(day_to)s::date
-    ), per_day AS (
-        SELECT day, sum(change) AS change FROM changes GROUP BY day
+    WITH per_day AS (
+        SELECT day, sum(delta) AS delta FROM (
+            SELECT change.day, change.delta
+            FROM metrics_ticketfact AS fact
+            CROSS JOIN LATERAL (VALUES
+                (greatest((fact.created_at AT TIME ZONE %(zone)s)::date, %(day_from)s::date), 1),
+                ((fact.first_solved_at AT TIME ZONE %(zone)s)::date, -1)
+            ) AS change(day, delta)
+            WHERE fact.first_solved_at >= %(from)s AND fact.created_at < %(to)s AND NOT fact.is_merged
+                  {fact_dimensions}
+            UNION ALL
+            SELECT greatest((fact.created_at AT TIME ZONE %(zone)s)::date, %(day_from)s::date), 1
+            FROM metrics_ticketfact AS fact
+            WHERE fact.first_solved_at IS NULL AND NOT fact.is_merged AND fact.created_at < %(to)s {fact_dimensions}
+        ) AS changes
+        GROUP BY day
     )
-    SELECT series.day::date, sum(coalesce(per_day.change, 0)) OVER (ORDER BY series.day)
+    SELECT series.day::date, sum(coalesce(per_day.delta, 0)) OVER (ORDER BY series.day)
     FROM generate_series(%(day_from)s::date, %(day_to)s::date, interval '1 day') AS series(day)
     LEFT JOIN per_day ON per_day.day = series.day::date
     ORDER BY 1
@@ -572,7 +564,7 @@ def _backlog_now(filters: MetricFilters, now: datetime) -> list[int]:
 def _backlog_trend(filters: MetricFilters, *, day_from: date, day_to: date) -> dict[date, int]:
     zone = reporting_time_zone()
     params: dict[str, Any] = {
-        "zone": zone.key, "day_from": day_from, "day_to": day_to, "unsolved": list(UNSOLVED_STATUSES),
+        "zone": zone.key, "day_from": day_from, "day_to": day_to,
         "from": datetime.combine(day_from, time.min, tzinfo=zone),
         "to": datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=zone),
     }
@@ -673,17 +665,15 @@ _BACKLOG_AT_SQL = """
            count(*) FILTER (WHERE fact.created_at <= %(at)s - interval '3 days' AND fact.created_at > %(at)s - interval '7 days'),
            count(*) FILTER (WHERE fact.created_at <= %(at)s - interval '7 days' AND fact.created_at > %(at)s - interval '30 days'),
            count(*) FILTER (WHERE fact.created_at <= %(at)s - interval '30 days')
-    FROM metrics_ticketfact AS fact LEFT JOIN tickets_ticket AS ticket ON ticket.id = fact.ticket_id
+    FROM metrics_ticketfact AS fact
     WHERE fact.created_at < %(at)s AND NOT fact.is_merged
-      AND (fact.first_solved_at >= %(at)s
-           OR (fact.first_solved_at IS NULL AND ticket.status = ANY(%(unsolved)s) AND ticket.merged_into_id IS NULL))
-      {dimensions}
+      AND (fact.first_solved_at >= %(at)s OR fact.first_solved_at IS NULL) {dimensions}
 """
 
 
 def _backlog_by_age_at(filters: MetricFilters, at: datetime) -> list[int]:
     """The backlog at a past instant by age bucket, counted like `_BACKLOG_TREND_SQL`. One query."""
-    params: dict[str, Any] = {"at": at, "unsolved": list(UNSOLVED_STATUSES)}
+    params: dict[str, Any] = {"at": at}
     sql = _BACKLOG_AT_SQL.format(dimensions=_dimension_sql(filters, _FACT_COLUMNS, "fact", params))
     (row,) = _fetch(sql, params)
     return [int(count) for count in row]
@@ -867,8 +857,7 @@ def metrics_drilldown(*, filters: MetricFilters, user: User | AnonymousUser | No
                 _orm_dimensions(filters, prefix="", agent_field="assignee_id"))
         # A past period: the backlog at the end of its last day, counted as the summary counts it.
         open_then = TicketFact.objects.filter(dimensions, created_at__lt=end_at, is_merged=False).filter(
-            Q(first_solved_at__gte=end_at)
-            | Q(first_solved_at__isnull=True, ticket__status__in=UNSOLVED_STATUSES, ticket__merged_into__isnull=True)
+            Q(first_solved_at__gte=end_at) | Q(first_solved_at__isnull=True)
         )
         return tickets.filter(pk__in=open_then.values("ticket_id"))
     if metric == "csat":
