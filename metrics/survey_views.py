@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -64,8 +65,11 @@ def _invitation_or_problem(request: HttpRequest, token: str) -> SurveyInvitation
     except surveys.SurveyLinkExpired:
         return _problem(
             request, title=_("This survey link has expired"),
-            problem=_("Survey links work for %(days)s days. Thank you all the same!")
-            % {"days": settings.HELPDESK_SURVEY_LINK_MAX_AGE_DAYS},
+            problem=ngettext(
+                "Survey links work for %(days)s day. Thank you all the same!",
+                "Survey links work for %(days)s days. Thank you all the same!",
+                int(settings.HELPDESK_SURVEY_LINK_MAX_AGE_DAYS),
+            ) % {"days": settings.HELPDESK_SURVEY_LINK_MAX_AGE_DAYS},
             status=410,
         )
     except surveys.SurveyLinkInvalid:
