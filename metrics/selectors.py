@@ -343,36 +343,34 @@ _ROLLUP_TOTALS_SQL = """
     GROUP BY 1
 """
 
-# The same totals from the facts, with the rollups' day anchors. Facts are restricted to those with
-# any anchor in the range through the indexes of each anchor; SLA targets are taken from facts
-# created before the range ends (a target is due after its ticket was created).
+# The same totals from the facts, with the rollups' day anchors (metrics.rollups): each anchor read
+# through its own index. SLA targets are taken from facts created before the range ends (a target
+# is due after its ticket was created): with an organization filter, that organization's facts.
 _FACT_TOTALS_SQL = """
-    WITH facts AS (
-        SELECT fact.* FROM metrics_ticketfact AS fact
-        WHERE (
-            (fact.created_at >= %(from)s AND fact.created_at < %(to)s)
-            OR (fact.first_public_agent_reply_at >= %(from)s AND fact.first_public_agent_reply_at < %(to)s)
-            OR (fact.first_solved_at >= %(from)s AND fact.first_solved_at < %(to)s)
-            OR (fact.sla_targets <> '[]'::jsonb AND fact.created_at < %(to)s)
-        ) {dimensions}
-    ), measures AS (
+    WITH measures AS (
         SELECT {fact_group} AS group_key, 'created' AS anchor, fact.created_at AS at, NULL::bigint AS seconds,
                false AS flag, false AS flag2, false AS flag3
-        FROM facts AS fact WHERE fact.created_at >= %(from)s AND fact.created_at < %(to)s
+        FROM metrics_ticketfact AS fact
+        WHERE fact.created_at >= %(from)s AND fact.created_at < %(to)s {dimensions}
         UNION ALL
-        SELECT {fact_group}, 'replied', fact.first_public_agent_reply_at, fact.{frt}, false, false, false
-        FROM facts AS fact
+        SELECT {fact_group}, 'replied', fact.first_public_agent_reply_at, coalesce(fact.{frt}, 0), false, false, false
+        FROM metrics_ticketfact AS fact
         WHERE fact.first_public_agent_reply_at >= %(from)s AND fact.first_public_agent_reply_at < %(to)s
-          AND fact.{frt} IS NOT NULL
+          AND NOT fact.is_merged {dimensions}
         UNION ALL
-        SELECT {fact_group}, 'solved', fact.first_solved_at, fact.{resolution}, coalesce(fact.is_fcr, false),
+        SELECT {fact_group}, 'solved', fact.first_solved_at, coalesce(fact.{resolution}, 0), fact.is_fcr IS TRUE,
                fact.reopen_count > 0, fact.solved_by_customer
-        FROM facts AS fact
-        WHERE fact.first_solved_at >= %(from)s AND fact.first_solved_at < %(to)s AND NOT fact.is_merged
+        FROM metrics_ticketfact AS fact
+        WHERE fact.first_solved_at >= %(from)s AND fact.first_solved_at < %(to)s AND NOT fact.is_merged {dimensions}
         UNION ALL
-        SELECT {fact_group}, 'sla', (target ->> 'due')::timestamptz, NULL, (target ->> 'met')::boolean, false, false
-        FROM facts AS fact CROSS JOIN LATERAL jsonb_array_elements(fact.sla_targets) AS target
-        WHERE (target ->> 'due')::timestamptz >= %(from)s AND (target ->> 'due')::timestamptz < %(to)s
+        SELECT {fact_group}, 'sla', target.due, NULL, target.met, false, false
+        FROM metrics_ticketfact AS fact
+        CROSS JOIN LATERAL (
+            SELECT (item ->> 'due')::timestamptz AS due, (item -> 'met') = 'true'::jsonb AS met
+            FROM jsonb_array_elements(fact.sla_targets) AS item
+        ) AS target
+        WHERE fact.sla_targets <> '[]'::jsonb AND fact.created_at < %(to)s
+          AND target.due >= %(from)s AND target.due < %(to)s {dimensions}
     )
     SELECT {measure_group}, count(*) FILTER (WHERE anchor = 'created'), count(*) FILTER (WHERE anchor = 'replied'),
            coalesce(sum(seconds) FILTER (WHERE anchor = 'replied'), 0), count(*) FILTER (WHERE anchor = 'solved'),
