@@ -24,7 +24,7 @@ from tickets.demo.history import (
     split_plans,
     write_with_copy,
 )
-from tickets.demo.plan import CUSTOMER, REPLY, STATUS
+from tickets.demo.plan import CUSTOMER, PRIORITY, REPLY, STATUS
 from tickets.demo.replay import replay
 from tickets.demo.sla_history import Policies
 from tickets.models import Customer, Event, SlaTimer, Ticket
@@ -122,9 +122,12 @@ def test_copied_tickets_get_the_timers_events_and_rows_the_services_write():
     portal = [customer for customer in demo.customers if customer.user_id]
     policies = Policies()
     tiers = dict(Customer.objects.values_list("pk", "tier"))
-    plans = plan_history(demo, days=20, tickets=300, seed=5, portal_customers=portal, policies=policies, tiers=tiers)
+    plans = plan_history(demo, days=20, tickets=800, seed=5, portal_customers=portal, policies=policies, tiers=tiers)
     _services, copied = split_plans(plans, policies)
-    copied = copied[:90]
+    raised = [plan for plan in copied if any(op[0] == PRIORITY for op in plan.ops)]
+    copied = [plan for plan in copied if plan not in raised][:75] + raised[:15]
+    # A raised priority moves a ticket to another target, or to the 24/7 policy of urgent tickets.
+    assert {op[3] for plan in raised for op in plan.ops if op[0] == PRIORITY} == {"high", "urgent"}
     # Pauses (pending, on hold), reopens, next responses, solves by the customer and without a
     # reply are in the comparison.
     assert any(op[0] == REPLY and op[4] in ("pending", "on_hold") for plan in copied for op in plan.ops)
@@ -147,7 +150,7 @@ def test_copied_tickets_get_the_timers_events_and_rows_the_services_write():
     copied_numbers = list(Ticket.objects.values_list("number", flat=True))
     through_copy = _timers(copied_numbers)
 
-    assert len(through_copy) == len(through_services) == 90
+    assert len(through_copy) == len(through_services) == len(copied) > 80
     for services_ticket, copy_ticket in zip(through_services, through_copy, strict=True):
         assert copy_ticket == services_ticket
     # The tickets, their messages and every event (the SLA's included) are the same too.

@@ -11,7 +11,7 @@ first answer comes within the calendar's hours.
 Two writers, for speed (the services cost ~50 queries a ticket with SLA timers): most tickets are
 copied (tickets.demo.bulk: the services' rows) with their SLA timers and `sla_*` events worked out
 in memory (tickets.demo.sla_history; tests compare both with the services'); merges and tickets
-whose SLA policy changes on the way (a priority raised) go through the ticket services under the
+given a tag an SLA policy looks at go through the ticket services under the
 plan's clock, their steps in one time order so a duplicate is merged while its ticket is open.
 Then the metrics are computed: the facts of every ticket, then the rollups.
 
@@ -318,9 +318,8 @@ def write_with_copy(plans: list[TicketPlan], policies: Policies) -> int:
     ticket_ids, simulated = [], []
     for plan, number in zip(plans, numbers, strict=True):
         pk, tier = tickets[number]
-        policy = policies.policy_for(plan, tier=tier)
         ticket_ids.append(pk)
-        simulated.append(simulate_timers(plan, policy=policy, calendar=policies.calendar_of(policy)))
+        simulated.append(simulate_timers(plan, policies=policies, tier=tier))
     count = timers_save(ticket_ids, simulated)
     due = [Ticket(pk=pk, sla_due_at=result.sla_due_at) for pk, result in zip(ticket_ids, simulated, strict=True)
            if result.sla_due_at is not None]
@@ -329,9 +328,9 @@ def write_with_copy(plans: list[TicketPlan], policies: Policies) -> int:
 
 
 def split_plans(plans: list[TicketPlan], policies: Policies) -> tuple[list[TicketPlan], list[TicketPlan]]:
-    """(through the services, with COPY): merges (both tickets) and tickets whose SLA policy could
-    change on the way need the services; the rest is copied. MERGE steps are renumbered to
-    positions in the first list."""
+    """(through the services, with COPY): merges (both tickets) and tickets given a tag an SLA policy
+    looks at need the services; the rest is copied. MERGE steps are renumbered to positions in the
+    first list."""
     merge_targets = {op[3] for plan in plans for op in plan.ops if op[0] == MERGE}
     services, positions = [], {}
     copied = []
@@ -339,7 +338,7 @@ def split_plans(plans: list[TicketPlan], policies: Policies) -> tuple[list[Ticke
         special = (
             position in merge_targets
             or any(op[0] == MERGE for op in plan.ops)
-            or not policies.is_fixed(plan)
+            or not policies.can_simulate(plan)
         )
         if special:
             positions[position] = len(services)

@@ -2,9 +2,9 @@
 kept them while the history happened.
 
 `tickets.sla.services.sla_timers_sync` runs after every ticket change; going through it for each
-step of two thousand tickets costs minutes. For a plan whose SLA policy cannot change on the way
-(no priority change, no tag a policy looks at: tickets.demo.history sends the others through the
-services), the same rules are replayed here over the ticket's states: first response from creation
+step of two thousand tickets costs minutes. For a plan without a tag a policy looks at
+(tickets.demo.history sends those through the services), the same rules are replayed here over
+the ticket's states, the policy matched again at each step (a raised priority may change it): first response from creation
 to the first public agent reply, next response from a customer message after an agent reply to the
 next agent reply, resolution from creation to the solve (pending and on hold pause the clocks; a
 reopen continues the resolution clock with the solved time as a pause, or starts a new one), and
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 
 from tickets.demo.bulk import EVENT_COLUMNS, NULL, _copy, _extra_columns, _json, _ts
-from tickets.demo.plan import ASSIGN, CUSTOMER, EPOCH, NOTE, REPLY, STATUS, TAG, TicketPlan, moment
+from tickets.demo.plan import ASSIGN, CUSTOMER, EPOCH, NOTE, PRIORITY, REPLY, STATUS, TAG, TicketPlan, moment
 from tickets.models import BusinessHours, Event, SlaPolicy, SlaTimer, SlaTimerPause
 from tickets.models.sla import Metric, ReopenBehaviour, TimerState
 from tickets.sla.calendar import BusinessCalendar, business_add, business_between
@@ -49,10 +49,11 @@ class Policies:
             for hours in BusinessHours.objects.filter(pk__in=calendar_ids).prefetch_related("holidays")
         }
 
-    def policy_for(self, plan: TicketPlan, *, tier: str) -> SlaPolicy | None:
+    def policy_for(self, plan: TicketPlan, *, tier: str, priority: str | None = None) -> SlaPolicy | None:
+        priority = priority or plan.priority
         for policy in self.policies:
             if (
-                (not policy.priorities or plan.priority in policy.priorities)
+                (not policy.priorities or priority in policy.priorities)
                 and (not policy.channels or plan.channel in policy.channels)
                 and (not policy.ticket_types or plan.ticket_type in policy.ticket_types)
                 and (not policy.customer_tiers or tier in policy.customer_tiers)
@@ -66,10 +67,10 @@ class Policies:
     def calendar_of(self, policy: SlaPolicy | None) -> BusinessCalendar:
         return self.calendars[policy.calendar_id] if policy is not None and policy.calendar_id else ALWAYS_OPEN
 
-    def is_fixed(self, plan: TicketPlan) -> bool:
-        """Whether the plan's policy stays the same throughout (nothing it matches on changes)."""
-        return all(op[0] in (ASSIGN, CUSTOMER, NOTE, REPLY, STATUS) or (op[0] == TAG and op[3] not in self.tags)
-                   for op in plan.ops)
+    def can_simulate(self, plan: TicketPlan) -> bool:
+        """Whether the plan's steps are all ones the simulation follows (not a tag a policy looks at)."""
+        return all(op[0] in (ASSIGN, CUSTOMER, NOTE, PRIORITY, REPLY, STATUS)
+                   or (op[0] == TAG and op[3] not in self.tags) for op in plan.ops)
 
 
 @dataclass
@@ -87,10 +88,12 @@ class SimulatedTimers:
 
 
 class _Simulation:
-    """`tickets.sla.services._Sync` over one ticket's successive states, with a fixed policy."""
+    """`tickets.sla.services._Sync` over one ticket's successive states."""
 
-    def __init__(self, plan: TicketPlan, policy: SlaPolicy, calendar: BusinessCalendar) -> None:
-        self.plan, self.policy, self.calendar = plan, policy, calendar
+    def __init__(self, plan: TicketPlan, policies: Policies, tier: str) -> None:
+        self.plan, self.policies, self.tier = plan, policies, tier
+        self.priority = plan.priority
+        self.policy: SlaPolicy | None = None
         self.timers: list[_Timer] = []
         self.current: dict[str, _Timer] = {}
         self.created_at = moment(plan.created_at)
@@ -106,34 +109,41 @@ class _Simulation:
     def record(self, timer: _Timer, kind: str, **extra: object) -> None:
         row = timer.row
         self.events.append((self.now, kind, row.metric, {
-            "metric": row.metric, "policy": self.policy.name, "target_minutes": row.target_minutes,
+            "metric": row.metric, "policy": row.policy.name if row.policy else None,
+            "target_minutes": row.target_minutes,
             "due_at": row.due_at.isoformat(), "reason": self.reason, **extra,
         }))
 
     # -- arithmetic --------------------------------------------------------------------------
 
+    def calendar_for(self, timer: SlaTimer) -> BusinessCalendar:
+        return self.policies.calendar_of(timer.policy)
+
     def add(self, timer: SlaTimer, start: datetime, duration: timedelta) -> datetime:
-        return business_add(self.calendar, start, duration) if timer.is_business_hours else start + duration
+        if not timer.is_business_hours:
+            return start + duration
+        return business_add(self.calendar_for(timer), start, duration)
 
     def between(self, timer: SlaTimer, start: datetime, end: datetime) -> timedelta:
         if end <= start:
             return timedelta(0)
-        return business_between(self.calendar, start, end) if timer.is_business_hours else end - start
+        return business_between(self.calendar_for(timer), start, end) if timer.is_business_hours else end - start
 
     def schedule(self, timer: SlaTimer) -> None:
         if timer.breached_at is not None:
             return
         paused = timedelta(seconds=timer.paused_seconds)
         timer.due_at = self.add(timer, timer.started_at, timedelta(minutes=timer.target_minutes) + paused)
-        offset = self.policy.warning_offset_minutes(timer.target_minutes)
+        offset = timer.policy.warning_offset_minutes(timer.target_minutes) if timer.policy else None
         timer.warning_at = None if offset is None else self.add(
             timer, timer.started_at, timedelta(minutes=offset) + paused
         )
 
-    def should_run(self) -> bool:
+    def should_run(self, timer: SlaTimer) -> bool:
         if self.status == "solved":
             return False
-        return self.status not in self.policy.pause_statuses
+        policy = self.policy or timer.policy
+        return self.status not in (policy.pause_statuses if policy is not None else ["pending", "on_hold"])
 
     def pause(self, timer: _Timer, at: datetime) -> None:
         timer.row.state = TimerState.PAUSED
@@ -157,14 +167,15 @@ class _Simulation:
     # -- transitions -------------------------------------------------------------------------
 
     def start(self, metric: str, *, started_at: datetime) -> _Timer:
-        target = self.policy.target_minutes(metric=metric, priority=self.plan.priority)
+        assert self.policy is not None
+        target = self.target(metric)
         assert target is not None
         row = SlaTimer(metric=metric, policy=self.policy, target_minutes=target,
                        is_business_hours=self.policy.is_business_hours(metric), started_at=started_at,
                        state=TimerState.RUNNING, is_current=True, paused_seconds=0)
         self.schedule(row)
         timer = _Timer(row)
-        if not self.should_run():
+        if not self.should_run(row):
             row.state, row.paused_at = TimerState.PAUSED, max(self.now, started_at)
             timer.pauses.append(SlaTimerPause(started_at=row.paused_at, status=self.status))
         self.timers.append(timer)
@@ -193,19 +204,58 @@ class _Simulation:
         row = timer.row
         if row.state not in UNFINISHED:
             return
-        if row.state == TimerState.RUNNING and not self.should_run():
+        if row.state == TimerState.RUNNING and not self.should_run(row):
             self.pause(timer, self.now)
-        elif row.state == TimerState.PAUSED and self.should_run():
+        elif row.state == TimerState.PAUSED and self.should_run(row):
             self.end_pause(timer, self.now)
             self.schedule(row)
 
     def target(self, metric: str) -> int | None:
-        return self.policy.target_minutes(metric=metric, priority=self.plan.priority)
+        if self.policy is None:
+            return None
+        return self.policy.target_minutes(metric=metric, priority=self.priority)
+
+    def retarget(self, timer: _Timer, *, record: bool = True) -> None:
+        """Follow the current policy and target, recomputing from the original start."""
+        row, policy = timer.row, self.policy
+        assert policy is not None
+        target = self.target(row.metric)
+        assert target is not None
+        is_business_hours = policy.is_business_hours(row.metric)
+        unchanged = (row.policy_id == policy.pk and row.target_minutes == target
+                     and row.is_business_hours == is_business_hours)
+        if unchanged and record:
+            return
+        previous_due, previous_warning = row.due_at, row.warning_at
+        row.policy = policy
+        row.target_minutes = target
+        if row.is_business_hours != is_business_hours:
+            row.is_business_hours = is_business_hours
+            row.paused_seconds = sum(
+                int(self.between(row, pause.started_at, pause.ended_at).total_seconds())
+                for pause in timer.pauses if pause.ended_at is not None
+            )
+        self.schedule(row)
+        if unchanged and (row.due_at, row.warning_at) == (previous_due, previous_warning):
+            return
+        if record:
+            self.record(timer, "sla_updated", previous_due_at=previous_due.isoformat() if previous_due else None)
+
+    def follow_policy(self, timer: _Timer) -> None:
+        if timer.row.state not in UNFINISHED:
+            return
+        if self.target(timer.row.metric) is None:
+            self.cancel(timer)
+            return
+        self.retarget(timer)
+        self.run_clock(timer)
 
     # -- per metric ----------------------------------------------------------------------------
 
     def sync(self) -> None:
-        if self.status == "closed":
+        is_ended = self.status == "closed"
+        self.policy = None if is_ended else self.policies.policy_for(self.plan, tier=self.tier, priority=self.priority)
+        if is_ended:
             for timer in self.current.values():
                 if timer.row.state in UNFINISHED:
                     self.cancel(timer)
@@ -223,7 +273,7 @@ class _Simulation:
         if timer.row.state in UNFINISHED and self.responded_at is not None:
             self.meet(timer, max(self.responded_at, timer.row.started_at))
             return
-        self.run_clock(timer)
+        self.follow_policy(timer)
 
     def next_response(self, timer: _Timer | None) -> None:
         customer_at, agent_at = self.customer_at, self.agent_at
@@ -239,7 +289,7 @@ class _Simulation:
             assert customer_at is not None
             timer = self.start(Metric.NEXT_RESPONSE, started_at=customer_at)
         if timer is not None:
-            self.run_clock(timer)
+            self.follow_policy(timer)
 
     def resolution(self, timer: _Timer | None) -> None:
         target = self.target(Metric.RESOLUTION)
@@ -255,11 +305,11 @@ class _Simulation:
         if row.state == TimerState.MET and not is_solved and target is not None:
             self.reopen(timer)
             return
-        self.run_clock(timer)
+        self.follow_policy(timer)
 
     def reopen(self, timer: _Timer) -> None:
         row = timer.row
-        assert row.met_at is not None
+        assert row.met_at is not None and self.policy is not None
         if self.policy.resolution_on_reopen == ReopenBehaviour.RESTART:
             row.is_current = False
             self.start(Metric.RESOLUTION, started_at=self.now)
@@ -268,8 +318,9 @@ class _Simulation:
         row.paused_at = row.met_at
         row.met_at = None
         self.end_pause(timer, self.now)
+        self.retarget(timer, record=False)
         self.schedule(row)
-        if not self.should_run():
+        if not self.should_run(row):
             self.pause(timer, self.now)
         self.record(timer, "sla_started")
 
@@ -304,6 +355,8 @@ class _Simulation:
             elif kind == STATUS:
                 if op[3] != self.status:
                     self.set_status(op[3])
+            elif kind == PRIORITY:
+                self.priority = op[3]
             elif kind == NOTE:
                 continue  # a note changes nothing the timers follow (the service does not sync)
             self.sync()
@@ -311,11 +364,9 @@ class _Simulation:
         return SimulatedTimers(self.timers, min(due, default=None), self.events)
 
 
-def simulate_timers(plan: TicketPlan, *, policy: SlaPolicy | None, calendar: BusinessCalendar) -> SimulatedTimers:
+def simulate_timers(plan: TicketPlan, *, policies: Policies, tier: str) -> SimulatedTimers:
     """The timers the SLA services would have left on the planned ticket (its whole plan replayed)."""
-    if policy is None:
-        return SimulatedTimers([], None)
-    return _Simulation(plan, policy, calendar).run()
+    return _Simulation(plan, policies, tier).run()
 
 
 def timers_save(ticket_ids: Sequence[int], simulated: Sequence[SimulatedTimers]) -> int:
