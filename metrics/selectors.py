@@ -3,7 +3,7 @@ the API, the exports and the weekly report.
 
 Where each figure comes from (docs/ARCHITECTURE.md, "Metrics"):
 
-* counts, sums, rates and means from `DailyRollup` (a few tens of thousands of rows for 90 days);
+* counts, sums, rates and means from `DailyRollup` (about 1,000 rows a day in the benchmark's data);
 * medians and p90 of the times exactly, with `percentile_cont` over `TicketFact`;
 * with an organization filter everything from `TicketFact` (organizations are not a rollup key);
 * CSAT, NPS and CES from `SurveyResponse`;
@@ -28,7 +28,7 @@ Shapes returned (the dashboards and the API code against these):
     from 0.80 to 0.84 changed by 0.04, i.e. four percentage points). Ratios are 0..1; "nps" is a
     score -100..100, "ces" a score 1..7. "sample" is how many items the value is computed over
     (tickets, answers, SLA targets). "backlog" also has "by_age": [{"bucket": BACKLOG_AGE_BUCKETS
-    item, "count": int}] and "as_of": ISO instant; its value is the number of unsolved tickets now
+    item, "count": int}] and "as_of": ISO instant in UTC; its value is the number of unsolved tickets now
     when the period includes today, else at the end of its last day; "previous" is at the end of
     the previous period's last day (see `_BACKLOG_TREND_SQL` for how a past day is counted).
 
@@ -39,7 +39,8 @@ Shapes returned (the dashboards and the API code against these):
                 "csat": [float|None, ...], "nps": [float|None, ...], "ces": [float|None, ...],
                 "backlog": [int, ...]}}
     One item per day; counts are 0 on a day without data, medians and survey figures None.
-    "volume_by_channel" has every channel of the filter (all channels without one).
+    "volume_by_channel" has every channel of the filter (all channels without one). "backlog" is
+    the backlog at the end of each day, today's item the unsolved tickets now (as the summary).
 
 ``metrics_breakdown(filters=, by=)`` -> list of rows, most tickets first:
     {"key": int|str|None, "label": str, "volume": int, "solved": int, "frt_median", "frt_p90",
@@ -51,7 +52,10 @@ Shapes returned (the dashboards and the API code against these):
     tickets (answers) without team / agent / organization ("No team", "Unassigned", ...).
 
 ``metrics_drilldown(filters=, user=, metric=)`` -> QuerySet[Ticket] of the tickets behind a figure,
-    only those `user` may see.
+    only those `user` may see (nothing for customers and anonymous users).
+
+Each read is a constant handful of queries (summary, timeseries: five; breakdown: four with the
+labels; drill-down: one), whatever the filters and the amount of data.
 """
 
 from __future__ import annotations
