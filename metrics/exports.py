@@ -60,7 +60,7 @@ def export_columns(*, by: str, filters: MetricFilters) -> list[tuple[str, str, C
         (_("Reopen rate (%)"), "reopen_rate", _percent),
         (_("SLA targets due"), "sla_due", _count),
         (_("SLA compliance (%)"), "sla_compliance", _percent),
-        (_("CSAT (% satisfied)"), "csat", _percent),
+        (_("CSAT, satisfied (%)"), "csat", _percent),
         (_("CSAT answers"), "csat_count", _count),
         (_("NPS (−100 to 100)"), "nps", _score),
         (_("NPS answers"), "nps_count", _count),

@@ -142,12 +142,15 @@ def _ids(params: Any, name: str) -> tuple[int, ...]:
     return tuple(sorted({int(value) for value in values}))
 
 
+_UNKNOWN_CODE = {"channel": _("Unknown channel “%(value)s”."), "priority": _("Unknown priority “%(value)s”.")}
+
+
 def _codes(params: Any, name: str, allowed: Iterable[str]) -> tuple[str, ...]:
     values = _values(params, name)
     allowed = set(allowed)
     for value in values:
         if value not in allowed:
-            raise InvalidMetricFilters(_("Unknown %(name)s “%(value)s”.") % {"name": name, "value": value[:40]})
+            raise InvalidMetricFilters(_UNKNOWN_CODE[name] % {"value": value[:40]})
     return tuple(sorted(set(values)))
 
 

@@ -50,7 +50,7 @@ def test_csv_of_a_breakdown(as_manager):
         "First response, mean (business hours)", "First response, 90th percentile (business hours)",
         "Resolution, median (business hours)", "Resolution, mean (business hours)",
         "Resolution, 90th percentile (business hours)", "First contact resolution (%)", "Reopen rate (%)",
-        "SLA targets due", "SLA compliance (%)", "CSAT (% satisfied)", "CSAT answers", "NPS (−100 to 100)",
+        "SLA targets due", "SLA compliance (%)", "CSAT, satisfied (%)", "CSAT answers", "NPS (−100 to 100)",
         "NPS answers", "CES (mean, 1–7)", "CES answers",
     ]
     # No organization: T2, T3, T4, T5, T9 created; T2 and T3 solved. Xiamen: T1 and T6 (FRT 1800

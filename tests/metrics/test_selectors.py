@@ -127,6 +127,8 @@ def test_summary_of_an_organization_reads_the_facts(world):
     assert (metrics["csat"]["value"], metrics["nps"]["value"], metrics["ces"]["value"]) == (1.0, 0.0, 3.5)
     assert metrics["sla_compliance"]["value"] == pytest.approx(2 / 3)
     assert (metrics["volume"]["previous"], metrics["backlog"]["value"]) == (0, 0)
+    # Nothing to compare with: no relative change from zero.
+    assert metrics["volume"]["change"] is None
 
 
 def test_rollup_path_and_fact_path_agree(world):
