@@ -15,6 +15,12 @@ Definitions (PRODUCT.md, "Metric definitions"), as read from the audit trail:
 * A merged ticket (the duplicate that went into another) is kept with `is_merged` but has no
   durations and no FCR: it was closed as a duplicate, not resolved.
 * Business-hours durations use the calendar of the ticket's SLA policy; 24/7 without one.
+* SLA targets: the ticket's decided SLA timers (see `_decided_sla_targets`), each counted on the
+  day it was due.
+
+Each refresh also maintains the daily rollups in the same transaction (metrics.rollups explains
+why by deltas). Refreshes run in batches a moment after ticket changes commit (the bottom of this
+module) and every minute for whatever those batches missed.
 """
 
 from __future__ import annotations
@@ -229,7 +235,7 @@ def _content(fact: TicketFact) -> tuple[object, ...]:
                  for attname in _CONTENT_ATTNAMES)
 
 
-_COLUMNS = {field.attname: field.column for field in TicketFact._meta.concrete_fields}
+_COLUMNS: dict[str, str] = {field.attname: field.column or field.attname for field in TicketFact._meta.concrete_fields}
 # Rows travel as one JSON array read with jsonb_populate_recordset: one parameter whatever the
 # chunk, and no per-value work in the ORM (which took a third of a refresh).
 _INSERT_SQL = (
