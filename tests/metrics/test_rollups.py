@@ -262,3 +262,22 @@ def test_nightly_drift_task_counts_the_differing_rows_without_repairing(db, cele
 
     assert metrics_rollups_drift_check.delay().get() == 1
     assert DailyRollup.objects.get().created == 2
+
+
+def test_a_target_decided_later_moves_the_sla_counts_and_matches_a_rebuild(db):
+    ticket = ticket_created(local(2026, 11, 30, 9, 0), team=make_team())
+    SlaTimer.objects.filter(ticket=ticket).delete()
+    due = timezone.now() + timedelta(hours=1)
+    running = timer(ticket, Metric.RESOLUTION, state=TimerState.RUNNING, due_at=due)
+    ticket_facts_refresh(ticket_ids=[ticket.pk])
+    assert not DailyRollup.objects.filter(sla_due__gt=0).exists()
+
+    SlaTimer.objects.filter(pk=running.pk).update(state=TimerState.MET, met_at=due - timedelta(minutes=30))
+    ticket_facts_refresh(ticket_ids=[ticket.pk])
+    assert list(DailyRollup.objects.filter(sla_due__gt=0).values_list("sla_due", "sla_met")) == [(1, 1)]
+
+    # Found late after all (a breach recorded, the timer recomputed): met becomes missed.
+    SlaTimer.objects.filter(pk=running.pk).update(breached_at=due)
+    ticket_facts_refresh(ticket_ids=[ticket.pk])
+    assert list(DailyRollup.objects.filter(sla_due__gt=0).values_list("sla_due", "sla_met")) == [(1, 0)]
+    assert rollups_drift(day_from=date(2026, 11, 1), day_to=date(2027, 1, 31)) == []
