@@ -35,6 +35,12 @@ app.conf.beat_schedule = {
         "task": "metrics.tasks.metrics_facts_refresh", "schedule": 60.0,
         "options": {"expires": 60.0, "queue": "metrics"},
     },
+    # Survey mails whose time has come (NPS a day after a solve, a delayed CSAT); mails due within
+    # minutes are queued at once and don't wait for this sweep (metrics.surveys).
+    "metrics-surveys-send-due": {
+        "task": "metrics.survey_tasks.survey_invitations_send_due", "schedule": 60.0,
+        "options": {"expires": 60.0, "queue": "metrics"},
+    },
     # Nightly: the rollups are compared with a recomputation from the facts; drift is logged and
     # shown to admins (metrics.rollups).
     "metrics-rollups-drift-check": {

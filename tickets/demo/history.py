@@ -467,6 +467,11 @@ def _marker() -> dict | None:
     return row[0] if isinstance(row[0], dict) else json.loads(row[0])
 
 
+def history_present() -> bool:
+    """Whether this database has the demo metrics history (`make run` adds it to older demo data)."""
+    return _marker() is not None
+
+
 def seed_metrics_history(
     *, days: int = DEFAULT_DAYS, tickets: int | None = None, seed_value: int = 0, now: float | None = None,
     progress: Callable[[str], None] = lambda _m: None,

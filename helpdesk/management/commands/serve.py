@@ -350,6 +350,7 @@ class Command(BaseCommand):
         if not seed:
             return False
         if get_user_model().objects.filter(username=DEMO_USERNAME).exists():
+            self._ensure_metrics_history(output, stream)
             return True
         if "seed_demo" not in get_commands():
             output.say("Warning: the seed_demo command does not exist yet; no demo data.")
@@ -357,6 +358,15 @@ class Command(BaseCommand):
         output.say("Creating demo data (first run).")
         call_command("seed_demo", stdout=stream)
         return True
+
+    def _ensure_metrics_history(self, output: Output, stream: _LineStream) -> None:
+        # Demo data made before the dashboards existed lacks their 90 days of history; seed_demo
+        # adds only that (it skips what is present).
+        from tickets.demo.history import history_present
+
+        if not history_present():
+            output.say("Adding the demo metrics history.")
+            call_command("seed_demo", stdout=stream)
 
     def _collect_static(self, output: Output, stream: _LineStream) -> None:
         if getattr(settings, "WHITENOISE_USE_FINDERS", False):
