@@ -268,6 +268,9 @@ class Command(BaseCommand):
                 f"Port {port} on {host} is already in use (another `make run`?). Stop that program "
                 f"or choose another port with HELPDESK_PORT=<port>."
             )
+        # Links in mails (notifications, survey ratings) point at the address this serves, unless
+        # the site's public address is configured; the children read it from the environment.
+        os.environ.setdefault("HELPDESK_SITE_URL", f"http://{host}:{port}")
         children = self._children(host, port)
         output = Output(["serve", *(child.name for child in children)])
         supervisor: Supervisor | None = None
