@@ -30,7 +30,7 @@ Shapes returned (the dashboards and the API code against these):
     (tickets, answers, SLA targets). "backlog" also has "by_age": [{"bucket": BACKLOG_AGE_BUCKETS
     item, "count": int}] and "as_of": ISO instant in UTC; its value is the number of unsolved tickets now
     when the period includes today, else at the end of its last day; "previous" is at the end of
-    the previous period's last day (see `_BACKLOG_TREND_SQL` for how a past day is counted).
+    the previous period's last day (see `_BACKLOG_CHANGES_SQL` for how a past day is counted).
 
 ``metrics_timeseries(filters=)`` ->
     {"period": as in the summary, "days": ["YYYY-MM-DD", ...],
@@ -537,31 +537,36 @@ _BACKLOG_NOW_SQL = """
 # needs a solve or a merge: tickets.transitions), so "never solved" is "unsolved now". A ticket
 # reopened after its first solve is not counted again (the facts keep the first solve only), so a
 # past day can count a little less than the tickets open then; today's figure is read from the
-# tickets instead. Each ticket solved after the range starts adds 1 from its creation day (or the
-# range's first day) and takes it away on its first-solve day; each never solved adds 1 for good.
-_BACKLOG_TREND_SQL = """
-    WITH per_day AS (
-        SELECT day, sum(delta) AS delta FROM (
-            SELECT change.day, change.delta
-            FROM metrics_ticketfact AS fact
-            CROSS JOIN LATERAL (VALUES
-                (greatest((fact.created_at AT TIME ZONE %(zone)s)::date, %(day_from)s::date), 1),
-                ((fact.first_solved_at AT TIME ZONE %(zone)s)::date, -1)
-            ) AS change(day, delta)
-            WHERE fact.first_solved_at >= %(from)s AND fact.created_at < %(to)s AND NOT fact.is_merged
-                  {fact_dimensions}
-            UNION ALL
-            SELECT greatest((fact.created_at AT TIME ZONE %(zone)s)::date, %(day_from)s::date), 1
-            FROM metrics_ticketfact AS fact
-            WHERE fact.first_solved_at IS NULL AND NOT fact.is_merged AND fact.created_at < %(to)s {fact_dimensions}
-        ) AS changes
-        GROUP BY day
-    )
-    SELECT series.day::date, sum(coalesce(per_day.delta, 0)) OVER (ORDER BY series.day)
-    FROM generate_series(%(day_from)s::date, %(day_to)s::date, interval '1 day') AS series(day)
-    LEFT JOIN per_day ON per_day.day = series.day::date
-    ORDER BY 1
+# tickets instead.
+#
+# Counted backwards from the range's end so that only the range's facts are read, not every fact
+# created before it: the backlog at the end of the last day (`_BACKLOG_OPEN_AT_SQL`: the never
+# solved, through their partial index, and those solved after it), then for each earlier day d,
+# plus the first solves after d and minus the creations after d, within the range (a ticket is
+# first solved on or after the day it was created, so one created and solved after d cancels).
+_BACKLOG_OPEN_AT_SQL = """
+    SELECT fact.created_at FROM metrics_ticketfact AS fact
+    WHERE fact.first_solved_at IS NULL AND NOT fact.is_merged AND fact.created_at < %(at)s {dimensions}
+    UNION ALL
+    SELECT fact.created_at FROM metrics_ticketfact AS fact
+    WHERE fact.first_solved_at >= %(at)s AND NOT fact.is_merged AND fact.created_at < %(at)s {dimensions}
 """
+_BACKLOG_CHANGES_SQL = """
+    SELECT day, sum(delta) FROM (
+        SELECT (fact.created_at AT TIME ZONE %(zone)s)::date AS day, -1 AS delta
+        FROM metrics_ticketfact AS fact
+        WHERE fact.created_at >= %(from)s AND fact.created_at < %(to)s AND NOT fact.is_merged {dimensions}
+        UNION ALL
+        SELECT (fact.first_solved_at AT TIME ZONE %(zone)s)::date, 1
+        FROM metrics_ticketfact AS fact
+        WHERE fact.first_solved_at >= %(from)s AND fact.first_solved_at < %(to)s AND NOT fact.is_merged {dimensions}
+    ) AS changes
+    GROUP BY day
+"""
+_BACKLOG_OPEN_COUNT_SQL = (
+    "SELECT NULL::date, count(*) FROM ("  # noqa: S608 (constant SQL)
+    + _BACKLOG_OPEN_AT_SQL.replace("%(at)s", "%(to)s") + ") AS open_then"
+)
 
 
 def _backlog_now(filters: MetricFilters, now: datetime) -> list[int]:
@@ -571,15 +576,38 @@ def _backlog_now(filters: MetricFilters, now: datetime) -> list[int]:
     return [int(count) for count in row]
 
 
-def _backlog_trend(filters: MetricFilters, *, day_from: date, day_to: date) -> dict[date, int]:
+def _backlog_trend(filters: MetricFilters, *, day_from: date, day_to: date,
+                   open_at_end: int | None = None) -> dict[date, int]:
+    """The backlog at the end of each day of [day_from, day_to] (see `_BACKLOG_CHANGES_SQL`). One query;
+    `open_at_end`, the backlog at the end of day_to when the caller has it, saves reading it again."""
     zone = reporting_time_zone()
     params: dict[str, Any] = {
-        "zone": zone.key, "day_from": day_from, "day_to": day_to,
-        "from": datetime.combine(day_from, time.min, tzinfo=zone),
-        "to": datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=zone),
+        "zone": zone.key, "to": datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=zone),
     }
-    sql = _BACKLOG_TREND_SQL.format(fact_dimensions=_dimension_sql(filters, _FACT_COLUMNS, "fact", params))
-    return {day: int(count) for day, count in _fetch(sql, params)}
+    dimensions = _dimension_sql(filters, _FACT_COLUMNS, "fact", params)
+    # Only the days after day_from change anything: a one-day trend is the backlog at its end.
+    parts = [] if open_at_end is not None else [_BACKLOG_OPEN_COUNT_SQL]
+    if day_from < day_to:
+        params["from"] = datetime.combine(day_from + timedelta(days=1), time.min, tzinfo=zone)
+        parts.append(_BACKLOG_CHANGES_SQL)
+    if not parts:
+        return {day_to: open_at_end}
+    sql = " UNION ALL ".join(parts).format(dimensions=dimensions)
+    changes: dict[date, int] = {}
+    for day, count in _fetch(sql, params):
+        if day is None:
+            open_at_end = int(count)
+        else:
+            changes[day] = int(count)
+    trend = {}
+    count = open_at_end or 0  # read by the statement when not given
+    day = day_to
+    while day >= day_from:
+        trend[day] = count
+        # The day before: the first solves of this day were still open, its creations not yet there.
+        count += changes.get(day, 0)
+        day -= timedelta(days=1)
+    return dict(sorted(trend.items()))
 
 
 # --- the read API ---------------------------------------------------------------------------
@@ -661,30 +689,32 @@ def _backlog_summary(filters: MetricFilters) -> dict[str, Any]:
     else:
         # A past period: its last day's end, and the previous period's, from the facts.
         as_of = end_at
-        trend = _backlog_trend(filters, day_from=previous_end, day_to=filters.end)
-        value, previous_value = trend[filters.end], trend[previous_end]
         by_age = _backlog_by_age_at(filters, end_at)
+        trend = _backlog_trend(filters, day_from=previous_end, day_to=filters.end, open_at_end=sum(by_age))
+        value, previous_value = trend[filters.end], trend[previous_end]
     return {"value": value, "previous": previous_value, "change": _change(value, previous_value, "count"),
             "change_kind": "relative", "unit": "count", "sample": value, "as_of": as_of.astimezone(UTC).isoformat(),
             "by_age": [{"bucket": bucket, "count": count} for bucket, count in zip(BACKLOG_AGE_BUCKETS, by_age, strict=True)]}
 
 
 _BACKLOG_AT_SQL = """
-    SELECT count(*) FILTER (WHERE fact.created_at > %(at)s - interval '1 day'),
-           count(*) FILTER (WHERE fact.created_at <= %(at)s - interval '1 day' AND fact.created_at > %(at)s - interval '3 days'),
-           count(*) FILTER (WHERE fact.created_at <= %(at)s - interval '3 days' AND fact.created_at > %(at)s - interval '7 days'),
-           count(*) FILTER (WHERE fact.created_at <= %(at)s - interval '7 days' AND fact.created_at > %(at)s - interval '30 days'),
-           count(*) FILTER (WHERE fact.created_at <= %(at)s - interval '30 days')
-    FROM metrics_ticketfact AS fact
-    WHERE fact.created_at < %(at)s AND NOT fact.is_merged
-      AND (fact.first_solved_at >= %(at)s OR fact.first_solved_at IS NULL) {dimensions}
+    SELECT count(*) FILTER (WHERE open_then.created_at > %(at)s - interval '1 day'),
+           count(*) FILTER (WHERE open_then.created_at <= %(at)s - interval '1 day'
+                            AND open_then.created_at > %(at)s - interval '3 days'),
+           count(*) FILTER (WHERE open_then.created_at <= %(at)s - interval '3 days'
+                            AND open_then.created_at > %(at)s - interval '7 days'),
+           count(*) FILTER (WHERE open_then.created_at <= %(at)s - interval '7 days'
+                            AND open_then.created_at > %(at)s - interval '30 days'),
+           count(*) FILTER (WHERE open_then.created_at <= %(at)s - interval '30 days')
+    FROM ({open_at}) AS open_then
 """
 
 
 def _backlog_by_age_at(filters: MetricFilters, at: datetime) -> list[int]:
-    """The backlog at a past instant by age bucket, counted like `_BACKLOG_TREND_SQL`. One query."""
+    """The backlog at a past instant by age bucket, counted like `_backlog_trend`. One query."""
     params: dict[str, Any] = {"at": at}
-    sql = _BACKLOG_AT_SQL.format(dimensions=_dimension_sql(filters, _FACT_COLUMNS, "fact", params))
+    sql = _BACKLOG_AT_SQL.format(
+        open_at=_BACKLOG_OPEN_AT_SQL.format(dimensions=_dimension_sql(filters, _FACT_COLUMNS, "fact", params)))
     (row,) = _fetch(sql, params)
     return [int(count) for count in row]
 

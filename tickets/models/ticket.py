@@ -141,6 +141,13 @@ class Ticket(models.Model):
             models.Index("team", "sla_due_at", "id", name="ticket_team_sla_due_idx"),
             models.Index("sla_due_at", "id", name="ticket_sla_due_idx"),
             models.Index("organization", models.F("created_at").desc(), name="ticket_org_idx"),
+            # The backlog now by age (metrics.selectors): the unsolved, unmerged tickets alone, with
+            # the dashboard's filter columns, instead of a bitmap scan of their scattered rows.
+            models.Index(
+                fields=["created_at"], name="ticket_backlog_idx",
+                include=["team_id", "assignee_id", "channel", "priority", "organization_id"],
+                condition=models.Q(status__in=UNSOLVED_STATUSES, merged_into__isnull=True),
+            ),
             GinIndex(fields=["tags"], name="ticket_tags_gin"),
             GinIndex(OpClass(Upper("subject"), name="gin_trgm_ops"), name="ticket_subject_trgm"),
         ]
