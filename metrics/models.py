@@ -308,3 +308,51 @@ class SurveyOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"survey opt-out of customer {self.customer_id}"
+
+
+class TeamDailyRollup(models.Model):
+    """DailyRollup without the agent: the same counts and sums per reporting day × team × channel ×
+    priority, for the dashboard's reads that neither filter nor break down by agent.
+
+    The agent multiplies the rows about seven times (1,920 keys a day for about 1,370 tickets a
+    day at a million tickets: bench/RESULTS.md, "Metrics"), so summing 90 days of DailyRollup is
+    no faster than counting the facts. Kept by the same deltas as DailyRollup in the same
+    statement batch (metrics.rollups.rollups_apply), rebuilt with it and checked against the facts
+    by the same drift check, so it always equals DailyRollup summed over the agents.
+    """
+
+    day = models.DateField(_("day"))
+    team_id = models.BigIntegerField(_("team"), null=True, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    priority = models.CharField(_("priority"), max_length=16, choices=Priority.choices)
+    # The measures of DailyRollup, with the same meaning and days.
+    created = models.IntegerField(_("tickets created"), default=0)
+    first_replied = models.IntegerField(_("tickets first answered"), default=0)
+    frt_seconds_sum = models.BigIntegerField(_("first response time, sum (seconds)"), default=0)
+    frt_business_seconds_sum = models.BigIntegerField(
+        _("first response time in business hours, sum (seconds)"), default=0
+    )
+    solved = models.IntegerField(_("tickets solved"), default=0)
+    resolution_seconds_sum = models.BigIntegerField(_("resolution time, sum (seconds)"), default=0)
+    resolution_business_seconds_sum = models.BigIntegerField(
+        _("resolution time in business hours, sum (seconds)"), default=0
+    )
+    fcr = models.IntegerField(_("solved at first contact"), default=0)
+    reopened = models.IntegerField(_("solved and reopened"), default=0)
+    solved_by_customer = models.IntegerField(_("solved by the customer"), default=0)
+    public_agent_replies_sum = models.IntegerField(_("public agent replies of the solved tickets"), default=0)
+    sla_due = models.IntegerField(_("SLA targets due"), default=0)
+    sla_met = models.IntegerField(_("SLA targets met"), default=0)
+
+    class Meta:
+        verbose_name = _("daily team rollup")
+        verbose_name_plural = _("daily team rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "team_id", "channel", "priority"], nulls_distinct=False,
+                name="teamdailyrollup_key_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"team rollup {self.day} team={self.team_id} {self.channel}/{self.priority}"

@@ -14,6 +14,11 @@ What a fact contributes (`fact_contribution`, and the same rule in SQL in `_CONT
 Days are those of settings.HELPDESK_METRICS_TIME_ZONE; the key is the fact's team, agent,
 channel and priority.
 
+TeamDailyRollup holds the same measures without the agent (about 7× fewer rows, for the
+dashboards' reads that neither filter nor break down by agent): `rollups_apply` adds the same
+deltas summed over the agents, `rollups_rebuild` writes it from the DailyRollup rows it has just
+recomputed, and `rollups_drift` compares each table with the facts on its own.
+
 Why deltas rather than recomputing days: a ticket's change moves up to four days' counts (the
 day it was created, first answered, first solved, its SLA targets' days), which may be months
 apart, and recomputing a whole day for one ticket reads every fact of that day. Because a fact's
@@ -154,6 +159,22 @@ _APPLY_SQL = f"""
 """  # noqa: S608 (column names from constants, values as parameters)
 
 
+# TeamDailyRollup: the same measures without the agent.
+TEAM_KEY_COLUMNS = ("day", "team_id", "channel", "priority")
+TeamRollupKey = tuple[date, int | None, str, str]
+_TEAM_APPLY_SQL = f"""
+    INSERT INTO metrics_teamdailyrollup AS rollup ({", ".join(TEAM_KEY_COLUMNS)}, {_MEASURE_COLUMNS})
+    SELECT {", ".join(TEAM_KEY_COLUMNS)}, {_MEASURE_COLUMNS}
+    FROM unnest(%(day)s::date[], %(team_id)s::bigint[], %(channel)s::varchar[], %(priority)s::varchar[],
+                {", ".join(f"%({measure})s::bigint[]" for measure in MEASURES)})
+         WITH ORDINALITY AS delta({", ".join(TEAM_KEY_COLUMNS)}, {_MEASURE_COLUMNS}, position)
+    ORDER BY position
+    ON CONFLICT (day, team_id, channel, priority) DO UPDATE SET
+        {", ".join(f"{measure} = rollup.{measure} + excluded.{measure}" for measure in MEASURES)}
+    RETURNING rollup.id, {" AND ".join(f"rollup.{measure} = 0" for measure in MEASURES)}
+"""  # noqa: S608 (column names from constants, values as parameters)
+
+
 def rollups_apply(deltas: dict[RollupKey, list[int]]) -> int:
     """Add these deltas to the rollup rows (creating missing rows, deleting rows left at zero);
     returns how many rows changed. Call inside the transaction that changed the facts.
@@ -172,7 +193,31 @@ def rollups_apply(deltas: dict[RollupKey, list[int]]) -> int:
         emptied = [row_id for row_id, is_empty in cursor.fetchall() if is_empty]
         if emptied:
             cursor.execute("DELETE FROM metrics_dailyrollup WHERE id = ANY(%s)", [emptied])
+        _team_rollups_apply(cursor, deltas)
     return len(keys)
+
+
+def _team_rollups_apply(cursor: Any, deltas: dict[RollupKey, list[int]]) -> None:
+    """The same deltas summed over the agents, added to TeamDailyRollup (after DailyRollup, in the
+    same order, so concurrent refreshes still wait for each other rather than deadlock)."""
+    team_deltas: dict[TeamRollupKey, list[int]] = defaultdict(lambda: [0] * len(MEASURES))
+    for (day, team_id, _agent_id, channel, priority), vector in deltas.items():
+        row = team_deltas[(day, team_id, channel, priority)]
+        for index, value in enumerate(vector):
+            row[index] += value
+    keys = sorted((key for key, vector in team_deltas.items() if any(vector)),
+                  key=lambda key: (key[0], key[1] is None, key[1] or 0, key[2], key[3]))
+    if not keys:
+        return
+    columns: dict[str, list[Any]] = {
+        column: [key[index] for key in keys] for index, column in enumerate(TEAM_KEY_COLUMNS)
+    }
+    for index, measure in enumerate(MEASURES):
+        columns[measure] = [team_deltas[key][index] for key in keys]
+    cursor.execute(_TEAM_APPLY_SQL, columns)
+    emptied = [row_id for row_id, is_empty in cursor.fetchall() if is_empty]
+    if emptied:
+        cursor.execute("DELETE FROM metrics_teamdailyrollup WHERE id = ANY(%s)", [emptied])
 
 
 # --- rebuilding from the facts -------------------------------------------------------------------
@@ -221,6 +266,14 @@ _RECOMPUTED_SQL = f"""
 """  # noqa: S608 (column names from constants, values as parameters)
 
 
+_TEAM_REBUILD_SQL = f"""
+    INSERT INTO metrics_teamdailyrollup ({", ".join(TEAM_KEY_COLUMNS)}, {_MEASURE_COLUMNS})
+    SELECT {", ".join(TEAM_KEY_COLUMNS)}, {", ".join(f"sum({measure})" for measure in MEASURES)}
+    FROM metrics_dailyrollup WHERE day >= %(day_from)s AND day <= %(day_to)s
+    GROUP BY {", ".join(TEAM_KEY_COLUMNS)}
+"""  # noqa: S608 (column names from constants, values as parameters)
+
+
 @dataclass(frozen=True)
 class DayRange:
     day_from: date
@@ -250,13 +303,17 @@ def rollups_rebuild(*, day_from: date | None = None, day_to: date | None = None)
     days = _day_range(day_from, day_to)
     params = days.params(reporting_time_zone())
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE metrics_dailyrollup IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute("LOCK TABLE metrics_dailyrollup, metrics_teamdailyrollup IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute("DELETE FROM metrics_dailyrollup WHERE day >= %(day_from)s AND day <= %(day_to)s", params)
         cursor.execute(
             f"INSERT INTO metrics_dailyrollup ({', '.join(KEY_COLUMNS)}, {_MEASURE_COLUMNS}) {_RECOMPUTED_SQL}",
             params,
         )
-        return cursor.rowcount
+        rows = cursor.rowcount
+        # The team rollups of those days: the rows just written, summed over the agents.
+        cursor.execute("DELETE FROM metrics_teamdailyrollup WHERE day >= %(day_from)s AND day <= %(day_to)s", params)
+        cursor.execute(_TEAM_REBUILD_SQL, params)
+        return rows
 
 
 # --- drift ----------------------------------------------------------------------------------------
@@ -280,6 +337,31 @@ _DRIFT_SQL = f"""
 """  # noqa: S608 (column names from constants, values as parameters)
 
 
+# The same for TeamDailyRollup, against the facts directly (not against DailyRollup, which may
+# be the one that drifted).
+_TEAM_DRIFT_SQL = f"""
+    WITH recomputed AS (
+        SELECT {", ".join(TEAM_KEY_COLUMNS)}, {", ".join(f"sum({measure})::bigint AS {measure}" for measure in MEASURES)}
+        FROM ({_CONTRIBUTIONS_SQL}) AS contribution ({", ".join(KEY_COLUMNS)}, {_MEASURE_COLUMNS})
+        WHERE day >= %(day_from)s AND day <= %(day_to)s
+        GROUP BY {", ".join(TEAM_KEY_COLUMNS)}
+    ),
+    stored AS (
+        SELECT {", ".join(TEAM_KEY_COLUMNS)}, {_MEASURE_COLUMNS} FROM metrics_teamdailyrollup
+        WHERE day >= %(day_from)s AND day <= %(day_to)s
+    )
+    SELECT coalesce(stored.day, recomputed.day), coalesce(stored.team_id, recomputed.team_id), NULL::bigint,
+           coalesce(stored.channel, recomputed.channel), coalesce(stored.priority, recomputed.priority),
+           {", ".join(f"stored.{measure}" for measure in MEASURES)},
+           {", ".join(f"recomputed.{measure}" for measure in MEASURES)}
+    FROM stored FULL JOIN recomputed ON stored.day = recomputed.day
+        AND coalesce(stored.team_id, 0) = coalesce(recomputed.team_id, 0)
+        AND stored.channel = recomputed.channel AND stored.priority = recomputed.priority
+    WHERE {" OR ".join(f"stored.{measure} IS DISTINCT FROM recomputed.{measure}" for measure in MEASURES)}
+    ORDER BY 1, 2 NULLS FIRST, 4, 5
+"""  # noqa: S608 (column names from constants, values as parameters)
+
+
 @dataclass(frozen=True)
 class RollupDrift:
     """One rollup row that differs from the recomputation: the stored and recomputed values of
@@ -288,12 +370,16 @@ class RollupDrift:
     key: RollupKey
     stored: dict[str, int | None]
     recomputed: dict[str, int | None]
+    # A TeamDailyRollup row (its key's agent is None) rather than a DailyRollup row.
+    team_rollup: bool = False
 
     def describe(self) -> str:
         day, team_id, agent_id, channel, priority = self.key
         changes = ", ".join(
             f"{measure} {self.stored[measure]} != {self.recomputed[measure]}" for measure in self.stored
         )
+        if self.team_rollup:
+            return f"{day.isoformat()} team={team_id} all agents {channel}/{priority}: {changes}"
         return f"{day.isoformat()} team={team_id} agent={agent_id} {channel}/{priority}: {changes}"
 
 
@@ -305,17 +391,23 @@ def rollups_drift(*, day_from: date, day_to: date) -> list[RollupDrift]:
     """
     params = DayRange(day_from=day_from, day_to=day_to).params(reporting_time_zone())
     with connection.cursor() as cursor:
-        cursor.execute(_DRIFT_SQL, params)
+        # DailyRollup's rows first, then TeamDailyRollup's, each in key order.
+        cursor.execute(
+            f"SELECT false, * FROM ({_DRIFT_SQL}) AS drift UNION ALL "  # noqa: S608 (constant SQL)
+            f"SELECT true, * FROM ({_TEAM_DRIFT_SQL}) AS team_drift ORDER BY 1, 2, 3 NULLS FIRST, 4 NULLS FIRST, 5, 6",
+            params,
+        )
         rows = cursor.fetchall()
     drifts = []
     count = len(MEASURES)
-    for row in rows:
+    for team_rollup, *row in rows:
         key, stored, recomputed = row[:5], row[5:5 + count], row[5 + count:]
         differing = [index for index in range(count) if stored[index] != recomputed[index]]
         drifts.append(RollupDrift(
             key=tuple(key),  # type: ignore[arg-type]
             stored={MEASURES[index]: stored[index] for index in differing},
             recomputed={MEASURES[index]: recomputed[index] for index in differing},
+            team_rollup=team_rollup,
         ))
     return drifts
 
