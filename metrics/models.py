@@ -87,6 +87,12 @@ class TicketFact(models.Model):
                 condition=models.Q(first_solved_at__isnull=True, is_merged=False),
                 include=list(_FACT_DIMENSIONS),
             ),
+            # Merged duplicates (about 2 %): the backlog trend takes them away from the rollups'
+            # volume, which counts them, instead of counting the unmerged facts of the period.
+            models.Index(
+                "created_at", name="ticketfact_merged_idx", condition=models.Q(is_merged=True),
+                include=list(_FACT_DIMENSIONS),
+            ),
             models.Index("organization", "created_at", name="ticketfact_org_created_idx"),
         ]
 

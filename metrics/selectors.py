@@ -571,6 +571,13 @@ _BACKLOG_CHANGES_SQL = """
     ) AS changes
     GROUP BY day
 """
+# Merged duplicates created per day: the rollups' volume counts them, the backlog does not.
+_MERGED_CREATED_SQL = """
+    SELECT (fact.created_at AT TIME ZONE %(zone)s)::date, count(*)
+    FROM metrics_ticketfact AS fact
+    WHERE fact.is_merged AND fact.created_at >= %(from)s AND fact.created_at < %(to)s {dimensions}
+    GROUP BY 1
+"""
 _BACKLOG_OPEN_COUNT_SQL = (
     "SELECT NULL::date, count(*) FROM ("  # noqa: S608 (constant SQL)
     + _BACKLOG_OPEN_AT_SQL.replace("%(at)s", "%(to)s") + ") AS open_then"
@@ -585,30 +592,32 @@ def _backlog_now(filters: MetricFilters, now: datetime) -> list[int]:
 
 
 def _backlog_trend(filters: MetricFilters, *, day_from: date, day_to: date,
-                   open_at_end: int | None = None) -> dict[date, int]:
-    """The backlog at the end of each day of [day_from, day_to] (see `_BACKLOG_CHANGES_SQL`). One query;
-    `open_at_end`, the backlog at the end of day_to when the caller has it, saves reading it again."""
+                   volume: Mapping[date, tuple[int, int]] | None = None) -> dict[date, int]:
+    """The backlog at the end of each day of [day_from, day_to] (see `_BACKLOG_CHANGES_SQL`). One
+    query. `volume`, {day: (created, first solved)} of the filters from the rollups (or the facts'
+    equivalent), saves reading the period's facts: only its merged duplicates are read then."""
     zone = reporting_time_zone()
     params: dict[str, Any] = {
         "zone": zone.key, "to": datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=zone),
+        # Only the days after day_from change anything.
+        "from": datetime.combine(day_from + timedelta(days=1), time.min, tzinfo=zone),
     }
     dimensions = _dimension_sql(filters, _FACT_COLUMNS, "fact", params)
-    # Only the days after day_from change anything: a one-day trend is the backlog at its end.
-    parts = [] if open_at_end is not None else [_BACKLOG_OPEN_COUNT_SQL]
+    parts = [_BACKLOG_OPEN_COUNT_SQL]
     if day_from < day_to:
-        params["from"] = datetime.combine(day_from + timedelta(days=1), time.min, tzinfo=zone)
-        parts.append(_BACKLOG_CHANGES_SQL)
-    if not parts:
-        return {day_to: open_at_end}
-    sql = " UNION ALL ".join(parts).format(dimensions=dimensions)
+        parts.append(_BACKLOG_CHANGES_SQL if volume is None else _MERGED_CREATED_SQL)
+    open_at_end = 0
     changes: dict[date, int] = {}
-    for day, count in _fetch(sql, params):
+    for day, count in _fetch(" UNION ALL ".join(parts).format(dimensions=dimensions), params):
         if day is None:
             open_at_end = int(count)
         else:
             changes[day] = int(count)
+    if volume is not None:
+        # The first solves of a day were open the day before, its (unmerged) creations not yet.
+        changes = {day: solved - created + changes.get(day, 0) for day, (created, solved) in volume.items()}
     trend = {}
-    count = open_at_end or 0  # read by the statement when not given
+    count = open_at_end
     day = day_to
     while day >= day_from:
         trend[day] = count
@@ -616,6 +625,13 @@ def _backlog_trend(filters: MetricFilters, *, day_from: date, day_to: date,
         count += changes.get(day, 0)
         day -= timedelta(days=1)
     return dict(sorted(trend.items()))
+
+
+def _backlog_before(*, open_at_end: int, totals: Mapping[str, int] | None, merged: int) -> int:
+    """The backlog at the end of the day before the period, from the one at its end: plus the
+    period's first solves, minus its creations that were not merged (see `_BACKLOG_CHANGES_SQL`)."""
+    totals = totals or dict.fromkeys(_TOTALS, 0)
+    return open_at_end + totals["solved"] - (totals["created"] - merged)
 
 
 # --- the read API ---------------------------------------------------------------------------
@@ -672,7 +688,7 @@ def metrics_summary(*, filters: MetricFilters) -> dict[str, Any]:
         metrics[name] = {"value": value, "previous": previous_value, "change": _change(value, previous_value, unit),
                          "change_kind": "difference" if unit in ("ratio", "score") else "relative",
                          "unit": unit, "sample": sample}
-    metrics["backlog"] = _backlog_summary(filters)
+    metrics["backlog"] = _backlog_summary(filters, totals.get("current"))
     return {"period": metrics_period(filters), "metrics": metrics}
 
 
@@ -684,22 +700,23 @@ def metrics_period(filters: MetricFilters) -> dict[str, str]:
             "time_zone": reporting_time_zone().key, "hours": "business" if filters.business_hours else "calendar"}
 
 
-def _backlog_summary(filters: MetricFilters) -> dict[str, Any]:
+def _backlog_summary(filters: MetricFilters, totals: Mapping[str, int] | None) -> dict[str, Any]:
+    """The backlog card; `totals` are the period's (`_totals`), from which the previous period's
+    end is counted back."""
     now = timezone.now()
-    _start, end_at = filters.bounds()
-    previous_end = filters.start - timedelta(days=1)
+    start_at, end_at = filters.bounds()
     if end_at > now:
         # The period includes today: the tickets as they are now. Two queries.
         as_of = now
         by_age = _backlog_now(filters, now)
         value = sum(by_age)
-        previous_value = _backlog_trend(filters, day_from=previous_end, day_to=previous_end)[previous_end]
+        open_at_end, merged = _backlog_open_at(filters, end_at, merged_from=start_at)
     else:
-        # A past period: its last day's end, and the previous period's, from the facts.
+        # A past period: its last day's end, and the previous period's, from the facts. One query.
         as_of = end_at
-        by_age = _backlog_by_age_at(filters, end_at)
-        trend = _backlog_trend(filters, day_from=previous_end, day_to=filters.end, open_at_end=sum(by_age))
-        value, previous_value = trend[filters.end], trend[previous_end]
+        by_age, merged = _backlog_by_age_at(filters, end_at, merged_from=start_at)
+        value = open_at_end = sum(by_age)
+    previous_value = _backlog_before(open_at_end=open_at_end, totals=totals, merged=merged)
     return {"value": value, "previous": previous_value, "change": _change(value, previous_value, "count"),
             "change_kind": "relative", "unit": "count", "sample": value, "as_of": as_of.astimezone(UTC).isoformat(),
             "by_age": [{"bucket": bucket, "count": count} for bucket, count in zip(BACKLOG_AGE_BUCKETS, by_age, strict=True)]}
@@ -714,17 +731,27 @@ _BACKLOG_AT_SQL = """
            count(*) FILTER (WHERE open_then.created_at <= %(at)s - interval '7 days'
                             AND open_then.created_at > %(at)s - interval '30 days'),
            count(*) FILTER (WHERE open_then.created_at <= %(at)s - interval '30 days')
+           , (SELECT count(*) FROM metrics_ticketfact AS fact
+              WHERE fact.is_merged AND fact.created_at >= %(merged_from)s AND fact.created_at < %(at)s {dimensions})
     FROM ({open_at}) AS open_then
 """
 
 
-def _backlog_by_age_at(filters: MetricFilters, at: datetime) -> list[int]:
-    """The backlog at a past instant by age bucket, counted like `_backlog_trend`. One query."""
-    params: dict[str, Any] = {"at": at}
-    sql = _BACKLOG_AT_SQL.format(
-        open_at=_BACKLOG_OPEN_AT_SQL.format(dimensions=_dimension_sql(filters, _FACT_COLUMNS, "fact", params)))
+def _backlog_by_age_at(filters: MetricFilters, at: datetime, *, merged_from: datetime) -> tuple[list[int], int]:
+    """The backlog at a past instant by age bucket, counted like `_backlog_trend`, and how many
+    merged duplicates were created from `merged_from` to then. One query."""
+    params: dict[str, Any] = {"at": at, "merged_from": merged_from}
+    dimensions = _dimension_sql(filters, _FACT_COLUMNS, "fact", params)
+    sql = _BACKLOG_AT_SQL.format(open_at=_BACKLOG_OPEN_AT_SQL.format(dimensions=dimensions), dimensions=dimensions)
     (row,) = _fetch(sql, params)
-    return [int(count) for count in row]
+    return [int(count) for count in row[:5]], int(row[5])
+
+
+def _backlog_open_at(filters: MetricFilters, at: datetime, *, merged_from: datetime) -> tuple[int, int]:
+    """The backlog at an instant counted like `_backlog_trend` (not by age), and how many merged
+    duplicates were created from `merged_from` to then. One query."""
+    by_age, merged = _backlog_by_age_at(filters, at, merged_from=merged_from)
+    return sum(by_age), merged
 
 
 def _days(filters: MetricFilters) -> list[date]:
@@ -766,10 +793,12 @@ def metrics_timeseries(*, filters: MetricFilters) -> dict[str, Any]:
     channels = filters.channels or tuple(Channel.values)
     volume_by_channel = {channel: [0] * len(days) for channel in channels}
     solved = [0] * len(days)
+    created_all = [0] * len(days)
     for day, channel, created, solved_count in _fetch(sql, params):
         if day not in index:
             continue
         volume_by_channel.setdefault(channel, [0] * len(days))[index[day]] += int(created)
+        created_all[index[day]] += int(created)
         solved[index[day]] += int(solved_count)
 
     frt_median: list[float | None] = [None] * len(days)
@@ -807,7 +836,8 @@ def metrics_timeseries(*, filters: MetricFilters) -> dict[str, Any]:
             figures = _survey_figures(counts)
             csat[index[day]], nps[index[day]], ces[index[day]] = figures["csat"], figures["nps"], figures["ces"]
 
-    trend = _backlog_trend(filters, day_from=filters.start, day_to=filters.end)
+    trend = _backlog_trend(filters, day_from=filters.start, day_to=filters.end,
+                           volume={day: (created_all[position], solved[position]) for day, position in index.items()})
     today = reporting_today()
     backlog = [trend.get(day, 0) for day in days]
     if filters.start <= today <= filters.end:
