@@ -100,7 +100,8 @@ METRIC_UNITS = {
 }
 BACKLOG_AGE_BUCKETS = ("lt_1d", "1_3d", "3_7d", "7_30d", "gt_30d")
 BREAKDOWN_DIMENSIONS = ("team", "agent", "channel", "priority", "organization")
-DRILLDOWN_METRICS = ("volume", "solved", "frt", "resolution", "fcr", "reopened", "sla_missed", "sla", "backlog", "csat")
+DRILLDOWN_METRICS = ("volume", "solved", "frt", "resolution", "fcr", "reopened", "sla_missed", "sla", "backlog", "csat",
+                     "nps", "ces")
 # A CSAT answer of 4 or 5 is a satisfied customer; NPS promoters answer 9–10, detractors 0–6.
 CSAT_SATISFIED_MIN = 4
 NPS_PROMOTER_MIN = 9
@@ -963,6 +964,9 @@ def metrics_breakdown(*, filters: MetricFilters, by: str) -> list[dict[str, Any]
     labels = _labels(by, keys)
     rows = []
     for key in keys:
+        if key is None and not any((totals.get(key) or {}).values()) and not any((surveys.get(key) or {}).values()):
+            # "No team" (or channel …) with nothing in the period: a row of zeros and dashes says nothing.
+            continue
         figures = _figures(totals.get(key), percentiles.get(key), surveys.get(key))
         part_totals = totals.get(key) or dict.fromkeys(_TOTALS, 0)
         survey_counts = surveys.get(key) or dict.fromkeys(_SURVEYS, 0)
@@ -984,7 +988,8 @@ def metrics_drilldown(*, filters: MetricFilters, user: User | AnonymousUser | No
     answered in it; resolution: solved with a resolution time; fcr: solved at first contact;
     reopened: solved and reopened; sla / sla_missed: with an SLA target due in it (missed);
     backlog: unsolved now if the period includes today, else at the end of its last day (as the
-    summary counts it); csat: with a CSAT answer in the period.
+    summary counts it); csat, nps, ces: with such a survey answer in the period (answers without a
+    ticket count in the figures but have no ticket to list).
     """
     if metric not in DRILLDOWN_METRICS:
         raise InvalidMetricFilters(_("Unknown metric “%(value)s”.") % {"value": str(metric)[:40]})
@@ -1003,9 +1008,9 @@ def metrics_drilldown(*, filters: MetricFilters, user: User | AnonymousUser | No
             Q(first_solved_at__gte=end_at) | Q(first_solved_at__isnull=True)
         )
         return tickets.filter(pk__in=open_then.values("ticket_id"))
-    if metric == "csat":
+    if metric in ("csat", "nps", "ces"):
         answers = SurveyResponse.objects.filter(
-            ticket=OuterRef("pk"), kind=SurveyKind.CSAT, responded_at__gte=start_at, responded_at__lt=end_at,
+            ticket=OuterRef("pk"), kind=SurveyKind(metric), responded_at__gte=start_at, responded_at__lt=end_at,
         ).filter(dimensions)
         return tickets.filter(Exists(answers))
     frt, resolution = _hours(filters)

@@ -342,4 +342,6 @@ DRILLDOWN_LABELS = {
     "sla": gettext_lazy("Tickets with SLA targets due"),
     "backlog": gettext_lazy("Tickets in the backlog"),
     "csat": gettext_lazy("Tickets with a satisfaction answer"),
+    "nps": gettext_lazy("Tickets with an NPS answer"),
+    "ces": gettext_lazy("Tickets with a customer effort answer"),
 }

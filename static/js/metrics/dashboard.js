@@ -152,9 +152,9 @@
     ];
     chart.setOption(option);
     chart.on("click", function (params) {
-      // NPS answers belong to customers, not always to a ticket: only CSAT has tickets to list.
-      if (params.seriesIndex !== 0) return;
-      window.location.assign(drilldownUrl(texts, data, "csat", oneDay(data.days[params.dataIndex])));
+      // The tickets answered that day (an NPS answer without a ticket counts but lists nothing).
+      var metric = params.seriesIndex === 0 ? "csat" : "nps";
+      window.location.assign(drilldownUrl(texts, data, metric, oneDay(data.days[params.dataIndex])));
     });
     return chart;
   }
