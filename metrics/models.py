@@ -100,26 +100,9 @@ class TicketFact(models.Model):
         return f"facts of ticket {self.ticket_id}"
 
 
-class DailyRollup(models.Model):
-    """Counts and sums of the facts per reporting day × team × agent × channel × priority.
+class RollupMeasures(models.Model):
+    """The counts and sums a rollup row holds (DailyRollup and TeamDailyRollup: same meaning and days)."""
 
-    Maintained incrementally by the workers (metrics.rollups): each refresh of a ticket's facts
-    takes the ticket's old contribution away and adds the new one, so the rows always equal a
-    recomputation from the facts (checked nightly). Medians and p90 are not stored here: they are
-    read from the fact table with percentile_cont (see docs/ARCHITECTURE.md, "Metrics").
-
-    Each measure is counted on the day its event happened, in the reporting time zone
-    (HELPDESK_METRICS_TIME_ZONE): volume on the creation day, first response on the day of the
-    first public agent reply, resolution, FCR and reopens on the first-solve day, SLA targets on
-    their due day. Team, agent, channel and priority are the ticket's (TicketFact). Plain integer
-    ids rather than foreign keys: derived rows, rebuilt by `recompute_metrics`, never cascaded.
-    """
-
-    day = models.DateField(_("day"))
-    team_id = models.BigIntegerField(_("team"), null=True, blank=True)
-    agent_id = models.BigIntegerField(_("agent"), null=True, blank=True)
-    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
-    priority = models.CharField(_("priority"), max_length=16, choices=Priority.choices)
     created = models.IntegerField(_("tickets created"), default=0)
     # First public agent replies on this day, and the sums of their first response times.
     first_replied = models.IntegerField(_("tickets first answered"), default=0)
@@ -140,6 +123,31 @@ class DailyRollup(models.Model):
     # SLA targets due on this day that were decided, and those met.
     sla_due = models.IntegerField(_("SLA targets due"), default=0)
     sla_met = models.IntegerField(_("SLA targets met"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyRollup(RollupMeasures):
+    """Counts and sums of the facts per reporting day × team × agent × channel × priority.
+
+    Maintained incrementally by the workers (metrics.rollups): each refresh of a ticket's facts
+    takes the ticket's old contribution away and adds the new one, so the rows always equal a
+    recomputation from the facts (checked nightly). Medians and p90 are not stored here: they are
+    read from the fact table with percentile_cont (see docs/ARCHITECTURE.md, "Metrics").
+
+    Each measure is counted on the day its event happened, in the reporting time zone
+    (HELPDESK_METRICS_TIME_ZONE): volume on the creation day, first response on the day of the
+    first public agent reply, resolution, FCR and reopens on the first-solve day, SLA targets on
+    their due day. Team, agent, channel and priority are the ticket's (TicketFact). Plain integer
+    ids rather than foreign keys: derived rows, rebuilt by `recompute_metrics`, never cascaded.
+    """
+
+    day = models.DateField(_("day"))
+    team_id = models.BigIntegerField(_("team"), null=True, blank=True)
+    agent_id = models.BigIntegerField(_("agent"), null=True, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    priority = models.CharField(_("priority"), max_length=16, choices=Priority.choices)
 
     class Meta:
         verbose_name = _("daily rollup")
@@ -316,7 +324,7 @@ class SurveyOptOut(models.Model):
         return f"survey opt-out of customer {self.customer_id}"
 
 
-class TeamDailyRollup(models.Model):
+class TeamDailyRollup(RollupMeasures):
     """DailyRollup without the agent: the same counts and sums per reporting day × team × channel ×
     priority, for the dashboard's reads that neither filter nor break down by agent.
 
@@ -331,24 +339,6 @@ class TeamDailyRollup(models.Model):
     team_id = models.BigIntegerField(_("team"), null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     priority = models.CharField(_("priority"), max_length=16, choices=Priority.choices)
-    # The measures of DailyRollup, with the same meaning and days.
-    created = models.IntegerField(_("tickets created"), default=0)
-    first_replied = models.IntegerField(_("tickets first answered"), default=0)
-    frt_seconds_sum = models.BigIntegerField(_("first response time, sum (seconds)"), default=0)
-    frt_business_seconds_sum = models.BigIntegerField(
-        _("first response time in business hours, sum (seconds)"), default=0
-    )
-    solved = models.IntegerField(_("tickets solved"), default=0)
-    resolution_seconds_sum = models.BigIntegerField(_("resolution time, sum (seconds)"), default=0)
-    resolution_business_seconds_sum = models.BigIntegerField(
-        _("resolution time in business hours, sum (seconds)"), default=0
-    )
-    fcr = models.IntegerField(_("solved at first contact"), default=0)
-    reopened = models.IntegerField(_("solved and reopened"), default=0)
-    solved_by_customer = models.IntegerField(_("solved by the customer"), default=0)
-    public_agent_replies_sum = models.IntegerField(_("public agent replies of the solved tickets"), default=0)
-    sla_due = models.IntegerField(_("SLA targets due"), default=0)
-    sla_met = models.IntegerField(_("SLA targets met"), default=0)
 
     class Meta:
         verbose_name = _("daily team rollup")
