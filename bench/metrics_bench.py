@@ -755,6 +755,8 @@ class Http:
     server: str
     shapes: list[Shape] = field(default_factory=list)
     page: Shape | None = None
+    # The parts the page loads right after it (?part=charts|team|agent|channel), each its own request.
+    page_parts: list[Shape] = field(default_factory=list)
     requests_per_shape: int = 0
     load_before: str = ""
     load_after: str = ""
@@ -884,6 +886,8 @@ def http(env: dict[str, str], *, requests: int, log_dir: Any, say: Callable[[str
             status, _body, _ms = sender.send(loadgen.Request("GET", "/agent/metrics/", headers[:1]))
             if status == 200:
                 result.page = measure("HTML dashboard /agent/metrics/", "/agent/metrics/", [""])
+                for part in ("charts", "team", "agent", "channel"):
+                    result.page_parts.append(measure(f"HTML dashboard part {part}", f"/agent/metrics/?part={part}", [""]))
             else:
                 result.note += f" /agent/metrics/ answered {status}: the HTML dashboard page was not measured."
                 say(f"  {result.note}")
@@ -1120,9 +1124,10 @@ def render(result: Result, *, command: str, pg: dict[str, str]) -> str:  # noqa:
             "",
         ]
         rows = []
-        for shape in [*web.shapes, *([web.page] if web.page else [])]:
+        html = [*([web.page] if web.page else []), *web.page_parts]
+        for shape in [*web.shapes, *html]:
             p95 = shape.percentile(0.95)
-            limit = 300 if shape is web.page else 150
+            limit = 300 if shape in html else 150
             errors = sum(count for status, count in shape.statuses.items() if status != 200)
             rows.append([shape.name, f"{statistics.median(shape.samples):.1f}", f"{p95:.1f}",
                          f"{max(shape.samples):.1f}",
@@ -1134,7 +1139,10 @@ def render(result: Result, *, command: str, pg: dict[str, str]) -> str:  # noqa:
             p95 = worst.percentile(0.95)
             lines += [f"**Worst API p95: {p95:.1f} ms** ({worst.name}): the issue's target of 150 ms "
                       + ("met by every shape." if p95 <= 150 else "NOT met by every shape.")
-                      + (f" HTML dashboard p95 {web.page.percentile(0.95):.1f} ms (target 300 ms)." if web.page else ""),
+                      + (f" HTML dashboard p95 {web.page.percentile(0.95):.1f} ms (target 300 ms)." if web.page else "")
+                      + (" Its parts, loaded right after it: " + ", ".join(
+                          f"{shape.name.rsplit(' ', 1)[-1]} {shape.percentile(0.95):.1f} ms" for shape in web.page_parts)
+                         + " (p95)." if web.page_parts else ""),
                       ""]
         if web.note:
             lines += [web.note, ""]

@@ -33,7 +33,7 @@ DRILLDOWN_PAGE_SIZE = 50
 # Organizations offered in the filter; past this many the list would be no use to pick from.
 ORGANIZATION_CHOICES_LIMIT = 500
 # Query parameters of these pages that are not filters.
-PAGE_PARAMS = ("metric", "page")
+PAGE_PARAMS = ("metric", "page", "part")
 
 PERIODS = (
     ("today", gettext_lazy("Today")),
@@ -145,11 +145,20 @@ def _cards(summary: dict[str, Any], filters: MetricFilters, names: tuple[str, ..
 
 
 def _chart_data(filters: MetricFilters, summary: dict[str, Any]) -> dict[str, Any]:
-    """What the charts draw (static/js/metrics/dashboard.js), labels already translated."""
+    """What the page's own chart draws (backlog by age, from the summary) and the filters the
+    drill-downs of every chart carry (static/js/metrics/dashboard.js)."""
+    by_age = {entry["bucket"]: entry["count"] for entry in summary.get("metrics", {}).get("backlog", {}).get("by_age", [])}
+    return {
+        "backlog_by_age": [{"key": key, "label": str(label), "count": by_age.get(key, 0)} for key, label in BACKLOG_BUCKETS],
+        "filters": filters.as_params(),
+    }
+
+
+def _series_data(filters: MetricFilters) -> dict[str, Any]:
+    """What the trend charts draw, labels already translated (the page's "charts" part)."""
     series = selectors.metrics_timeseries(filters=filters)
     channel_labels = dict(Channel.choices)
     volume = series.get("series", {}).get("volume_by_channel", {}) or {}
-    by_age = {entry["bucket"]: entry["count"] for entry in summary.get("metrics", {}).get("backlog", {}).get("by_age", [])}
     return {
         "days": series.get("days", []),
         "volume_by_channel": [
@@ -160,8 +169,6 @@ def _chart_data(filters: MetricFilters, summary: dict[str, Any]) -> dict[str, An
         "resolution_median": series.get("series", {}).get("resolution_median", []),
         "csat": series.get("series", {}).get("csat", []),
         "nps": series.get("series", {}).get("nps", []),
-        "backlog_by_age": [{"key": key, "label": str(label), "count": by_age.get(key, 0)} for key, label in BACKLOG_BUCKETS],
-        "filters": filters.as_params(),
     }
 
 
@@ -225,14 +232,26 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         query = request.META.get("QUERY_STRING", "")
         return redirect(reverse("metrics:me") + (f"?{query}" if query else ""))
     filters, error = _filters(request)
+    # The page is the headline cards; the trend charts and each breakdown are parts the page loads
+    # right after (?part=…, each its own request, served in parallel by the web workers), so the
+    # figures read first come first and no single request computes everything.
+    part = request.GET.get("part")
+    if part == "charts":
+        return render(request, "metrics/_dashboard_charts.html", {"series": _series_data(filters)})
+    breakdown_titles = dict(BREAKDOWNS)
+    if part in breakdown_titles:
+        return render(request, "metrics/_breakdown.html", {"table": _breakdown_table(filters, part, breakdown_titles[part])})
     summary = selectors.metrics_summary(filters=filters)
+    query = _filter_params(request.GET).urlencode()
     context = {
         "filters": filters,
         "error": error,
         "summary": summary,
         "cards": _cards(summary, filters),
         "charts": _chart_data(filters, summary),
-        "breakdowns": [_breakdown_table(filters, by, title) for by, title in BREAKDOWNS],
+        "charts_url": f"?{query}&part=charts" if query else "?part=charts",
+        "breakdowns": [{"by": by, "title": title, "url": f"?{query}&part={by}" if query else f"?part={by}"}
+                       for by, title in BREAKDOWNS],
     }
     if is_htmx(request):
         return render(request, "metrics/_dashboard_figures.html", context)

@@ -1,7 +1,8 @@
 /* The metrics dashboards (/agent/metrics/, /agent/metrics/me/): charts, the period picker and live updates.
  *
  * The server renders every figure; this script draws the charts from the page's JSON
- * (#metrics-chart-data, #metrics-texts: json_script, so no inline script and every word already
+ * (#metrics-chart-data, the "charts" part's #metrics-series-data loaded right after the page, and
+ * #metrics-texts: json_script, so no inline script and every word already
  * translated), sends a click on a chart point to the drill-down of that day, and asks the server for
  * the figures again (htmx, the same URL with its filters) when the workers say the rollups changed:
  * `metrics.updated` on the agent socket, which workspace.js hands out as `hd:realtime`. */
@@ -183,12 +184,14 @@
     charts.forEach(function (chart) { chart.dispose(); });
     charts = [];
     if (typeof echarts === "undefined") return;
-    var data = readJson("metrics-chart-data");
+    // The page's own data (backlog by age, filters) and the trend series of its "charts" part.
+    var data = Object.assign({}, readJson("metrics-chart-data"), readJson("metrics-series-data"));
     var texts = readJson("metrics-texts");
-    if (!data || !texts) return;
+    if (!data.filters || !texts) return;
     document.querySelectorAll("[data-chart]").forEach(function (element) {
       var build = BUILDERS[element.dataset.chart];
-      if (build) {
+      var ready = element.dataset.chart === "backlog" ? Boolean(data.backlog_by_age) : Boolean(data.days);
+      if (build && ready) {
         var chart = build(element, data, texts);
         element.dataset.chartReady = "true";
         charts.push(chart);
@@ -238,7 +241,9 @@
     if (event.detail && event.detail.reconnected) scheduleRefresh();
   });
   document.body.addEventListener("htmx:afterSwap", function (event) {
-    if (event.target && event.target.matches && event.target.matches("[data-metrics-live]")) renderCharts();
+    if (event.target && event.target.matches && event.target.matches("[data-metrics-live], [data-metrics-part=charts]")) {
+      renderCharts();
+    }
   });
   window.addEventListener("resize", function () {
     charts.forEach(function (chart) { chart.resize(); });
