@@ -31,7 +31,7 @@ Shapes returned (the dashboards and the API code against these):
     (tickets, answers, SLA targets). "backlog" also has "by_age": [{"bucket": BACKLOG_AGE_BUCKETS
     item, "count": int}] and "as_of": ISO instant in UTC; its value is the number of unsolved tickets now
     when the period includes today, else at the end of its last day; "previous" is at the end of
-    the previous period's last day (see `_BACKLOG_CHANGES_SQL` for how a past day is counted).
+    the previous period's last day (see `_BACKLOG_OPEN_AT_SQL` for how a past day is counted).
 
 ``metrics_timeseries(filters=)`` ->
     {"period": as in the summary, "days": ["YYYY-MM-DD", ...],
@@ -581,29 +581,18 @@ _BACKLOG_NOW_SQL = """
 # past day can count a little less than the tickets open then; today's figure is read from the
 # tickets instead.
 #
-# Counted backwards from the range's end so that only the range's facts are read, not every fact
+# Counted backwards from the range's end so that only the range's rows are read, not every fact
 # created before it: the backlog at the end of the last day (`_BACKLOG_OPEN_AT_SQL`: the never
 # solved, through their partial index, and those solved after it), then for each earlier day d,
-# plus the first solves after d and minus the creations after d, within the range (a ticket is
-# first solved on or after the day it was created, so one created and solved after d cancels).
+# plus the first solves after d and minus the unmerged creations after d, within the range, taken
+# from the rollups (a ticket is first solved on or after the day it was created, so one created and
+# solved after d cancels).
 _BACKLOG_OPEN_AT_SQL = """
     SELECT fact.created_at FROM metrics_ticketfact AS fact
     WHERE fact.first_solved_at IS NULL AND NOT fact.is_merged AND fact.created_at < %(at)s {dimensions}
     UNION ALL
     SELECT fact.created_at FROM metrics_ticketfact AS fact
     WHERE fact.first_solved_at >= %(at)s AND NOT fact.is_merged AND fact.created_at < %(at)s {dimensions}
-"""
-_BACKLOG_CHANGES_SQL = """
-    SELECT day, sum(delta) FROM (
-        SELECT (fact.created_at AT TIME ZONE %(zone)s)::date AS day, -1 AS delta
-        FROM metrics_ticketfact AS fact
-        WHERE fact.created_at >= %(from)s AND fact.created_at < %(to)s AND NOT fact.is_merged {dimensions}
-        UNION ALL
-        SELECT (fact.first_solved_at AT TIME ZONE %(zone)s)::date, 1
-        FROM metrics_ticketfact AS fact
-        WHERE fact.first_solved_at >= %(from)s AND fact.first_solved_at < %(to)s AND NOT fact.is_merged {dimensions}
-    ) AS changes
-    GROUP BY day
 """
 # Merged duplicates created per day: the rollups' volume counts them, the backlog does not.
 _MERGED_CREATED_SQL = """
@@ -626,10 +615,10 @@ def _backlog_now(filters: MetricFilters, now: datetime) -> list[int]:
 
 
 def _backlog_trend(filters: MetricFilters, *, day_from: date, day_to: date,
-                   volume: Mapping[date, tuple[int, int]] | None = None) -> dict[date, int]:
-    """The backlog at the end of each day of [day_from, day_to] (see `_BACKLOG_CHANGES_SQL`). One
-    query. `volume`, {day: (created, first solved)} of the filters from the rollups (or the facts'
-    equivalent), saves reading the period's facts: only its merged duplicates are read then."""
+                   volume: Mapping[date, tuple[int, int]]) -> dict[date, int]:
+    """The backlog at the end of each day of [day_from, day_to] (see `_BACKLOG_OPEN_AT_SQL`). One
+    query. `volume` is {day: (created, first solved)} of the filters from the rollups (or the facts'
+    equivalent); of the period's facts only its merged duplicates are read."""
     zone = reporting_time_zone()
     params: dict[str, Any] = {
         "zone": zone.key, "to": datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=zone),
@@ -639,7 +628,7 @@ def _backlog_trend(filters: MetricFilters, *, day_from: date, day_to: date,
     dimensions = _dimension_sql(filters, _FACT_COLUMNS, "fact", params)
     parts = [_BACKLOG_OPEN_COUNT_SQL]
     if day_from < day_to:
-        parts.append(_BACKLOG_CHANGES_SQL if volume is None else _MERGED_CREATED_SQL)
+        parts.append(_MERGED_CREATED_SQL)
     open_at_end = 0
     changes: dict[date, int] = {}
     for day, count in _fetch(" UNION ALL ".join(parts).format(dimensions=dimensions), params):
@@ -647,9 +636,8 @@ def _backlog_trend(filters: MetricFilters, *, day_from: date, day_to: date,
             open_at_end = int(count)
         else:
             changes[day] = int(count)
-    if volume is not None:
-        # The first solves of a day were open the day before, its (unmerged) creations not yet.
-        changes = {day: solved - created + changes.get(day, 0) for day, (created, solved) in volume.items()}
+    # The first solves of a day were open the day before, its (unmerged) creations not yet.
+    changes = {day: solved - created + changes.get(day, 0) for day, (created, solved) in volume.items()}
     trend = {}
     count = open_at_end
     day = day_to
@@ -663,7 +651,7 @@ def _backlog_trend(filters: MetricFilters, *, day_from: date, day_to: date,
 
 def _backlog_before(*, open_at_end: int, totals: Mapping[str, int] | None, merged: int) -> int:
     """The backlog at the end of the day before the period, from the one at its end: plus the
-    period's first solves, minus its creations that were not merged (see `_BACKLOG_CHANGES_SQL`)."""
+    period's first solves, minus its creations that were not merged (see `_BACKLOG_OPEN_AT_SQL`)."""
     totals = totals or dict.fromkeys(_TOTALS, 0)
     return open_at_end + totals["solved"] - (totals["created"] - merged)
 
