@@ -15,6 +15,21 @@ app.conf.task_queues = [
 ]
 app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "helpdesk.tasks.worker_heartbeat", "schedule": 15.0},
+    # Time-based automations (tickets.rules.automations), every HELPDESK_AUTOMATIONS_INTERVAL_SECONDS
+    # (scheduled in _schedule_mailbox_polls below); webhook calls whose task was lost are sent again.
+    "rules-webhook-deliveries-retry": {
+        "task": "tickets.rules.tasks.webhook_deliveries_retry", "schedule": 60.0,
+        "options": {"expires": 60.0, "queue": "webhooks"},
+    },
+    # Unassigned tickets of routed teams get an agent once one comes online or frees capacity.
+    "assignment-waiting-tickets": {
+        "task": "tickets.assignment.tasks.assignment_waiting_tickets", "schedule": 60.0, "options": {"expires": 60.0},
+    },
+    # Customers' and organizations' health scores for the trend on their pages.
+    "customers-health-snapshots": {
+        "task": "tickets.customers.tasks.health_snapshots_take", "schedule": crontab(hour=2, minute=15),
+        "options": {"queue": "metrics"},
+    },
     "close-solved-tickets": {"task": "tickets.tasks.close_solved_tickets", "schedule": 3600.0},
     # Stored inbound mail whose processing task was lost (broker down at commit time) is queued again.
     "intake-requeue-unprocessed": {"task": "channels_intake.tasks.requeue_unprocessed", "schedule": 300.0},
@@ -72,9 +87,14 @@ def _schedule_mailbox_polls(sender: Celery, **kwargs: object) -> None:
         settings.HELPDESK_SLA_SCAN_SECONDS, sender.signature("tickets.tasks.sla_scan"),
         name="sla-scan", queue="sla", expires=settings.HELPDESK_SLA_SCAN_SECONDS,
     )
+    sender.add_periodic_task(
+        settings.HELPDESK_AUTOMATIONS_INTERVAL_SECONDS, sender.signature("tickets.rules.tasks.automations_run"),
+        name="rules-automations-run", expires=settings.HELPDESK_AUTOMATIONS_INTERVAL_SECONDS,
+    )
 
 
 app.autodiscover_tasks()
 app.autodiscover_tasks(["helpdesk"])
 app.autodiscover_tasks(["channels_intake.chat"])
 app.autodiscover_tasks(["channels_intake.phone"])
+app.autodiscover_tasks(["tickets.rules", "tickets.assignment", "tickets.customers", "tickets.collaboration"])

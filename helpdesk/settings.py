@@ -196,6 +196,8 @@ CELERY_TIMEZONE = "UTC"
 HELPDESK_AUTO_CLOSE_DAYS = env.int("HELPDESK_AUTO_CLOSE_DAYS", default=4)
 # Celery beat runs the SLA scan (warnings, breaches, escalations) every this many seconds.
 HELPDESK_SLA_SCAN_SECONDS = env.float("HELPDESK_SLA_SCAN_SECONDS", default=30.0)
+# Time-based automations (tickets.rules) run this often: hourly unless configured.
+HELPDESK_AUTOMATIONS_INTERVAL_SECONDS = env.float("HELPDESK_AUTOMATIONS_INTERVAL_SECONDS", default=3600.0)
 HELPDESK_TICKET_NUMBER_START = 10001
 # Tickets that arrive without a team (web form without a choice, API) go to this team.
 HELPDESK_DEFAULT_TEAM = env.str("HELPDESK_DEFAULT_TEAM", default="support")

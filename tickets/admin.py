@@ -126,5 +126,10 @@ class NotificationDeliveryAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
-# Business hours and SLA policies register themselves from their own module.
+# Business hours and SLA policies, and issue 9's areas, register their models from their own modules.
+from tickets.assignment import admin as assignment_admin  # noqa: E402, F401
+from tickets.collaboration import admin as collaboration_admin  # noqa: E402, F401
+from tickets.customers import admin as customers_admin  # noqa: E402, F401
+from tickets.macros import admin as macros_admin  # noqa: E402, F401
+from tickets.rules import admin as rules_admin  # noqa: E402, F401
 from tickets.sla import admin as sla_admin  # noqa: E402, F401

@@ -1,4 +1,14 @@
 from tickets.models.audit import ActorKind, Event
+from tickets.models.collaboration import (
+    LinkKind,
+    SideConversation,
+    SideConversationMessage,
+    SideConversationState,
+    TicketFollower,
+    TicketLink,
+)
+from tickets.models.health import HealthSnapshot
+from tickets.models.macros import Macro, MacroTranslation
 from tickets.models.message import Attachment, AuthorKind, DeliveryState, Message, Visibility
 from tickets.models.notification import NotificationDelivery, NotificationState
 from tickets.models.people import (
@@ -9,9 +19,21 @@ from tickets.models.people import (
     CustomerEmail,
     Organization,
     Role,
+    RoutingStrategy,
     Team,
     TeamMembership,
     User,
+)
+from tickets.models.routing import TeamRoutingState
+from tickets.models.rules import (
+    Rule,
+    RuleKind,
+    RuleRun,
+    RuleRunOutcome,
+    TriggerEvent,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryState,
 )
 from tickets.models.saved_view import SavedView
 from tickets.models.sla import (
@@ -72,4 +94,23 @@ __all__ = [
     "SlaTimer",
     "SlaTimerPause",
     "TimerState",
+    "HealthSnapshot",
+    "LinkKind",
+    "Macro",
+    "MacroTranslation",
+    "RoutingStrategy",
+    "Rule",
+    "RuleKind",
+    "RuleRun",
+    "RuleRunOutcome",
+    "SideConversation",
+    "SideConversationMessage",
+    "SideConversationState",
+    "TeamRoutingState",
+    "TicketFollower",
+    "TicketLink",
+    "TriggerEvent",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryState",
 ]

@@ -112,6 +112,10 @@ class Customer(models.Model):
     language = models.CharField(_("language"), max_length=10, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, blank=True)
     tier = models.CharField(_("tier"), max_length=16, choices=Tier.choices, default=Tier.STANDARD)
+    # What agents know about the person, shown on the customer page (never to the customer).
+    notes = models.TextField(_("notes"), blank=True, db_default="")
+    # Values of the CustomFieldDefinition rows that apply to customers (validated like tickets' fields).
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True, db_default={})
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -120,6 +124,7 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="customer_email_unique_ci", condition=~models.Q(email=""))
         ]
+        # Numbers are GIN-indexed by channels_intake's phone migration (customer_phone_numbers_gin).
         indexes = [models.Index(fields=["organization"], name="customer_org_idx")]
 
     def __str__(self) -> str:
@@ -139,6 +144,13 @@ class CustomerEmail(models.Model):
         return self.email
 
 
+class RoutingStrategy(models.TextChoices):
+    MANUAL = "manual", _("Manual only")
+    ROUND_ROBIN = "round_robin", _("Round-robin among online agents")
+    LOAD_BALANCED = "load_balanced", _("Fewest open tickets (within capacity)")
+    SKILL_BASED = "skill_based", _("Best skill match, then fewest open tickets")
+
+
 class Team(models.Model):
     """A queue: the agents who work it and the addresses it owns."""
 
@@ -149,6 +161,22 @@ class Team(models.Model):
     )
     is_customer_selectable = models.BooleanField(_("customers may choose it on the web form"), default=True)
     members = models.ManyToManyField(User, through="TeamMembership", related_name="teams", verbose_name=_("members"))
+    # How new tickets of the team find an agent (tickets.routing).
+    routing_strategy = models.CharField(
+        _("assignment routing"), max_length=16, choices=RoutingStrategy.choices, default=RoutingStrategy.MANUAL,
+        db_default=RoutingStrategy.MANUAL,
+    )
+    # The agent who first replies owns the ticket and gets the customer's later messages, unless
+    # they have been away or offline for longer than `ownership_away_minutes`.
+    first_contact_ownership = models.BooleanField(_("first replier owns the ticket"), default=False,
+                                                  db_default=False)
+    ownership_away_minutes = models.PositiveIntegerField(_("owner away for longer than (minutes)"), default=60,
+                                                         db_default=60)
+    # The next escalation level (L1 → L2 → engineering): "Escalate" moves a ticket there.
+    escalates_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="escalated_from",
+        verbose_name=_("escalates to"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

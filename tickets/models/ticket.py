@@ -109,6 +109,11 @@ class Ticket(models.Model):
     # tickets.sla.services.sla_timers_sync: the queue sorts and filters a million tickets on it
     # through an index, which a subquery over the timers cannot offer.
     sla_due_at = models.DateTimeField(_("SLA due"), null=True, blank=True)
+    # When the status last changed (None: not since it was created): automations' "pending for 3
+    # days" and "solved for 4 days" are measured from here.
+    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True)
+    # How many times the ticket was escalated up its teams' escalation path (0: never).
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0, db_default=0)
 
     class Meta:
         verbose_name = _("ticket")
@@ -171,8 +176,14 @@ class CustomFieldDefinition(models.Model):
         CHECKBOX = "checkbox", _("Checkbox")
         SELECT = "select", _("Drop-down")
 
+    class AppliesTo(models.TextChoices):
+        TICKET = "ticket", _("Tickets")
+        CUSTOMER = "customer", _("Customers")
+
     key = models.SlugField(_("key"), max_length=64, unique=True)
     label = models.CharField(_("label"), max_length=100)
+    applies_to = models.CharField(_("applies to"), max_length=16, choices=AppliesTo.choices,
+                                  default=AppliesTo.TICKET, db_default=AppliesTo.TICKET)
     field_type = models.CharField(_("type"), max_length=16, choices=FieldType.choices)
     choices = ArrayField(models.CharField(max_length=100), default=list, blank=True, verbose_name=_("choices"))
     is_required = models.BooleanField(_("required"), default=False)

@@ -38,15 +38,19 @@ def emit_ticket_event(
     """Tell everyone who may see `ticket` that it changed, after the transaction commits.
 
     Internal changes (notes) never go to the customer's group. The ticket's metrics are refreshed
-    in the workers' next batch after the commit (a Redis round trip once committed).
+    in the workers' next batch after the commit (a Redis round trip once committed). Then the
+    triggers and assignment routing react to the change (tickets.services.reactions), in the same
+    transaction.
     """
     from metrics.services import metrics_refresh_after_commit
+    from tickets.services.reactions import ticket_after_change
 
     realtime.broadcast_many_after_commit(ticket_event_deliveries(
         ticket, event_type, changes=changes, is_public=is_public, previous_team_id=previous_team_id,
         previous_assignee_id=previous_assignee_id, extra=extra,
     ))
     metrics_refresh_after_commit(ticket_id=ticket.pk)
+    ticket_after_change(ticket, event_type=event_type, changes=changes, extra=extra)
 
 
 def ticket_event_deliveries(

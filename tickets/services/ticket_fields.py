@@ -38,8 +38,9 @@ def apply_status(
     """
     previous = ticket.status
     now = timezone.now()
-    fields = ["status"]
+    fields = ["status", "status_changed_at"]
     ticket.status = status
+    ticket.status_changed_at = now
     if status == Status.SOLVED:
         ticket.solved_at = now
         fields.append("solved_at")

@@ -404,3 +404,29 @@ def ticket_add_automatic_reply(
             extra={"message": {"id": message.pk, "visibility": Visibility.PUBLIC, "author_kind": AuthorKind.SYSTEM}},
         )
     return message
+
+
+def ticket_add_automatic_note(*, ticket: Ticket, body_text: str, via: str, body_html: str | None = None) -> Message:
+    """An internal note the helpdesk wrote by itself (a rule's "add internal note", a macro applied by
+    a rule): no agent wrote it, so it counts as no response; agents only, like any note."""
+    safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
+    _require_body(text, ())
+    with transaction.atomic():
+        ticket = lock_ticket(ticket)
+        message = Message.objects.create(
+            ticket=ticket,
+            author_kind=AuthorKind.SYSTEM,
+            visibility=Visibility.INTERNAL,
+            body_html=safe_html,
+            body_text=text,
+            channel=Channel.WEB,
+        )
+        events.message_added(ticket=ticket, actor=None, via=via, message_id=message.pk,
+                             visibility=Visibility.INTERNAL, actor_kind=ActorKind.AUTOMATION)
+        ticket.message_count += 1
+        ticket.save(update_fields=["message_count", "updated_at"])
+        emit_ticket_event(
+            ticket, "ticket.message_added", is_public=False,
+            extra={"message": {"id": message.pk, "visibility": Visibility.INTERNAL, "author_kind": AuthorKind.SYSTEM}},
+        )
+    return message

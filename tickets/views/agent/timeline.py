@@ -102,10 +102,35 @@ def _describe_sla_event(event: Event, to_value: dict[str, Any]) -> SafeString:
     )
 
 
+def _area_event_texts() -> dict[str, Any]:
+    """The sentences of the event kinds that issue 9's areas write (each keeps its own)."""
+    from tickets.assignment.timeline import EVENT_TEXTS as assignment
+    from tickets.collaboration.timeline import EVENT_TEXTS as collaboration
+    from tickets.customers.timeline import EVENT_TEXTS as customers
+    from tickets.macros.timeline import EVENT_TEXTS as macros
+    from tickets.rules.timeline import EVENT_TEXTS as rules
+
+    return {**assignment, **collaboration, **customers, **macros, **rules}
+
+
+def _actor_name(event: Event) -> str:
+    if event.actor_user_id and event.actor_user:
+        return event.actor_user.name
+    if event.via.startswith("rule:"):
+        # A change a trigger or automation made: named after the rule (tickets.rules).
+        from tickets.rules.timeline import rule_actor_name
+
+        return rule_actor_name(event)
+    return _("System")
+
+
 def describe_event(event: Event, teams: dict[int, str], users: dict[int, str]) -> SafeString:
-    actor = event.actor_user.name if event.actor_user_id and event.actor_user else _("System")
+    actor = _actor_name(event)
     strong_actor = format_html("<strong>{}</strong>", actor)
     to_value = event.to_value if isinstance(event.to_value, dict) else {}
+    area_text = _area_event_texts().get(event.kind)
+    if area_text is not None:
+        return area_text(event, strong_actor, to_value)
     if event.kind in SLA_EVENT_TEXTS:
         return _describe_sla_event(event, to_value)
     if event.kind == "created":

@@ -1,0 +1,1 @@
+"""Working a ticket together: @mentions, followers, links, split, side conversations."""

@@ -1,0 +1,1 @@
+"""Celery entry points for tickets.collaboration: thin wrappers over services."""

@@ -1,0 +1,1 @@
+"""Customer 360: the customer and organization pages, health score, duplicate customers."""

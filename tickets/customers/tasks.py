@@ -1,0 +1,1 @@
+"""Celery entry points for tickets.customers: thin wrappers over services."""

@@ -1,0 +1,1 @@
+"""Macros: canned responses with safe placeholders and field actions."""

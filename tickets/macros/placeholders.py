@@ -1,0 +1,75 @@
+"""Placeholders in macro replies and rule mails: `{{ ticket.number }}`, `{{ requester.first_name }}`…
+
+Deliberately not the Django template language: a macro is written by agents and a rule mail by
+admins, and neither may reach anything but the values listed here (no attribute walking, no tags,
+no filters, no includes). A placeholder that is not on the list is left as written, so a typo shows
+in the preview instead of silently vanishing; values are inserted as plain text (the reply is
+escaped when it becomes HTML like any other typed reply).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+
+from tickets.models import Ticket, User
+
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+(?:\.[a-z_]+)?)\s*\}\}")
+
+
+def _first_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        return ""
+    # CJK names have no spaces; the whole name is the polite form of address.
+    return name.split()[0] if " " in name else name
+
+
+def _ticket_url(ticket: Ticket) -> str:
+    """The requester's page of the ticket in the portal."""
+    return str(settings.HELPDESK_SITE_URL).rstrip("/") + reverse("portal:ticket", args=[ticket.number])
+
+
+# name → (ticket, agent) → value. Only these exist.
+PLACEHOLDERS: dict[str, Callable[[Ticket, User | None], Any]] = {
+    "ticket.number": lambda t, a: t.number,
+    "ticket.subject": lambda t, a: t.subject,
+    "ticket.status": lambda t, a: t.get_status_display(),
+    "ticket.priority": lambda t, a: t.get_priority_display(),
+    "ticket.url": lambda t, a: _ticket_url(t),
+    "ticket.team": lambda t, a: t.team.name if t.team_id else "",
+    "requester.name": lambda t, a: t.requester.name,
+    "requester.first_name": lambda t, a: _first_name(t.requester.name),
+    "requester.email": lambda t, a: t.requester.email,
+    "organization.name": lambda t, a: t.organization.name if t.organization_id else "",
+    "agent.name": lambda t, a: a.name if a is not None else (t.assignee.name if t.assignee_id else ""),
+    "agent.first_name": lambda t, a: _first_name(a.name if a is not None else (t.assignee.name if t.assignee_id
+                                                                                 else "")),
+    "assignee.name": lambda t, a: t.assignee.name if t.assignee_id else "",
+}
+
+
+def render_placeholders(text: str, *, ticket: Ticket, agent: User | None = None) -> str:
+    """`text` with each known placeholder replaced by its value as plain text; unknown ones kept.
+
+    A value is never scanned again, so a customer who names themselves "{{ agent.name }}" gets
+    exactly that text back, not another substitution.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        getter = PLACEHOLDERS.get(match.group(1))
+        if getter is None:
+            return match.group(0)
+        value = getter(ticket, agent)
+        return "" if value is None else str(value)
+
+    return PLACEHOLDER.sub(replace, text or "")
+
+
+def unknown_placeholders(text: str) -> list[str]:
+    """The placeholders in `text` that are not on the list (for form validation and previews)."""
+    return sorted({name for name in PLACEHOLDER.findall(text or "") if name not in PLACEHOLDERS})

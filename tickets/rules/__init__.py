@@ -1,0 +1,1 @@
+"""Business rules: triggers and automations (conditions → actions), their engine and admin pages."""

@@ -1,0 +1,1 @@
+"""Celery entry points for tickets.rules: thin wrappers over services."""
