@@ -53,6 +53,7 @@ TICKET_COLUMNS = (
     "id", "number", "subject", "status", "priority", "type", "channel", "requester_id", "organization_id", "team_id",
     "assignee_id", "tags", "custom_fields", "created_at", "updated_at", "first_responded_at", "solved_at",
     "closed_at", "reopen_count", "message_count", "last_customer_message_at", "last_agent_reply_at",
+    "status_changed_at",
 )
 MESSAGE_COLUMNS = (
     "id", "ticket_id", "author_kind", "author_user_id", "author_customer_id", "visibility", "body_html",
@@ -176,7 +177,7 @@ class RowWriter:
         priority = plan.priority
         assignee = plan.assignee_id
         tags = list(plan.tags)
-        first_responded = solved = closed = last_agent = None
+        first_responded = solved = closed = last_agent = status_changed = None
         reopen_count = 0
         created = _ts(plan.created_at)
         updated = last_customer = created
@@ -184,9 +185,10 @@ class RowWriter:
 
         def set_status(at: str, target: str, actor: int | None, actor_kind: str, via: str) -> None:
             # tickets.services.ticket_fields.apply_status
-            nonlocal status, solved, closed, reopen_count
+            nonlocal status, solved, closed, reopen_count, status_changed
             previous = status
             status = target
+            status_changed = at
             if target == "solved":
                 solved = at
             elif target == "closed":
@@ -275,7 +277,8 @@ class RowWriter:
             f"{tid}\t{number}\t{copy_escape(plan.subject)}\t{status}\t{priority}\t{plan.ticket_type}\t{plan.channel}\t"
             f"{plan.requester_id}\t{_id(plan.organization_id)}\t{plan.team_id}\t{_id(assignee)}\t{_array(tags)}\t"
             f"{_json(plan.custom_fields)}\t{created}\t{updated}\t{first_responded or NULL}\t{solved or NULL}\t"
-            f"{closed or NULL}\t{reopen_count}\t{message_count}\t{last_customer}\t{last_agent or NULL}"
+            f"{closed or NULL}\t{reopen_count}\t{message_count}\t{last_customer}\t{last_agent or NULL}\t"
+            f"{status_changed or NULL}"
             f"{self.ticket_extra}\n"
         )
 
