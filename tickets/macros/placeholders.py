@@ -15,6 +15,8 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Ticket, User
 
@@ -41,6 +43,9 @@ PLACEHOLDERS: dict[str, Callable[[Ticket, User | None], Any]] = {
     "ticket.status": lambda t, a: t.get_status_display(),
     "ticket.priority": lambda t, a: t.get_priority_display(),
     "ticket.url": lambda t, a: _ticket_url(t),
+    "ticket.type": lambda t, a: t.get_type_display(),
+    "ticket.channel": lambda t, a: t.get_channel_display(),
+    "ticket.created_date": lambda t, a: timezone.localdate(t.created_at).isoformat() if t.created_at else "",
     "ticket.team": lambda t, a: t.team.name if t.team_id else "",
     "requester.name": lambda t, a: t.requester.name,
     "requester.first_name": lambda t, a: _first_name(t.requester.name),
@@ -49,7 +54,29 @@ PLACEHOLDERS: dict[str, Callable[[Ticket, User | None], Any]] = {
     "agent.name": lambda t, a: a.name if a is not None else (t.assignee.name if t.assignee_id else ""),
     "agent.first_name": lambda t, a: _first_name(a.name if a is not None else (t.assignee.name if t.assignee_id
                                                                                  else "")),
+    "agent.email": lambda t, a: a.email if a is not None else (t.assignee.email if t.assignee_id else ""),
     "assignee.name": lambda t, a: t.assignee.name if t.assignee_id else "",
+}
+
+# What each placeholder stands for, in the order the macro form lists them (its placeholder hint).
+PLACEHOLDER_DESCRIPTIONS: dict[str, Any] = {
+    "ticket.number": _("The ticket's number"),
+    "ticket.subject": _("The ticket's subject"),
+    "ticket.status": _("The ticket's status (after the macro's changes)"),
+    "ticket.priority": _("The ticket's priority"),
+    "ticket.type": _("The ticket's type"),
+    "ticket.channel": _("The channel the ticket came in through"),
+    "ticket.created_date": _("The day the ticket was created (YYYY-MM-DD)"),
+    "ticket.url": _("The link to the ticket in the customer portal"),
+    "ticket.team": _("The ticket's team"),
+    "requester.name": _("The requester's full name"),
+    "requester.first_name": _("The requester's first name (the whole name when it has no spaces)"),
+    "requester.email": _("The requester's email address"),
+    "organization.name": _("The requester's organization"),
+    "agent.name": _("Your name (for rules: the assignee's)"),
+    "agent.first_name": _("Your first name (for rules: the assignee's)"),
+    "agent.email": _("Your email address (for rules: the assignee's)"),
+    "assignee.name": _("The assignee's name"),
 }
 
 

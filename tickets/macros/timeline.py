@@ -9,8 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 
 from tickets.models import Event
 
-EVENT_TEXTS: dict[str, Callable[[Event, SafeString, dict[str, Any]], SafeString]] = {}
+
+def _macro_applied(event: Event, actor: SafeString, to_value: dict[str, Any]) -> SafeString:
+    # The title as it was when applied (the macro may have been renamed or deleted since).
+    return format_html(_("{actor} applied the macro {title}"), actor=actor,
+                       title=format_html("<strong>{}</strong>", to_value.get("title") or "?"))
+
+
+EVENT_TEXTS: dict[str, Callable[[Event, SafeString, dict[str, Any]], SafeString]] = {
+    "macro_applied": _macro_applied,
+}
