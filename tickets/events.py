@@ -78,3 +78,19 @@ def follow_up_created(*, ticket: Ticket, closed_ticket: Ticket, actor: User | No
                       actor_kind: str | None = None) -> Event:
     return _record(ticket=ticket, kind="follow_up_of", actor=actor, via=via, to_value={"ticket": closed_ticket.number},
                    actor_kind=actor_kind)
+
+
+def side_conversation_changed(
+    *, ticket: Ticket, kind: str, actor: User | None, via: str, conversation_id: int, subject: str,
+    participants: list[str] | None = None, sender: str = "",
+) -> Event:
+    """A side conversation (tickets.collaboration.side_conversations) was started, written in,
+    answered by a participant (`side_conversation_reply`, actor None), closed or reopened. Events
+    are agents-only; the message itself stays with the conversation."""
+    to_value: dict[str, Any] = {"conversation": conversation_id, "subject": subject}
+    if participants is not None:
+        to_value["participants"] = participants
+    if sender:
+        to_value["from"] = sender
+    return _record(ticket=ticket, kind=kind, actor=actor, via=via, to_value=to_value,
+                   actor_kind=None if actor is not None else ActorKind.SYSTEM)
