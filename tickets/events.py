@@ -80,6 +80,53 @@ def follow_up_created(*, ticket: Ticket, closed_ticket: Ticket, actor: User | No
                    actor_kind=actor_kind)
 
 
+# --- collaboration (tickets.collaboration) ---------------------------------------------------------
+
+
+def ticket_mentioned(*, ticket: Ticket, actor: User, via: str, mentioned: User, message_id: int) -> Event:
+    """`actor` @mentioned `mentioned` in an internal note; the mention mail starts here."""
+    return _record(ticket=ticket, kind="mentioned", actor=actor, via=via,
+                   to_value={"user": mentioned.pk, "name": mentioned.name, "message": message_id})
+
+
+def follower_changed(*, ticket: Ticket, actor: User, via: str, follower: User, is_following: bool) -> Event:
+    kind = "follower_added" if is_following else "follower_removed"
+    return _record(ticket=ticket, kind=kind, actor=actor, via=via,
+                   to_value={"user": follower.pk, "name": follower.name})
+
+
+def tickets_linked(*, source: Ticket, target: Ticket, kind: str, actor: User, via: str,
+                   is_linked: bool = True) -> tuple[Event, Event]:
+    """A link between two tickets made (or removed), recorded on both; `role` says what the other
+    ticket is to this one (related, the problem it is an incident of, or one of its incidents)."""
+    event_kind = "linked" if is_linked else "unlinked"
+    source_role, target_role = ("problem", "incident") if kind == "incident_of" else ("related", "related")
+    return (
+        _record(ticket=source, kind=event_kind, actor=actor, via=via,
+                to_value={"ticket": target.number, "kind": kind, "role": source_role}),
+        _record(ticket=target, kind=event_kind, actor=actor, via=via,
+                to_value={"ticket": source.number, "kind": kind, "role": target_role}),
+    )
+
+
+def problem_solved_with_incidents(*, problem: Ticket, incidents: list[Ticket], actor: User, via: str) -> list[Event]:
+    """The problem's fix was sent to its incidents: one event on the problem, one on each incident."""
+    recorded = [_record(ticket=problem, kind="incidents_solved", actor=actor, via=via,
+                        to_value={"tickets": [incident.number for incident in incidents]})]
+    recorded += [_record(ticket=incident, kind="solved_with_problem", actor=actor, via=via,
+                         to_value={"ticket": problem.number}) for incident in incidents]
+    return recorded
+
+
+def ticket_split(*, source: Ticket, target: Ticket, message_count: int, actor: User, via: str) -> tuple[Event, Event]:
+    return (
+        _record(ticket=source, kind="split_into", actor=actor, via=via,
+                to_value={"ticket": target.number, "messages": message_count}),
+        _record(ticket=target, kind="split_from", actor=actor, via=via,
+                to_value={"ticket": source.number, "messages": message_count}),
+    )
+
+
 def side_conversation_changed(
     *, ticket: Ticket, kind: str, actor: User | None, via: str, conversation_id: int, subject: str,
     participants: list[str] | None = None, sender: str = "",
@@ -94,3 +141,14 @@ def side_conversation_changed(
         to_value["from"] = sender
     return _record(ticket=ticket, kind=kind, actor=actor, via=via, to_value=to_value,
                    actor_kind=None if actor is not None else ActorKind.SYSTEM)
+
+
+def rule_run(
+    *, ticket: Ticket, rule_id: int, name: str, rule_kind: str, outcome: str = "applied",
+    details: dict[str, Any] | None = None,
+) -> Event:
+    """A trigger or automation fired on the ticket ("rule_applied"), failed ("rule_failed"), or was
+    held back by loop protection ("rule_suppressed"); the changes it made have their own events."""
+    kind = {"applied": "rule_applied", "failed": "rule_failed", "suppressed": "rule_suppressed"}[outcome]
+    return _record(ticket=ticket, kind=kind, actor=None, via=f"rule:{rule_id}", actor_kind=ActorKind.AUTOMATION,
+                   to_value={"rule": rule_id, "name": name, "kind": rule_kind, **(details or {})})
