@@ -10,6 +10,10 @@ Who gets mail (Zendesk's and Zammad's defaults):
   an unassigned ticket its team's members; on a breach also the policy's `escalate_notify` people
   (a manager). The same people get the in-app notice (tickets.sla.actions). A warning whose target
   was met or cancelled before the mail left is not sent: it would ask for what was already done.
+- *mentioned*: the colleague an internal note @mentions (tickets.collaboration.mentions), always.
+- *status changed*: a ticket's followers (tickets.collaboration), when someone else changed its status
+  (a customer's reply that reopens it mails them as *customer replied* instead, and the automatic
+  close of a solved ticket mails nobody). Followers also get the *customer replied* mail.
 Never the person who acted, never an inactive user, never anyone but staff who may see the ticket
 (`helpdesk.permissions.can_view_ticket`), and nobody who switched that kind off
 (`User.notify_on_assignment`, `User.notify_on_customer_reply`, `User.notify_on_sla`).
@@ -65,6 +69,9 @@ CUSTOMER_REPLIED = "customer_replied"
 SLA_WARNING = "sla_warning"
 SLA_BREACHED = "sla_breached"
 SLA_KINDS = (SLA_WARNING, SLA_BREACHED)
+MENTIONED = "mentioned"
+STATUS_CHANGED = "status_changed"
+COLLABORATION_KINDS = (MENTIONED, STATUS_CHANGED)
 # The user field that switches each kind on or off. SLA mails have none: missing a target is what
 # the people responsible must hear about (the in-app notice says it too).
 PREFERENCE_FIELDS = {ASSIGNED: "notify_on_assignment", CUSTOMER_REPLIED: "notify_on_customer_reply"}
@@ -95,7 +102,19 @@ def notification_kind(event: Event) -> str | None:
         return CUSTOMER_REPLIED
     if event.kind in SLA_KINDS:  # the scan's events carry the same names
         return event.kind
+    if event.kind == "mentioned":
+        return MENTIONED
+    if event.kind == "status_changed" and _status_change_tells_followers(event):
+        return STATUS_CHANGED
     return None
+
+
+def _status_change_tells_followers(event: Event) -> bool:
+    # The customer's reply that reopened the ticket has its own mail; closing a solved ticket is
+    # bookkeeping (the solve was the news).
+    if event.actor_kind == ActorKind.CUSTOMER and event.to_value == "open":
+        return False
+    return not (event.from_value == "solved" and event.to_value == "closed")
 
 
 def notifications_enabled() -> bool:
@@ -117,8 +136,21 @@ def notify_after_commit(event: Event) -> None:
     if notification_kind(event) is None or not notifications_enabled():
         return
     event_id = event.pk
+    if notification_kind(event) == STATUS_CHANGED:
+        # Most tickets have no followers: look (after the commit, outside the change's statements)
+        # before queueing a task for every status change.
+        ticket_id = event.ticket_id
+        transaction.on_commit(lambda: _enqueue_if_followed(event_id, ticket_id), robust=True)
+        return
     # robust: a broker outage must not fail the ticket change that was just committed.
     transaction.on_commit(lambda: enqueue_notifications(event_id), robust=True)
+
+
+def _enqueue_if_followed(event_id: int, ticket_id: int) -> None:
+    from tickets.models import TicketFollower
+
+    if TicketFollower.objects.filter(ticket_id=ticket_id).exists():
+        enqueue_notifications(event_id)
 
 
 # --- who ------------------------------------------------------------------------------------------
@@ -166,7 +198,14 @@ def notification_recipients(event: Event, kind: str) -> list[User]:
         elif ticket.team_id is not None:
             candidates = User.objects.filter(team_memberships__team_id=ticket.team_id)
         else:
-            return []
+            candidates = User.objects.none()
+        # Followers hear what the assignee hears (under the same preference).
+        candidates = User.objects.filter(Q(pk__in=candidates.values("pk")) | Q(followed_tickets__ticket_id=ticket.pk))
+    elif kind == MENTIONED:
+        user_id = event.to_value.get("user") if isinstance(event.to_value, dict) else None
+        candidates = User.objects.filter(pk=user_id if isinstance(user_id, int) else None)
+    elif kind == STATUS_CHANGED:
+        candidates = User.objects.filter(followed_tickets__ticket_id=ticket.pk)
     elif kind in SLA_KINDS:
         timer = _sla_timer_of(event)
         if kind == SLA_WARNING and (timer is None or timer.state != TimerState.RUNNING):
@@ -176,9 +215,11 @@ def notification_recipients(event: Event, kind: str) -> list[User]:
         return [user for user in users if user.email and user.notify_on_sla]
     else:
         return []
+    preference = {PREFERENCE_FIELDS[kind]: True} if kind in PREFERENCE_FIELDS else {}
     candidates = (
-        candidates.filter(is_active=True, role__in=STAFF_ROLES, **{PREFERENCE_FIELDS[kind]: True})
+        candidates.filter(is_active=True, role__in=STAFF_ROLES, **preference)
         .exclude(email="")
+        .distinct()
         .order_by("pk")
     )
     if event.actor_user_id is not None:
@@ -267,6 +308,8 @@ def build_notification_email(*, event: Event, kind: str, recipient: User) -> Ema
 
     if kind in SLA_KINDS:
         return build_sla_email(event=event, kind=kind, recipient=recipient)
+    if kind in COLLABORATION_KINDS:
+        return build_collaboration_email(event=event, kind=kind, recipient=recipient)
     ticket = event.ticket
     message = _customer_message(event, kind)
     excerpt = Truncator((message.body_text if message else "").strip()).chars(EXCERPT_CHARS)
@@ -293,6 +336,40 @@ def build_notification_email(*, event: Event, kind: str, recipient: User) -> Ema
             subject = _("[%(number)s] %(customer)s replied: %(subject)s") % values
         text = render_to_string("tickets/email/notification.txt", context)
         html = render_to_string("tickets/email/notification.html", context)
+    return _mail(subject=subject, text=text, html=html, recipient=recipient)
+
+
+def build_collaboration_email(*, event: Event, kind: str, recipient: User) -> EmailMultiAlternatives:
+    """The mention mail (quoting the note) or a follower's status mail, in the recipient's language."""
+    from channels_intake.email.outbound import header_text
+
+    ticket = event.ticket
+    actor_name = event.actor_user.name if event.actor_user_id and event.actor_user else ""
+    excerpt = ""
+    if kind == MENTIONED:
+        message_id = event.to_value.get("message") if isinstance(event.to_value, dict) else None
+        note = Message.objects.filter(pk=message_id, ticket_id=ticket.pk).first() if isinstance(message_id, int) else None
+        excerpt = Truncator((note.body_text if note else "").strip()).chars(EXCERPT_CHARS)
+    with translation.override(recipient.language or settings.LANGUAGE_CODE), \
+            timezone.override(_reader_timezone(recipient.timezone)):
+        statuses = {"old_status": "", "new_status": ""}
+        if kind == STATUS_CHANGED:
+            labels = dict(Ticket._meta.get_field("status").choices)
+            statuses = {"old_status": str(labels.get(str(event.from_value), event.from_value or "")),
+                        "new_status": str(labels.get(str(event.to_value), event.to_value or ""))}
+        context = {
+            "kind": kind, "recipient": recipient, "ticket": ticket, "link": ticket_link(ticket.number),
+            "actor_name": actor_name, "excerpt": excerpt, "event_at": event.created_at, **statuses,
+        }
+        values = {"number": f"{header_text(settings.HELPDESK_EMAIL_TICKET_TAG)}{ticket.number}",
+                  "subject": header_text(ticket.subject), "actor": header_text(actor_name),
+                  "status": header_text(context["new_status"])}
+        if kind == MENTIONED:
+            subject = _("[%(number)s] %(actor)s mentioned you: %(subject)s") % values
+        else:
+            subject = _("[%(number)s] Status changed to %(status)s: %(subject)s") % values
+        text = render_to_string("tickets/email/collaboration_notification.txt", context)
+        html = render_to_string("tickets/email/collaboration_notification.html", context)
     return _mail(subject=subject, text=text, html=html, recipient=recipient)
 
 

@@ -335,7 +335,11 @@ def ticket_add_note(
     *, ticket: Ticket, actor: User, body_html: str | None = None, body_text: str | None = None,
     files: Sequence[IncomingFile] = (), via: str | None = None,
 ) -> Message:
-    """An internal note: staff only, never shown or sent to customers."""
+    """An internal note: staff only, never shown or sent to customers.
+
+    Its @mentions notify the colleagues who may see the ticket (tickets.collaboration.mentions);
+    `message.mention_outcome` says who was told and who could not be.
+    """
     if not actor.is_staff_member:
         raise PermissionDenied(_("Only staff can add internal notes."))
     safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
@@ -356,6 +360,10 @@ def ticket_add_note(
             attachment_store(ticket=ticket, message=message, incoming=incoming)
         events.message_added(ticket=ticket, actor=actor, via=via, message_id=message.pk,
                              visibility=Visibility.INTERNAL)
+        # @mentions tell colleagues who may see the ticket; the caller reads who could not be told.
+        from tickets.collaboration.mentions import mentions_notify
+
+        message.mention_outcome = mentions_notify(ticket=ticket, message=message, actor=actor, via=via)
         ticket.message_count += 1
         ticket.save(update_fields=["message_count", "updated_at"])
         emit_ticket_event(

@@ -141,8 +141,17 @@ def reply(request: HttpRequest, number: int) -> HttpResponse:
                 form.add_error(None, text)
         else:
             messages.success(request, _("Internal note added.") if form.is_note else _("Reply sent."))
+            _warn_unreachable_mentions(request, message)
             return redirect(f"{reverse('agent:ticket', args=[ticket.number])}#message-{message.pk}")
     return render_ticket(request, ticket, reply_form=form, status=400)
+
+
+def _warn_unreachable_mentions(request: HttpRequest, message: Any) -> None:
+    """Tell the note's author which @mentioned colleagues were not notified (tickets.collaboration.mentions)."""
+    outcome = getattr(message, "mention_outcome", None)
+    if outcome is not None and outcome.unreachable:
+        names = ", ".join(user.name for user in outcome.unreachable)
+        messages.warning(request, _("Not notified (they cannot see this ticket): %(names)s") % {"names": names})
 
 
 @staff_required
