@@ -152,3 +152,18 @@ def rule_run(
     kind = {"applied": "rule_applied", "failed": "rule_failed", "suppressed": "rule_suppressed"}[outcome]
     return _record(ticket=ticket, kind=kind, actor=None, via=f"rule:{rule_id}", actor_kind=ActorKind.AUTOMATION,
                    to_value={"rule": rule_id, "name": name, "kind": rule_kind, **(details or {})})
+
+
+# --- assignment (tickets.assignment) ---------------------------------------------------------------
+
+
+def ticket_escalated(*, ticket: Ticket, actor: User | None, via: str, from_team: Any, to_team: Any, level: int,
+                     actor_kind: str | None = None) -> Event:
+    """The ticket moved up its escalation path (`from_team` → `to_team`, now at `level`); the names
+    are kept so the timeline reads right after a team is renamed or deleted."""
+    return _record(
+        ticket=ticket, kind="escalated", actor=actor, via=via, actor_kind=actor_kind,
+        from_value={"team": from_team.pk, "level": level - 1},
+        to_value={"from_team": from_team.pk, "from_team_name": from_team.name, "to_team": to_team.pk,
+                  "to_team_name": to_team.name, "level": level},
+    )

@@ -9,6 +9,7 @@ takes no chats. Nothing here is a ticket's state, so it writes no audit events.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -36,12 +37,21 @@ def _status(value: object) -> str:
 
 
 def presence_write(*, user_id: int, status: str) -> str:
-    """Store the status (refreshing its TTL); returns the status it replaced (offline when none)."""
+    """Store the status (refreshing its TTL); returns the status it replaced (offline when none).
+
+    Online (each heartbeat) also stamps the agent's "last seen online" (`presence_last_online`).
+    """
     if status not in STATUSES:
         raise ValueError(f"unknown chat presence {status!r}")
     client = redis_client()
     if status == OFFLINE:
         return _status(client.getdel(_key(user_id)))
+    if status == ONLINE:
+        pipeline = client.pipeline(transaction=False)
+        pipeline.set(_key(user_id), status, ex=presence_ttl_seconds(), get=True)
+        pipeline.set(_online_at_key(user_id), datetime.now(tz=UTC).isoformat(), ex=LAST_ONLINE_TTL_SECONDS)
+        previous, _stamped = pipeline.execute()
+        return _status(previous)
     return _status(client.set(_key(user_id), status, ex=presence_ttl_seconds(), get=True))
 
 
@@ -56,6 +66,30 @@ def presence_read_many(user_ids: Iterable[int]) -> dict[int, str]:
         return {}
     values = redis_client().mget([_key(user_id) for user_id in ids])
     return {user_id: _status(value) for user_id, value in zip(ids, values, strict=True)}
+
+
+# --- last seen online ------------------------------------------------------------------------------
+# When each agent was last online (their last heartbeat while online), kept for a month: first-contact
+# ownership (tickets.assignment) keeps a ticket with its owner unless they have been away or offline
+# for longer than their team allows.
+
+LAST_ONLINE_KEY_PREFIX = "helpdesk:chat:presence-online-at"
+LAST_ONLINE_TTL_SECONDS = 30 * 24 * 3600
+
+
+def _online_at_key(user_id: int) -> str:
+    return f"{LAST_ONLINE_KEY_PREFIX}:{user_id}"
+
+
+def presence_last_online(*, user_id: int) -> datetime | None:
+    """When the agent was last online; None if not within LAST_ONLINE_TTL_SECONDS (or never)."""
+    value = redis_client().get(_online_at_key(user_id))
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else str(value))
+    except ValueError:
+        return None
 
 
 # --- visitors ------------------------------------------------------------------------------------
