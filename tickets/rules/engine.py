@@ -1,20 +1,60 @@
-"""The rule engine: evaluating conditions and running actions (triggers and automations).
+"""The rule engine: triggers over a ticket change, previews of what a rule would do.
 
-CONTRACT (to be implemented by the engine's owner; the admin pages code against it):
-- `triggers_run(ticket=…, context=…)`: called by tickets.services.reactions inside the change's
-  transaction.
-- `rule_preview(...)`: what a rule would do to a ticket, without changing anything.
+`triggers_run` is called by tickets.services.reactions inside the change's transaction, for every
+ticket change that matters to triggers, so it is on the hot path: the active rules are read once
+per process and kept until `rules_changed()` bumps a version in the shared cache (one Redis read
+per pass), and conditions are compiled with them, so a trigger whose conditions do not hold costs
+no query.
+
+Semantics (Zendesk's):
+- the triggers for the event run in order (position, then id); each fires at most once per pass;
+- after one fires, the triggers that have not fired yet are checked again from the top against the
+  ticket as it now stands and every change of the pass (an earlier trigger's change is seen);
+- a firing runs in a savepoint: if an action fails, what the firing did is undone, the run is
+  logged as failed (RuleRun + a "rule_failed" event), and the change that started the pass stands;
+- loop protection across passes: a rule that fired on the same ticket HELPDESK_RULE_MAX_RUNS_PER_TICKET
+  times within the last hour is not run again that hour; the first time it is held back a
+  "suppressed" RuleRun and event say so (two triggers that undo each other on every pass, or a
+  webhook that updates the ticket it was called for, stop there).
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tickets import events
+from tickets.models import Rule, RuleKind, RuleRun, RuleRunOutcome, TriggerEvent
+from tickets.rules.conditions import (
+    CompiledConditions,
+    Facts,
+    actual_text,
+    compile_conditions,
+    holds,
+    matches,
+)
 
 if TYPE_CHECKING:
     from tickets.models import Ticket
     from tickets.services.reactions import ChangeContext
+
+logger = logging.getLogger(__name__)
+
+# A pass never fires more rules than this, whatever the rule list: a guard should the list change
+# under a running pass (each rule fires once per pass anyway).
+MAX_FIRINGS_PER_PASS = 100
+LOOP_WINDOW = timedelta(hours=1)
+RULES_VERSION_KEY = "rules:version"
 
 
 @dataclass(frozen=True)
@@ -37,21 +77,263 @@ class RulePreview:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule as the engine runs it: read once per process, conditions compiled."""
+
+    id: int
+    name: str
+    kind: str
+    position: int
+    events: tuple[str, ...]
+    conditions: CompiledConditions
+    actions: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def of(cls, rule: Rule) -> CompiledRule:
+        return cls(id=rule.pk, name=rule.name, kind=rule.kind, position=rule.position, events=tuple(rule.events or ()),
+                   conditions=compile_conditions(rule.conditions), actions=tuple(rule.actions or ()))
+
+
+# -- The per-process rule cache -----------------------------------------------------------------
+
+
+@dataclass
+class _RuleCache:
+    version: str | None = None
+    triggers: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    automations: tuple[CompiledRule, ...] = ()
+
+
+_cache = _RuleCache()
+
+
 def rules_changed() -> None:
-    """Call after any Rule or Webhook write commits: the engine's cached rule list is stale."""
+    """Call after any Rule or Webhook write commits: the engine's cached rule list is stale (in
+    every process: they compare the shared version on their next pass)."""
+    cache.set(RULES_VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def _current_version() -> str:
+    version = cache.get(RULES_VERSION_KEY)
+    if version is None:
+        # The cache was emptied (or never set): start a new version, so every process reloads once.
+        cache.add(RULES_VERSION_KEY, uuid.uuid4().hex, None)
+        version = cache.get(RULES_VERSION_KEY) or ""
+    return str(version)
+
+
+def _load_rules() -> _RuleCache:
+    version = _current_version()
+    if version and version == _cache.version:
+        return _cache
+    rules = [CompiledRule.of(rule) for rule in Rule.objects.filter(is_active=True).order_by("position", "id")]
+    triggers: dict[str, list[CompiledRule]] = {event: [] for event in TriggerEvent.values}
+    for rule in rules:
+        if rule.kind == RuleKind.TRIGGER:
+            for event in rule.events:
+                triggers.setdefault(event, []).append(rule)
+    _cache.triggers = {event: tuple(listed) for event, listed in triggers.items()}
+    _cache.automations = tuple(rule for rule in rules if rule.kind == RuleKind.AUTOMATION)
+    _cache.version = version
+    return _cache
+
+
+def active_triggers(event: str) -> tuple[CompiledRule, ...]:
+    return _load_rules().triggers.get(event, ())
+
+
+def active_automations() -> tuple[CompiledRule, ...]:
+    return _load_rules().automations
+
+
+# -- Loop protection ----------------------------------------------------------------------------
+
+
+def max_runs_per_ticket() -> int:
+    return int(getattr(settings, "HELPDESK_RULE_MAX_RUNS_PER_TICKET", 10))
+
+
+class _RecentRuns:
+    """How often each rule ran on the ticket in the last hour: one query, on the first firing of
+    a pass that needs it (a new ticket has no history and skips it)."""
+
+    def __init__(self, ticket_id: int, *, now: datetime, is_new_ticket: bool) -> None:
+        self.ticket_id, self.now, self.is_new_ticket = ticket_id, now, is_new_ticket
+        self._counts: dict[int, tuple[int, int]] | None = None
+
+    def _load(self) -> dict[int, tuple[int, int]]:
+        if self._counts is None:
+            if self.is_new_ticket:
+                self._counts = {}
+            else:
+                rows = (RuleRun.objects.filter(ticket_id=self.ticket_id, created_at__gte=self.now - LOOP_WINDOW,
+                                               anchor__isnull=True)
+                        .values("rule_id")
+                        .annotate(ran=Count("id", filter=~Q(outcome=RuleRunOutcome.SUPPRESSED)),
+                                  suppressed=Count("id", filter=Q(outcome=RuleRunOutcome.SUPPRESSED))))
+                self._counts = {row["rule_id"]: (row["ran"], row["suppressed"]) for row in rows}
+        return self._counts
+
+    def is_over_limit(self, rule_id: int) -> tuple[bool, bool]:
+        """(held back, already logged as held back within the hour)."""
+        ran, suppressed = self._load().get(rule_id, (0, 0))
+        return ran >= max_runs_per_ticket(), suppressed > 0
+
+
+# -- Triggers -----------------------------------------------------------------------------------
+
+
+def _via(rule: CompiledRule) -> str:
+    return f"rule:{rule.id}"
+
+
+def rule_fire(
+    *, rule: CompiledRule, ticket: Ticket, event: str, message_id: int | None = None, anchor: datetime | None = None,
+    run: RuleRun | None = None, context: ChangeContext | None = None,
+) -> RuleRun:
+    """Run the rule's actions on the ticket in a savepoint and log the run (RuleRun + event).
+
+    A failing action undoes the whole firing and is logged as failed; it never raises, so the
+    change that started it stands. `run`: the automation's RuleRun, inserted already (its anchor
+    makes the firing once per occurrence), completed here.
+    """
+    from tickets.rules.actions import actions_run
+
+    changes_before = dict(context.changes) if context is not None else None
+    results: list[dict[str, Any]] = []
+    try:
+        with transaction.atomic():
+            outcome = actions_run(rule=rule, ticket=ticket, event=event, results=results)
+            audit = events.rule_run(ticket=ticket, rule_id=rule.id, name=rule.name, rule_kind=rule.kind,
+                                    details=outcome.event_details())
+            run = _log_run(rule=rule, ticket=ticket, event=event, outcome=RuleRunOutcome.APPLIED, results=results,
+                           anchor=anchor, run=run)
+            outcome.after_logged(event=audit)
+    except Exception as error:
+        logger.exception("Rule %s (%s) failed on ticket %s", rule.id, rule.name, ticket.pk)
+        if context is not None and changes_before is not None:
+            # The firing was rolled back: so are the changes it reported into the pass.
+            context.changes.clear()
+            context.changes.update(changes_before)
+        message = f"{type(error).__name__}: {error}"[:2000]
+        events.rule_run(ticket=ticket, rule_id=rule.id, name=rule.name, rule_kind=rule.kind, outcome="failed",
+                        details={"error": message[:500]})
+        run = _log_run(rule=rule, ticket=ticket, event=event, outcome=RuleRunOutcome.FAILED, results=results,
+                       anchor=anchor, run=run, error=message)
+    _count_run_after_commit(rule.id)
+    return run
+
+
+def _log_run(
+    *, rule: CompiledRule, ticket: Ticket, event: str, outcome: str, results: list[dict[str, Any]],
+    anchor: datetime | None, run: RuleRun | None, error: str = "",
+) -> RuleRun:
+    if run is None:
+        return RuleRun.objects.create(rule_id=rule.id, ticket_id=ticket.pk, event=event, outcome=outcome,
+                                      actions=results, anchor=anchor, error=error)
+    run.outcome, run.actions, run.error = outcome, results, error
+    run.save(update_fields=["outcome", "actions", "error"])
+    return run
+
+
+def _count_run_after_commit(rule_id: int) -> None:
+    """Bump the rule's run count and last run after the commit, in a statement of its own: inside
+    the ticket's transaction it would hold the rule's row locked, and every ticket change firing
+    the same rule would queue behind it."""
+
+    def bump() -> None:
+        Rule.objects.filter(pk=rule_id).update(run_count=F("run_count") + 1, last_run_at=timezone.now())
+
+    transaction.on_commit(bump, robust=True)
 
 
 def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
-    """Run the active triggers for `context.event` over the ticket, in order (not implemented yet)."""
+    """Run the active triggers for `context.event` over the ticket, in order (see the module)."""
+    rules = active_triggers(context.event)
+    if not rules:
+        return
+    now = timezone.now()
+    facts = Facts(ticket=ticket, now=now, changes=context.changes, message_id=context.message_id)
+    if any(rule.conditions.needs_previous for rule in rules):
+        facts.remember_watermark()
+    recent = _RecentRuns(ticket.pk, now=now, is_new_ticket=context.event == TriggerEvent.CREATED)
+    firings = 0
+    while firings < MAX_FIRINGS_PER_PASS:
+        fired = None
+        for rule in rules:
+            if rule.id in context.fired_rule_ids or not matches(rule.conditions, facts):
+                continue
+            context.fired_rule_ids.add(rule.id)
+            held_back, logged = recent.is_over_limit(rule.id)
+            if held_back:
+                if not logged:
+                    _suppress(rule=rule, ticket=ticket, event=context.event)
+                continue
+            fired = rule
+            break
+        if fired is None:
+            return
+        firings += 1
+        rule_fire(rule=fired, ticket=ticket, event=context.event, message_id=context.message_id, context=context)
+        # The ticket as the firing left it (the services saved their own copies).
+        ticket.refresh_from_db()
+        facts.refresh()
+    logger.warning("Ticket %s: stopped after %s trigger firings in one pass", ticket.pk, firings)
+
+
+def _suppress(*, rule: CompiledRule, ticket: Ticket, event: str) -> None:
+    logger.warning(
+        "Loop protection: rule %s (%s) fired %s times on ticket %s within %s; not run again now",
+        rule.id, rule.name, max_runs_per_ticket(), ticket.pk, LOOP_WINDOW,
+    )
+    RuleRun.objects.create(rule_id=rule.id, ticket_id=ticket.pk, event=event, outcome=RuleRunOutcome.SUPPRESSED,
+                           error=_("Fired %(count)s times on this ticket within an hour: held back (loop protection).")
+                           % {"count": max_runs_per_ticket()})
+    events.rule_run(ticket=ticket, rule_id=rule.id, name=rule.name, rule_kind=rule.kind, outcome="suppressed")
+
+
+# -- Previews -----------------------------------------------------------------------------------
 
 
 def rule_preview(
     *, kind: str, events: list[str], conditions: dict[str, Any], actions: list[dict[str, Any]], ticket: Ticket,
-    now: datetime | None = None, event: str | None = None,
+    now: datetime | None = None, event: str | None = None, rule_id: int | None = None,
 ) -> RulePreview:
     """What the rule (saved or being edited) would do to `ticket` now, changing nothing.
 
     `event`: for a trigger, the event to imagine (default: its first event; change operators then
-    see no change). Not implemented yet.
+    see no change). The message conditions read is the ticket's latest public message. `rule_id`:
+    the saved rule, so an automation that already fired for this occurrence says so.
     """
-    raise NotImplementedError
+    from tickets.rules.actions import describe_actions
+    from tickets.rules.automations import anchor_of
+
+    now = now or timezone.now()
+    compiled = compile_conditions(conditions)
+    facts = Facts(ticket=ticket, now=now, latest_message_if_none=True)
+    results = [
+        ConditionResult(condition=dict(condition.stored), group=condition.group, holds=holds(condition, facts),
+                        actual=actual_text(condition, facts))
+        for condition in compiled.conditions
+    ]
+    does_match = matches(compiled, facts)
+    note = ""
+    if kind == RuleKind.TRIGGER:
+        event = event or (events[0] if events else None)
+        if event is None:
+            note = _("This trigger runs on no event.")
+        elif events and event not in events:
+            note = _("This trigger does not run when: %(event)s.") % {"event": TriggerEvent(event).label}
+    elif kind == RuleKind.AUTOMATION and does_match:
+        from tickets.models import Status
+
+        anchor = anchor_of(compiled, facts)
+        if ticket.status == Status.CLOSED or ticket.merged_into_id is not None:
+            note = _("Automations do not run on closed or merged tickets.")
+        elif rule_id is not None and RuleRun.objects.filter(rule_id=rule_id, ticket_id=ticket.pk,
+                                                            anchor=anchor).exists():
+            note = _("Already ran on this ticket for this occurrence; it runs again when the time condition "
+                     "starts over.")
+    return RulePreview(matches=does_match, conditions=results, actions=describe_actions(actions, ticket=ticket),
+                       note=note)
