@@ -198,7 +198,7 @@
    * team; a manager the policy names). The toast's words come from the page (data attributes on
    * #app, translated by the server); from the socket only the ticket number is used, as a number. */
   var MAX_TOASTS = 4;
-  var TOAST_SECONDS = { "sla.warning": 15, "sla.breached": 60 };
+  var TOAST_SECONDS = { "sla.warning": 15, "sla.breached": 60, "ticket.mentioned": 30 };
 
   function toastRegion() {
     var region = document.getElementById("toasts");
@@ -224,14 +224,18 @@
       return;
     }
     var isBreach = data.type === "sla.breached";
+    var isMention = data.type === "ticket.mentioned";
     var dataset = (app && app.dataset) || {};
-    var template = isBreach
-      ? dataset.slaBreachedText || "SLA breached on #%(number)s"
-      : dataset.slaWarningText || "SLA warning on #%(number)s";
+    var template = isMention
+      ? dataset.mentionText || "You were mentioned on #%(number)s"
+      : isBreach
+        ? dataset.slaBreachedText || "SLA breached on #%(number)s"
+        : dataset.slaWarningText || "SLA warning on #%(number)s";
     var region = toastRegion();
     var toast = document.createElement("div");
-    toast.className = "toast " + (isBreach ? "toast--danger" : "toast--warning");
-    toast.dataset.slaToast = data.type;
+    // A mention (tickets.collaboration) is news, not an alarm: the plain toast.
+    toast.className = "toast" + (isMention ? "" : isBreach ? " toast--danger" : " toast--warning");
+    toast.dataset[isMention ? "mentionToast" : "slaToast"] = data.type;
     var link = document.createElement("a");
     link.className = "toast__link";
     link.href = ticketUrl(number);
@@ -258,7 +262,7 @@
 
   document.addEventListener("hd:realtime", function (event) {
     var data = event.detail;
-    if (data && (data.type === "sla.warning" || data.type === "sla.breached")) {
+    if (data && (data.type === "sla.warning" || data.type === "sla.breached" || data.type === "ticket.mentioned")) {
       showSlaToast(data);
     }
   });
