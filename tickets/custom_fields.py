@@ -1,4 +1,8 @@
-"""Validation of Ticket.custom_fields against the admin-defined CustomFieldDefinition rows."""
+"""Validation of custom field values against the admin-defined CustomFieldDefinition rows.
+
+A definition applies either to tickets (Ticket.custom_fields) or to customers (Customer.custom_fields,
+edited by agents on the customer page); each kind of record is validated only against its own.
+"""
 
 from __future__ import annotations
 
@@ -54,16 +58,18 @@ def _coerce(definition: CustomFieldDefinition, value: Any) -> Any:
 
 def validate_custom_fields(
     values: dict[str, Any] | None, *, existing: dict[str, Any] | None = None, customer_only: bool = False,
-    enforce_required: bool = True,
+    enforce_required: bool = True, applies_to: str = CustomFieldDefinition.AppliesTo.TICKET,
 ) -> dict[str, Any]:
     """Return the cleaned custom fields (existing values updated with `values`) or raise ValidationError.
 
-    Unknown keys are refused; customers may only set fields marked customer-visible.
+    Only the definitions that apply to `applies_to` (tickets by default) count: a customer field's key
+    is unknown on a ticket and the other way round. Unknown keys are refused; customers may only set
+    fields marked customer-visible.
     """
     values = values or {}
     if not isinstance(values, dict):
         raise ValidationError(_("Custom fields must be an object."))
-    definitions = {d.key: d for d in CustomFieldDefinition.objects.all()}
+    definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(applies_to=applies_to)}
     cleaned = dict(existing or {})
     errors: dict[str, str] = {}
     for key, raw in values.items():

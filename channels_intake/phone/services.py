@@ -37,6 +37,7 @@ from channels_intake.phone.models import (
 from channels_intake.phone.numbers import format_number, normalize_number
 from channels_intake.services import ingest
 from helpdesk import permissions, realtime
+from tickets.customers.services import customer_merge_into  # noqa: F401  (moved; callers use it from here)
 from tickets.models import Channel, Customer, Message, Team, TeamMembership, Ticket, User
 from tickets.sanitize import text_to_html
 from tickets.services import ticket_add_note, ticket_merge, ticket_update
@@ -90,67 +91,6 @@ def customer_for_number(*, number: str, name: str = "") -> Customer:
         if existing is not None:
             return existing
         return customer_create(name=(name or "").strip() or format_number(normalized), phone_numbers=[normalized])
-
-
-def customer_merge_into(*, source: Customer, target: Customer, actor: User) -> Customer:
-    """Merge a customer record (typically one a phone call created) into another: everything that
-    points at `source` (tickets, messages, calls, other addresses…) moves to `target`, its phone
-    numbers and address join the target's, then `source` is deleted.
-
-    Each ticket whose requester changes gets an audit event and a realtime update.
-    """
-    if not permissions.is_staff_member(actor):
-        raise PermissionDenied(_("Only staff can merge customers."))
-    if source.pk == target.pk:
-        raise ValidationError(_("A customer cannot be merged into itself."))
-    from tickets import events
-    from tickets.models import CustomerEmail
-
-    with transaction.atomic():
-        locked = {
-            customer.pk: customer
-            for customer in Customer.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("pk")
-        }
-        if len(locked) != 2:
-            raise ValidationError(_("This customer no longer exists."))
-        source, target = locked[source.pk], locked[target.pk]
-        if source.user_id and target.user_id:
-            raise ValidationError(_("Both customers have a portal login; they cannot be merged."))
-        tickets = list(Ticket.objects.select_for_update(of=("self",)).filter(requester=source).order_by("pk"))
-        # Every reference, including those of apps added later (a model pointing at customers
-        # would otherwise keep the deleted one, or block the delete).
-        for relation in Customer._meta.related_objects:
-            if relation.one_to_many:
-                relation.related_model._default_manager.filter(**{relation.field.name: source}).update(
-                    **{relation.field.name: target}
-                )
-        fields = ["phone_numbers"]
-        target.phone_numbers = list(dict.fromkeys([*target.phone_numbers, *source.phone_numbers]))
-        source_email = source.email
-        if source_email or source.user_id:
-            # Freed first: the address and the login are unique among customers.
-            source.email, user_id, source.user_id = "", source.user_id, None
-            source.save(update_fields=["email", "user"])
-            if user_id and not target.user_id:
-                target.user_id = user_id
-                fields.append("user")
-        if source_email and source_email.lower() != (target.email or "").lower():
-            if target.email:
-                CustomerEmail.objects.get_or_create(customer=target, email=source_email)
-            else:
-                target.email = source_email
-                fields.append("email")
-        if target.organization_id is None and source.organization_id:
-            target.organization_id = source.organization_id
-            fields.append("organization")
-        target.save(update_fields=fields)
-        source.delete()
-        for ticket in tickets:
-            events.field_changed(ticket=ticket, actor=actor, via="web", field="requester",
-                                 from_value=source.name, to_value=target.name)
-            ticket.requester = target
-            emit_ticket_event(ticket, "ticket.updated", changes={"requester": target.pk})
-    return target
 
 
 # --- who a call is for ----------------------------------------------------------------------------
