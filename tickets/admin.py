@@ -51,8 +51,15 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "is_customer_selectable")
+    list_display = ("name", "slug", "is_customer_selectable", "routing_strategy", "escalates_to")
+    list_filter = ("routing_strategy",)
     prepopulated_fields = {"slug": ("name",)}
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "email_addresses", "is_customer_selectable")}),
+        # How new tickets find an agent and where "Escalate" sends them (tickets.assignment).
+        (_("Assignment routing"), {"fields": ("routing_strategy", "first_contact_ownership",
+                                              "ownership_away_minutes", "escalates_to")}),
+    )
     inlines = [TeamMembershipInline]
 
 
@@ -72,7 +79,10 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ("user", "capacity")
+    """What routing matches and counts: skills and languages (skill-based routing), capacity."""
+
+    list_display = ("user", "capacity", "chat_capacity", "skills", "languages")
+    search_fields = ("user__username", "user__display_name")
     raw_id_fields = ("user",)
 
 
