@@ -228,10 +228,13 @@ def describe_actions(actions: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def macro_render(*, macro: Macro, ticket: Ticket, agent: User | None) -> RenderedMacro:
+def macro_render(*, macro: Macro, ticket: Ticket, agent: User | None,
+                 translations: Iterable[MacroTranslation] | None = None) -> RenderedMacro:
     """The macro for this ticket: its title and reply in the requester's language when translated
-    (else the default text), placeholders filled in as plain text, and its field actions in words."""
-    chosen = translation_for(macro, ticket.requester.language or "")
+    (else the default text), placeholders filled in as plain text, and its field actions in words.
+
+    `translations` stands in for the macro's stored ones (the form's preview of unsaved text)."""
+    chosen = translation_for(macro, ticket.requester.language or "", translations)
     title = (chosen.title if chosen is not None and chosen.title else macro.title)
     text = chosen.reply_text if chosen is not None else macro.reply_text
     language = _normalized_language(chosen.language) if chosen is not None else ""
@@ -239,7 +242,7 @@ def macro_render(*, macro: Macro, ticket: Ticket, agent: User | None) -> Rendere
     with translation.override(language or translation.get_language()):
         body_text = render_placeholders(text, ticket=ticket, agent=agent)
     return RenderedMacro(
-        macro_id=macro.pk, title=title, body_text=body_text, is_internal=macro.reply_is_internal,
+        macro_id=macro.pk or 0, title=title, body_text=body_text, is_internal=macro.reply_is_internal,
         language=language, actions=describe_actions(macro.actions),
     )
 
