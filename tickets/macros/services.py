@@ -342,11 +342,13 @@ def macro_apply(*, macro: Macro, ticket: Ticket, actor: User | None, via: str | 
     return ticket
 
 
-def macro_apply_for_composer(*, macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, RenderedMacro, list[str]]:
+def macro_apply_for_composer(
+    *, macro: Macro, ticket: Ticket, actor: User, via: str | None = None
+) -> tuple[Ticket, RenderedMacro, list[str]]:
     """The reply box's use: apply the field actions now, then render the reply (so placeholders such
     as {{ ticket.status }} read as after the change) for the agent to review and send. Returns the
     ticket, the rendered macro and the changes in words."""
     before = _snapshot(ticket)
-    ticket = macro_apply(macro=macro, ticket=ticket, actor=actor)
+    ticket = macro_apply(macro=macro, ticket=ticket, actor=actor, via=via)
     ticket = Ticket.objects.select_related("requester", "organization", "team", "assignee").get(pk=ticket.pk)
     return ticket, macro_render(macro=macro, ticket=ticket, agent=actor), describe_changes(before, ticket)
