@@ -9,6 +9,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk import permissions
+from tickets.customers.admin import CustomerAdminForm
 from tickets.models import (
     AgentProfile,
     Customer,
@@ -71,10 +72,17 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerAdminForm
     list_display = ("name", "email", "organization", "tier", "sees_organization_tickets")
     search_fields = ("name", "email")
     list_filter = ("tier", "sees_organization_tickets")
     raw_id_fields = ("user", "organization")
+    fieldsets = (
+        (None, {"fields": ("name", "email", "phone_numbers", "organization", "sees_organization_tickets", "user")}),
+        (_("Preferences"), {"fields": ("language", "timezone", "tier")}),
+        # What agents record on the customer page (tickets.customers).
+        (_("Notes and custom fields"), {"fields": ("notes", "custom_fields")}),
+    )
 
 
 @admin.register(AgentProfile)
@@ -88,7 +96,8 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 @admin.register(CustomFieldDefinition)
 class CustomFieldDefinitionAdmin(admin.ModelAdmin):
-    list_display = ("key", "label", "field_type", "is_required", "is_customer_visible", "position")
+    list_display = ("key", "label", "applies_to", "field_type", "is_required", "is_customer_visible", "position")
+    list_filter = ("applies_to",)
 
 
 @admin.register(SavedView)
