@@ -214,8 +214,12 @@ def rule_preview(request: HttpRequest, kind: str) -> HttpResponse:
                 events, conditions, actions = services.rule_validate(
                     kind=kind, events=request.POST.getlist("events"), conditions=form.conditions,
                     actions=form.actions)
+                # The saved rule being edited, so an automation that already fired here says so.
+                saved_id = request.POST.get("rule_id", "")
+                saved = Rule.objects.filter(pk=int(saved_id), kind=kind).first() if saved_id.isdigit() else None
                 preview = engine.rule_preview(
-                    kind=kind, events=events, conditions=conditions, actions=actions, ticket=ticket)
+                    kind=kind, events=events, conditions=conditions, actions=actions, ticket=ticket,
+                    rule_id=saved.pk if saved else None)
                 schema = rule_form_schema()
                 context["preview"] = preview
                 context["conditions"] = [
