@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -115,11 +115,17 @@ def rules_changed() -> None:
 
 
 def _current_version() -> str:
-    version = cache.get(RULES_VERSION_KEY)
-    if version is None:
-        # The cache was emptied (or never set): start a new version, so every process reloads once.
-        cache.add(RULES_VERSION_KEY, uuid.uuid4().hex, None)
-        version = cache.get(RULES_VERSION_KEY) or ""
+    """The shared version of the rule list; "" when the cache cannot be read (then the list is
+    read from the database on every pass: slower, never stale, and the ticket change goes on)."""
+    try:
+        version = cache.get(RULES_VERSION_KEY)
+        if version is None:
+            # The cache was emptied (or never set): start a new version, so every process reloads once.
+            cache.add(RULES_VERSION_KEY, uuid.uuid4().hex, None)
+            version = cache.get(RULES_VERSION_KEY) or ""
+    except Exception:
+        logger.warning("Rule cache version unreadable; reading the rules from the database", exc_info=True)
+        return ""
     return str(version)
 
 
@@ -262,7 +268,8 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
     while firings < MAX_FIRINGS_PER_PASS:
         fired = None
         for rule in rules:
-            if rule.id in context.fired_rule_ids or not matches(rule.conditions, facts):
+            if rule.id in context.fired_rule_ids or not _matches_safely(rule, ticket=ticket, facts=facts,
+                                                                        context=context):
                 continue
             context.fired_rule_ids.add(rule.id)
             held_back, logged = recent.is_over_limit(rule.id)
@@ -280,6 +287,22 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
         ticket.refresh_from_db()
         facts.refresh()
     logger.warning("Ticket %s: stopped after %s trigger firings in one pass", ticket.pk, firings)
+
+
+def _matches_safely(rule: CompiledRule, *, ticket: Ticket, facts: Facts, context: ChangeContext) -> bool:
+    """Whether the rule matches; a condition that cannot be evaluated (a bug, bad stored data) is
+    logged as a failed run of that rule instead of failing the ticket change. A database error
+    cannot be contained without a savepoint per rule (too dear on this path) and is raised."""
+    try:
+        return matches(rule.conditions, facts)
+    except DatabaseError:
+        raise
+    except Exception as error:
+        logger.exception("Rule %s (%s): conditions could not be evaluated on ticket %s", rule.id, rule.name, ticket.pk)
+        context.fired_rule_ids.add(rule.id)
+        RuleRun.objects.create(rule_id=rule.id, ticket_id=ticket.pk, event=context.event,
+                               outcome=RuleRunOutcome.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
+        return False
 
 
 def _suppress(*, rule: CompiledRule, ticket: Ticket, event: str) -> None:

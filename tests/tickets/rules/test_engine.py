@@ -313,3 +313,28 @@ def test_rule_preview_says_why_a_matching_rule_would_not_run(team):
     failing = rule_preview(kind=RuleKind.TRIGGER, events=[TriggerEvent.CREATED], ticket=ticket, actions=[],
                            conditions={"all": [cond("ticket.status", "is", "solved")]})
     assert failing.matches is False and failing.conditions[0].actual == "New"
+
+
+def test_the_timeline_says_a_rule_failed_or_was_held_back(team, agent, settings):
+    settings.HELPDESK_RULE_MAX_RUNS_PER_TICKET = 1
+    make_rule(name="Broken", actions=[{"type": "webhook", "webhook": "999999"}])
+    make_rule(events=[TriggerEvent.UPDATED], name="Echo", actions=[{"type": "add_note", "body": "echo"}])
+    ticket = make_ticket(team=team)
+    ticket_update(ticket=ticket, actor=agent, priority="low")
+    ticket_update(ticket=ticket, actor=agent, priority="high")
+
+    failed = str(describe_event(Event.objects.get(ticket=ticket, kind="rule_failed"), {}, {}))
+    suppressed = str(describe_event(Event.objects.get(ticket=ticket, kind="rule_suppressed"), {}, {}))
+    assert failed.startswith("Trigger <strong>Broken</strong> failed and changed nothing: ValidationError")
+    assert suppressed == ("Trigger <strong>Echo</strong> was not run: it ran too often on this ticket in the last "
+                          "hour (loop protection)")
+
+
+def test_triggers_still_run_when_the_shared_cache_is_down(team, settings):
+    make_rule(actions=[{"type": "add_tags", "value": ["still-runs"]}])
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+
+    ticket = make_ticket(team=team)
+
+    assert ticket.tags == ["still-runs"]
