@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from tickets import selectors as ticket_selectors
 from tickets.apis import common
-from tickets.apis.serializers import UserRefSerializer
+from tickets.apis.serializers import TicketSerializer, UserRefSerializer
 from tickets.apis.tickets import ERRORS, NUMBER_PARAMETER, ticket_response
 from tickets.collaboration import selectors, services
 from tickets.models import LinkKind, Ticket, User
@@ -31,18 +31,18 @@ class FollowerAddSerializer(serializers.Serializer):
     user = serializers.IntegerField(required=False, help_text=_("A staff user id; default: yourself."))
 
 
-class TicketRefSerializer(serializers.Serializer):
+class LinkedTicketSerializer(serializers.Serializer):
     number = serializers.IntegerField(read_only=True)
     subject = serializers.CharField(read_only=True)
     status = serializers.CharField(read_only=True)
 
 
-class LinkSerializer(serializers.Serializer):
+class TicketLinkSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="link.pk", read_only=True)
     kind = serializers.CharField(source="link.kind", read_only=True)
     role = serializers.CharField(read_only=True, help_text=_(
         "What the other ticket is to this one: related, problem (this ticket is its incident) or incident."))
-    ticket = TicketRefSerializer(source="other", read_only=True)
+    ticket = LinkedTicketSerializer(source="other", read_only=True)
 
 
 class LinkCreateSerializer(serializers.Serializer):
@@ -122,18 +122,18 @@ class TicketLinksApi(APIView):
 
     @extend_schema(operation_id="tickets_links_list", summary="A ticket's links",
                    description="Only links to tickets you may see.",
-                   parameters=[NUMBER_PARAMETER], responses={200: LinkSerializer(many=True), **ERRORS},
+                   parameters=[NUMBER_PARAMETER], responses={200: TicketLinkSerializer(many=True), **ERRORS},
                    tags=["collaboration"])
     def get(self, request: Request, number: int) -> Response:
         user = common.acting_user(request)
         ticket = ticket_selectors.ticket_get(user=user, number=number)
-        return Response(LinkSerializer(selectors.ticket_links(user=user, ticket=ticket), many=True).data)
+        return Response(TicketLinkSerializer(selectors.ticket_links(user=user, ticket=ticket), many=True).data)
 
     @extend_schema(operation_id="tickets_links_create", summary="Link a ticket",
                    description="`related`, or `incident_of` a ticket of type problem. You must be able to work "
                                "on both tickets.",
                    parameters=[NUMBER_PARAMETER], request=LinkCreateSerializer,
-                   responses={201: LinkSerializer(many=True), **ERRORS}, tags=["collaboration"])
+                   responses={201: TicketLinkSerializer(many=True), **ERRORS}, tags=["collaboration"])
     def post(self, request: Request, number: int) -> Response:
         user = common.acting_user(request)
         ticket = ticket_selectors.ticket_get(user=user, number=number)
@@ -143,7 +143,7 @@ class TicketLinksApi(APIView):
         services.ticket_link(ticket=ticket, other=other, kind=serializer.validated_data["kind"], actor=user,
                              via=common.VIA_API)
         rows = selectors.ticket_links(user=user, ticket=ticket)
-        return Response(LinkSerializer(rows, many=True).data, status=http_status.HTTP_201_CREATED)
+        return Response(TicketLinkSerializer(rows, many=True).data, status=http_status.HTTP_201_CREATED)
 
 
 class TicketLinkApi(APIView):
@@ -169,7 +169,7 @@ class TicketSplitApi(APIView):
                    description="Moves the given public messages (not the first one) to a new ticket of the same "
                                "requester and team; answers with the new ticket.",
                    parameters=[NUMBER_PARAMETER], request=SplitSerializer,
-                   responses={201: None, **ERRORS}, tags=["collaboration"])
+                   responses={201: TicketSerializer, **ERRORS}, tags=["collaboration"])
     def post(self, request: Request, number: int) -> Response:
         user = common.acting_user(request)
         ticket = ticket_selectors.ticket_get(user=user, number=number)

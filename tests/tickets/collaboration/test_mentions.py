@@ -119,3 +119,24 @@ def test_no_realtime_event_reaches_someone_who_cannot_see_the_ticket(ticket, ada
                          lambda: ticket_add_note(ticket=ticket, actor=ada, body_text="@bill look"))
 
     assert sent == []
+
+
+def test_the_autocomplete_offers_only_staff_who_may_see_the_ticket(ticket, ada, bo, lena, mona, bill, alice):
+    response = logged_in(ada).get(f"/agent/tickets/{ticket.number}/mention-candidates/")
+
+    usernames = [user["username"] for user in response.json()["users"]]
+    assert usernames == ["ada", "bo", "lena", "mona"]
+    assert {"username": "bo", "name": "Bo Agent"} in response.json()["users"]
+    assert logged_in(bill).get(f"/agent/tickets/{ticket.number}/mention-candidates/").status_code == 404
+    assert logged_in(alice.user).get(f"/agent/tickets/{ticket.number}/mention-candidates/").status_code == 403
+
+
+def test_a_mention_through_the_api_notifies_too(outbox, django_capture_on_commit_callbacks, ticket, ada, bo):
+    from tests.tickets.api.conftest import token_client
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = token_client(ada).post(f"/api/v1/tickets/{ticket.number}/messages/",
+                                          {"body": "@bo see above", "visibility": "internal"}, format="json")
+
+    assert response.status_code == 201
+    assert len(mails_to(outbox, bo.email)) == 1
