@@ -63,3 +63,57 @@ def test_agent_applies_a_macro_with_the_keyboard(new_page):
     # Applied once; the reply was not sent: it waits in the composer for the agent.
     assert in_db_thread(stored) == ("pending", ["refund"], 4, False)
     assert page.problems == []
+
+
+def build_lead() -> Ticket:
+    team = make_team("Support", slug="support")
+    from tests.factories import make_user
+    from tickets.models import Role
+
+    make_user(role=Role.TEAM_LEAD, username="lena", first_name="Lena", last_name="Lead", teams=[team], lead_of=[team])
+    customer = make_customer(email="wang@example.com", name="王小明")
+    customer.language = "zh-hans"
+    customer.save(update_fields=["language"])
+    return make_ticket(requester=customer, team=team, subject="Password reset")
+
+
+def test_lead_builds_a_team_macro_with_a_live_preview(new_page):
+    ticket = in_db_thread(build_lead)
+    page = new_page()
+    login(page, "lena")
+    page.goto("/agent/macros/new/")
+    page.get_by_label("Title", exact=True).fill("Password reset link")
+    page.get_by_label("Reply", exact=True).fill("Hi {{ requester.first_name }}, here is your link.")
+    # Field changes are rows built from the action list: choose a type, then its value.
+    page.locator("select[name='actions-0-type']").select_option(label="Set priority")
+    expect(page.locator("select[name='actions-0-priority']")).to_be_visible()
+    expect(page.locator("input[name='actions-0-tags']")).to_be_hidden()
+    page.locator("select[name='actions-0-priority']").select_option(label="High")
+    page.get_by_role("button", name="Add an action").click()
+    page.locator("select[name='actions-1-type']").select_option(label="Add tags")
+    page.locator("input[name='actions-1-tags']").fill("password")
+    # Shared with the team the lead leads.
+    page.get_by_text("A team", exact=True).click()
+    page.get_by_role("group", name="Who can use it").get_by_label("Team", exact=True).select_option(label="Support")
+    page.locator("summary", has_text="Simplified Chinese").click()
+    page.get_by_label("Reply (Simplified Chinese)").fill("{{ requester.name }}，您好：这是重置链接。")
+
+    # The preview renders against a real ticket, in its requester's language.
+    page.get_by_label("Ticket number").fill(str(ticket.number))
+    preview = page.locator("#macro-preview")
+    expect(preview.locator("[data-macro-preview-body]")).to_have_text("王小明，您好：这是重置链接。")
+    expect(preview).to_contain_text("Set priority: High")
+    expect(preview).to_contain_text("Add tags: password")
+
+    page.get_by_role("button", name="Save macro").click()
+    expect(page).to_have_url(re.compile(r"/agent/macros/$"))
+    expect(page.locator("#macros")).to_contain_text("Password reset link")
+    expect(page.locator("#macros")).to_contain_text("Team Support")
+
+    def stored():
+        macro = Macro.objects.get(title="Password reset link")
+        return macro.team.slug, macro.actions, list(macro.translations.values_list("language", flat=True))
+
+    assert in_db_thread(stored) == ("support", [{"type": "set_priority", "value": "high"},
+                                                {"type": "add_tags", "value": ["password"]}], ["zh-hans"])
+    assert page.problems == []

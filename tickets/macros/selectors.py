@@ -33,6 +33,16 @@ PERSONAL, TEAM, EVERYONE = "personal", "team", "everyone"
 SHARING_LABELS = {PERSONAL: _("Only me"), TEAM: _("A team"), EVERYONE: _("Everyone")}
 
 
+def _lead_team_ids(user: User) -> list[int]:
+    """The teams `user` leads, cached on the instance for the length of a request (the list page
+    asks once per macro)."""
+    cached = getattr(user, "_helpdesk_macro_lead_team_ids", None)
+    if cached is None:
+        cached = permissions.lead_team_ids_of(user)
+        user._helpdesk_macro_lead_team_ids = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def manages_all_macros(user: User) -> bool:
     return permissions.reads_all_tickets(user) or user.is_superuser
 
@@ -86,7 +96,7 @@ def can_share(user: User, *, sharing: str, team: Team | None = None) -> bool:
     if manages_all_macros(user):
         return sharing == EVERYONE or (sharing == TEAM and team is not None)
     if sharing == TEAM and team is not None:
-        return team.pk in permissions.lead_team_ids_of(user)
+        return team.pk in _lead_team_ids(user)
     return False
 
 
@@ -101,7 +111,7 @@ def teams_to_share_with(user: User) -> QuerySet[Team]:
     """The teams `user` may share a macro with (the teams they lead; every team for managers)."""
     if manages_all_macros(user):
         return Team.objects.order_by("name")
-    return Team.objects.filter(pk__in=permissions.lead_team_ids_of(user)).order_by("name")
+    return Team.objects.filter(pk__in=_lead_team_ids(user)).order_by("name")
 
 
 def sharing_choices(user: User) -> list[tuple[str, str]]:
@@ -112,3 +122,9 @@ def sharing_choices(user: User) -> list[tuple[str, str]]:
     if manages_all_macros(user):
         choices.append((EVERYONE, str(SHARING_LABELS[EVERYONE])))
     return choices
+
+
+def macros_for_rules() -> QuerySet[Macro]:
+    """The macros a rule may apply (the rules' "apply_macro" choices): active shared ones, never
+    someone's personal macro."""
+    return Macro.objects.filter(owner__isnull=True, is_active=True).select_related("team").order_by("title", "id")

@@ -314,6 +314,9 @@ def macro_apply(*, macro: Macro, ticket: Ticket, actor: User | None, via: str | 
             raise PermissionDenied(_("You cannot work on this ticket."))
         if not selectors.macros_visible_to(actor).filter(pk=macro.pk).exists():
             raise PermissionDenied(_("You cannot use this macro."))
+    elif macro.owner_id is not None:
+        # A personal macro is its owner's own wording; rules use shared macros only.
+        raise ValidationError(_("Rules can only apply shared macros."))
     if not macro.is_active:
         raise ValidationError(_("This macro is switched off."))
     via = via or ("web" if actor is not None else f"{MACRO_SOURCE_PREFIX}{macro.pk}")

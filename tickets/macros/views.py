@@ -32,6 +32,7 @@ from tickets.macros.services import (
     macro_save,
 )
 from tickets.models import Macro, MacroTranslation, Ticket
+from tickets.rules.vocabulary import validate_actions
 from tickets.views.agent.common import sidebar_views, staff_required
 
 
@@ -152,10 +153,14 @@ def macro_preview(request: HttpRequest) -> HttpResponse:
         if request.POST[f"translation_reply_{code}"].strip()
     ]
     rendered = macro_render(macro=macro, ticket=ticket, agent=request.user, translations=translations)
+    try:
+        actions = describe_actions(validate_actions(actions_from_rows(rows_from_post(request.POST)), for_macro=True))
+    except ValidationError as error:
+        actions, context["actions_error"] = [], " ".join(error.messages)
     context.update({
         "ticket": ticket, "rendered": rendered,
         "unknown": unknown_placeholders(macro.reply_text + "".join(t.reply_text for t in translations)),
-        "actions": describe_actions(actions_from_rows(rows_from_post(request.POST))),
+        "actions": actions,
     })
     return render(request, "agent/macros/_preview.html", context)
 

@@ -271,3 +271,14 @@ def test_translations_are_saved_replaced_and_removed(agent):
     assert dict(macro.translations.values_list("language", "reply_text")) == {"zh-hant": "新"}
     with pytest.raises(ValidationError):
         macro_translations_save(macro=macro, actor=agent, translations={"xx": {"reply_text": "?"}})
+
+
+def test_a_rule_cannot_apply_a_personal_macro(ticket, agent):
+    personal = Macro.objects.create(title="Ada's", owner=agent, reply_text="Private wording",
+                                    actions=[{"type": "set_priority", "value": "low"}])
+    with pytest.raises(ValidationError):
+        macro_apply(macro=personal, ticket=ticket, actor=None, via="rule:1")
+    ticket.refresh_from_db()
+    assert ticket.priority == "normal"
+    assert not Message.objects.filter(ticket=ticket, body_text="Private wording").exists()
+    assert personal not in selectors.macros_for_rules()

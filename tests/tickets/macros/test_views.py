@@ -135,7 +135,7 @@ def test_preview_renders_the_unsaved_text_against_a_ticket(agent, ticket):
         preview_ticket=str(ticket.number), reply_text="Hi {{ requester.first_name }} <b>#{{ ticket.number }}</b>"))
     html = response.content.decode()
     assert f"Hi Alice &lt;b&gt;#{ticket.number}&lt;/b&gt;" in html
-    assert "Set status: Pending" in html
+    assert "Set status: Pending" in html and "Add tags: refund, billing" in html
 
 
 def test_preview_refuses_a_ticket_the_agent_cannot_work(agent, billing):
@@ -234,3 +234,23 @@ def test_ticket_page_has_the_picker(agent, ticket):
     html = client_for(agent).get(reverse("agent:ticket", args=[ticket.number])).content.decode()
     assert "data-macro-picker" in html and reverse("macros:picker", args=[ticket.number]) in html
     assert 'aria-keyshortcuts="Alt+M"' in html
+
+
+def test_the_timeline_says_who_applied_which_macro(agent, ticket, shared_macro):
+    client = client_for(agent)
+    client.post(reverse("macros:apply", args=[shared_macro.pk, ticket.number]))
+    html = client.get(reverse("agent:ticket", args=[ticket.number])).content.decode()
+    assert "<strong>Ada Lovelace</strong> applied the macro <strong>Thanks</strong>" in html
+
+
+def test_list_and_picker_queries_do_not_grow_with_the_number_of_macros(lead, support, ticket,
+                                                                      django_assert_max_num_queries):
+    for n in range(15):
+        Macro.objects.create(title=f"Team {n}", team=support)
+        Macro.objects.create(title=f"Mine {n}", owner=lead)
+        Macro.objects.create(title=f"All {n}")
+    client = client_for(lead)
+    with django_assert_max_num_queries(20):
+        assert client.get(reverse("macros:list")).status_code == 200
+    with django_assert_max_num_queries(12):
+        assert len(client.get(reverse("macros:picker", args=[ticket.number])).json()["results"]) == 45
