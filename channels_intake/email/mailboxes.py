@@ -1,7 +1,8 @@
 """Which addresses are ours: the teams' addresses (`Team.email_addresses`) and signed reply addresses.
 
 A team's addresses are edited with the team (admin, API); the first team listing an address gets
-its mail. `support+<token>@…` belongs to us when `support@…` does and the token is valid.
+its mail. `support+<token>@…` belongs to us when `support@…` does and the token is valid (a ticket's
+signed reply token, or a side conversation's `sc-<token>`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from email.utils import parseaddr
 from django.conf import settings
 
 from channels_intake.email.tokens import split_address, ticket_id_from_token
+from tickets.collaboration.side_conversations import token_from_tag
 from tickets.models import Team
 
 
@@ -77,7 +79,9 @@ class Mailboxes:
         base, tag = split_address(address)
         if not tag or base not in self.team_by_address:
             return RecipientVerdict.UNKNOWN
-        return RecipientVerdict.ACCEPT if ticket_id_from_token(tag) is not None else RecipientVerdict.INVALID_TOKEN
+        if ticket_id_from_token(tag) is not None or token_from_tag(tag) is not None:
+            return RecipientVerdict.ACCEPT
+        return RecipientVerdict.INVALID_TOKEN
 
     def is_own(self, address: str) -> bool:
         """One of our addresses (team, reply address or the configured sender): mail From it is a loop."""

@@ -24,6 +24,7 @@ from channels_intake.email.bounces import message_mark_bounced, outbound_message
 from channels_intake.email.mailboxes import Mailboxes
 from channels_intake.email.parser import ParsedEmail, UnparseableEmail, parse_email, to_inbound_message
 from channels_intake.email.screening import Suspension, default_team_id, screen, team_email_settings
+from channels_intake.email.side_conversations import side_conversation_for, side_conversation_reply_receive
 from channels_intake.email.threads import ThreadMatch, find_thread, reference_keys
 from channels_intake.models import RawInbound, RawInboundState, SuspensionReason
 from channels_intake.services import ingest
@@ -193,6 +194,14 @@ def _process(row: RawInbound) -> Outcome:
         *(item.address for item in parsed.cc),
         *(parsed.header(name) for name in ("Delivered-To", "X-Original-To") if parsed.header(name)),
     ]
+    conversation = side_conversation_for(parsed, recipients=recipients)
+    if conversation is not None:
+        # A participant answering an agent's side conversation: it stays in the conversation, never
+        # in the requester's thread (no ticket, no status change, no mail to the requester). The
+        # Message-ID or the random token shows the sender got our mail, so no screening rule applies.
+        row.note = side_conversation_reply_receive(parsed=parsed, conversation=conversation)
+        row.ticket_id, row.state = conversation.ticket_id, RawInboundState.PROCESSED
+        return Outcome.PROCESSED
     match = find_thread(parsed, recipients=recipients, sender=customer_by_email(parsed.from_address))
     if not is_released:
         suspension = screen(row=row, parsed=parsed, team_id=_screening_team_id(match, mailboxes, recipients))
