@@ -119,7 +119,11 @@ def assignment_after_change(*, ticket: Ticket, context: ChangeContext) -> None:
     if not (context.event == TriggerEvent.CREATED or "team" in context.changes or became_unassigned or replied):
         return  # most changes: no query at all
     team = _routing_team(ticket, context)
-    if team is None or (team.routing_strategy == RoutingStrategy.MANUAL and not team.first_contact_ownership):
+    if team is None:
+        return
+    # Replies matter only under first-contact ownership; the other changes only when the team routes.
+    concerned = team.first_contact_ownership if replied else team.routing_strategy != RoutingStrategy.MANUAL
+    if not concerned:
         return
     try:
         with transaction.atomic():
@@ -137,7 +141,7 @@ def _routing_team(ticket: Ticket, context: ChangeContext) -> Team | None:
     team_id = context.changes.get("team", ticket.team_id)
     if team_id is None:
         return None
-    if Ticket._meta.get_field("team").is_cached(ticket) and ticket.team is not None and ticket.team.pk == team_id:
+    if Ticket.team.is_cached(ticket) and ticket.team is not None and ticket.team.pk == team_id:
         return ticket.team
     return Team.objects.filter(pk=team_id).first()
 
@@ -169,9 +173,10 @@ def _refresh_caller(ticket: Ticket, current: Ticket) -> None:
     """Let the service that started the change return the ticket as routing left it."""
     for field in ROUTED_FIELDS:
         setattr(ticket, field, getattr(current, field))
-    for relation in ("assignee", "team"):
-        if Ticket._meta.get_field(relation).is_cached(current):
-            setattr(ticket, relation, getattr(current, relation))
+    if Ticket.assignee.is_cached(current):
+        ticket.assignee = current.assignee
+    if Ticket.team.is_cached(current):
+        ticket.team = current.team
 
 
 def _needs_agent(ticket: Ticket, *, is_new: bool = False) -> bool:
@@ -226,11 +231,12 @@ def _open_loads(user_ids: list[int]) -> dict[int, int]:
 
 
 def _team_members(team: Team) -> list[dict[str, Any]]:
-    return list(
+    rows: Any = (
         User.objects.filter(team_memberships__team=team, is_active=True, role__in=STAFF_ROLES)
         .values("pk", "agent_profile__capacity", "agent_profile__skills", "agent_profile__languages")
         .order_by("pk")
     )
+    return list(rows)
 
 
 def _language(code: str | None) -> str:
@@ -495,7 +501,7 @@ def ticket_escalate(*, ticket: Ticket, actor: User | None, via: str | None = Non
                                 level=locked.escalation_level, actor_kind=actor_kind)
         events.field_changed(ticket=locked, actor=actor, via=via, field="team", from_value=from_team.pk,
                              to_value=to_team.pk, actor_kind=actor_kind)
-        if locked.assignee_id is not None and not permissions.can_hold(locked, locked.assignee):
+        if locked.assignee is not None and not permissions.can_hold(locked, locked.assignee):
             # An assignee outside the new team would hold a ticket they can no longer see.
             events.field_changed(ticket=locked, actor=actor, via=via, field="assignee",
                                  from_value=locked.assignee_id, to_value=None, actor_kind=actor_kind)
