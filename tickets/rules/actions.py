@@ -146,8 +146,8 @@ def _run_one(action: dict[str, Any], *, rule: CompiledRule, ticket: Ticket, even
         })
         return f"mail to {len(recipients)}"
     if kind == "webhook":
-        webhook = Webhook.objects.filter(pk=action.get("webhook")).first() if str(action.get("webhook")).isdigit() \
-            else None
+        webhook_id = _id_of(action.get("webhook"))
+        webhook = Webhook.objects.filter(pk=webhook_id).first() if webhook_id is not None else None
         if webhook is None:
             raise ValidationError(_("The webhook of this action no longer exists."))
         if not webhook.is_active:
@@ -155,8 +155,8 @@ def _run_one(action: dict[str, Any], *, rule: CompiledRule, ticket: Ticket, even
         delivery = webhook_delivery_create(webhook=webhook, ticket=ticket, rule=rule, event=event)
         return f"delivery {delivery.pk}"
     if kind == "apply_macro":
-        macro = Macro.objects.filter(pk=action.get("macro"), is_active=True).first() \
-            if str(action.get("macro")).isdigit() else None
+        macro_id = _id_of(action.get("macro"))
+        macro = Macro.objects.filter(pk=macro_id, is_active=True).first() if macro_id is not None else None
         if macro is None:
             raise ValidationError(_("The macro of this action no longer exists."))
         macro_apply(macro=macro, ticket=ticket, actor=None, via=via)
@@ -167,6 +167,10 @@ def _run_one(action: dict[str, Any], *, rule: CompiledRule, ticket: Ticket, even
         ticket.refresh_from_db()
         return f"level {ticket.escalation_level}"
     raise ValidationError(_("Unknown action."))
+
+
+def _id_of(value: Any) -> int | None:
+    return int(value) if str(value).isdigit() else None
 
 
 def _mail_recipient_ids(action: dict[str, Any], *, ticket: Ticket) -> list[int]:
@@ -180,7 +184,8 @@ def _mail_recipient_ids(action: dict[str, Any], *, ticket: Ticket) -> list[int]:
         if agent is None:
             raise ValidationError(_("The agent of this action no longer exists."))
         return [agent.pk]
-    team = Team.objects.filter(pk=action.get("team")).first() if str(action.get("team")).isdigit() else None
+    team_id = _id_of(action.get("team"))
+    team = Team.objects.filter(pk=team_id).first() if team_id is not None else None
     if team is None:
         raise ValidationError(_("The team of this action no longer exists."))
     return list(User.objects.filter(team_memberships__team=team, is_active=True, role__in=STAFF_ROLES)
@@ -314,7 +319,7 @@ def describe_actions(actions: Sequence[dict[str, Any]], *, ticket: Ticket) -> li
         elif kind == "email_agent":
             recipient = str(action.get("recipient", ""))
             if recipient == "assignee":
-                who = ticket.assignee.name if ticket.assignee_id else _("the assignee (nobody now)")
+                who = ticket.assignee.name if ticket.assignee is not None else _("the assignee (nobody now)")
             else:
                 who = _name(User, recipient) or missing
             detail = _("%(who)s: %(subject)s") % {

@@ -377,7 +377,7 @@ def _change_holds(condition: Condition, facts: Facts) -> bool:
                 former = Customer.objects.filter(pk=facts.previous("requester")).first()
                 old = getattr(former, _requester_attribute(key), None) if former is not None else None
         elif changed:
-            new = facts.changes.get(change_key)
+            new = facts.changes.get(str(change_key))
             if condition.operator == "changed_from":
                 old = facts.previous(str(change_key))
     if condition.operator == "changed":
@@ -495,7 +495,7 @@ def _display(key: str, value: Any, facts: Facts) -> str:
             return str(CHOICE_LABELS[key](value).label)
         except ValueError:
             return str(value)
-    models = {"ticket.team": Team, "ticket.assignee": User, "ticket.organization": Organization}
+    models: dict[str, Any] = {"ticket.team": Team, "ticket.assignee": User, "ticket.organization": Organization}
     if key in models:
         instance = models[key].objects.filter(pk=value).first() if str(value).isdigit() else None
         return str(getattr(instance, "name", value)) if instance is not None else f"#{value}"
