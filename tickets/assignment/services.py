@@ -106,6 +106,7 @@ class Candidate:
     load: int  # open (unsolved) tickets assigned to them
     capacity: int
     score: int = 0  # skill match (skill_based only)
+    has_profile: bool = True
 
 
 # --- the hook --------------------------------------------------------------------------------------
@@ -294,7 +295,8 @@ def _candidates(
         load = loads.get(member["pk"], 0)
         if load < capacity:
             candidates.append(Candidate(user_id=member["pk"], load=load, capacity=capacity,
-                                        score=scores.get(member["pk"], 0)))
+                                        score=scores.get(member["pk"], 0),
+                                        has_profile=member["agent_profile__capacity"] is not None))
     if strategy == RoutingStrategy.LOAD_BALANCED:
         return sorted(candidates, key=lambda candidate: (candidate.load, candidate.user_id))
     if strategy == RoutingStrategy.SKILL_BASED:
@@ -310,8 +312,10 @@ def _pick_agent(*, ticket: Ticket, team: Team, exclude_user_ids: set[int] | froz
     state = None
     if team.routing_strategy == RoutingStrategy.ROUND_ROBIN:
         # Taken before the candidates are read, so concurrent tickets of the team see each other's turns.
-        TeamRoutingState.objects.bulk_create([TeamRoutingState(team=team)], ignore_conflicts=True)
-        state = TeamRoutingState.objects.select_for_update().get(team=team)
+        state = TeamRoutingState.objects.select_for_update().filter(team=team).first()
+        if state is None:
+            TeamRoutingState.objects.bulk_create([TeamRoutingState(team=team)], ignore_conflicts=True)
+            state = TeamRoutingState.objects.select_for_update().get(team=team)
     candidates = _candidates(ticket=ticket, team=team, exclude_user_ids=exclude_user_ids)
     if state is not None and state.last_assigned_user_id is not None:
         last = state.last_assigned_user_id
@@ -331,10 +335,9 @@ def _claim(candidates: list[Candidate]) -> int | None:
     counted under that lock."""
     if not candidates:
         return None
-    AgentProfile.objects.bulk_create(
-        [AgentProfile(user_id=candidate.user_id) for candidate in sorted(candidates, key=lambda c: c.user_id)],
-        ignore_conflicts=True,
-    )
+    missing = sorted(candidate.user_id for candidate in candidates if not candidate.has_profile)
+    if missing:
+        AgentProfile.objects.bulk_create([AgentProfile(user_id=user_id) for user_id in missing], ignore_conflicts=True)
     for candidate in candidates:
         capacity = (
             AgentProfile.objects.select_for_update(skip_locked=True).filter(user_id=candidate.user_id)

@@ -263,3 +263,22 @@ def test_assign_by_routing_returns_none_for_a_manual_team_or_nobody_online(round
     agent_with(make_team())
     assert ticket_assign_by_routing(ticket=make_ticket(team=make_team())) is None
     assert ticket_assign_by_routing(ticket=make_ticket(team=round_robin_team)) is None
+
+
+# ------------------------------------------------------------------------------ live chat
+
+
+def test_a_chat_ticket_is_left_to_live_chat_routing_until_its_chat_ends(round_robin_team):
+    from channels_intake.chat.models import ChatState
+    from tests.channels_intake.chat.chat_factories import make_widget, start_chat
+    from tickets.assignment.services import tickets_assign_waiting
+
+    agent = agent_with(round_robin_team)
+    chat = start_chat(make_widget(round_robin_team))
+
+    assert Ticket.objects.get(pk=chat.ticket_id).assignee is None  # the chat is offered to the agent instead
+    assert tickets_assign_waiting() == 0
+    chat.state = ChatState.ENDED
+    chat.save(update_fields=["state"])
+    assert tickets_assign_waiting() == 1
+    assert Ticket.objects.get(pk=chat.ticket_id).assignee == agent
