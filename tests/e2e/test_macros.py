@@ -54,6 +54,7 @@ def test_agent_applies_a_macro_with_the_keyboard(new_page):
     expect(result).to_contain_text(re.compile(r"Status: New → Pending"))
     # The fields panel shows the new status without a reload.
     expect(page.locator("#ticket-fields select[name=status]")).to_have_value("pending")
+    expect(page.locator("#timeline")).to_contain_text("Alice Wong applied the macro Refund issued")
 
     def stored():
         fresh = Ticket.objects.get(pk=ticket.pk)
