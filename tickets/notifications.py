@@ -14,6 +14,9 @@ Who gets mail (Zendesk's and Zammad's defaults):
 - *status changed*: a ticket's followers (tickets.collaboration), when someone else changed its status
   (a customer's reply that reopens it mails them as *customer replied* instead, and the automatic
   close of a solved ticket mails nobody). Followers also get the *customer replied* mail.
+- *side conversation reply*: a third party answered a side conversation
+  (tickets.collaboration.side_conversations): the assignee (on an unassigned ticket its team) and
+  the agent who started the conversation.
 Never the person who acted, never an inactive user, never anyone but staff who may see the ticket
 (`helpdesk.permissions.can_view_ticket`), and nobody who switched that kind off
 (`User.notify_on_assignment`, `User.notify_on_customer_reply`, `User.notify_on_sla`).
@@ -72,6 +75,8 @@ SLA_KINDS = (SLA_WARNING, SLA_BREACHED)
 MENTIONED = "mentioned"
 STATUS_CHANGED = "status_changed"
 COLLABORATION_KINDS = (MENTIONED, STATUS_CHANGED)
+# A participant answered a side conversation (tickets.collaboration.side_conversations).
+SIDE_CONVERSATION_REPLIED = "side_conversation_reply"
 # The user field that switches each kind on or off. SLA mails have none: missing a target is what
 # the people responsible must hear about (the in-app notice says it too).
 PREFERENCE_FIELDS = {ASSIGNED: "notify_on_assignment", CUSTOMER_REPLIED: "notify_on_customer_reply"}
@@ -104,6 +109,8 @@ def notification_kind(event: Event) -> str | None:
         return event.kind
     if event.kind == "mentioned":
         return MENTIONED
+    if event.kind == SIDE_CONVERSATION_REPLIED:
+        return SIDE_CONVERSATION_REPLIED
     if event.kind == "status_changed" and _status_change_tells_followers(event):
         return STATUS_CHANGED
     return None
@@ -206,6 +213,10 @@ def notification_recipients(event: Event, kind: str) -> list[User]:
         candidates = User.objects.filter(pk=user_id if isinstance(user_id, int) else None)
     elif kind == STATUS_CHANGED:
         candidates = User.objects.filter(followed_tickets__ticket_id=ticket.pk)
+    elif kind == SIDE_CONVERSATION_REPLIED:
+        from tickets.collaboration.side_conversations import reply_notice_candidates
+
+        candidates = reply_notice_candidates(event)
     elif kind in SLA_KINDS:
         timer = _sla_timer_of(event)
         if kind == SLA_WARNING and (timer is None or timer.state != TimerState.RUNNING):
@@ -310,6 +321,11 @@ def build_notification_email(*, event: Event, kind: str, recipient: User) -> Ema
         return build_sla_email(event=event, kind=kind, recipient=recipient)
     if kind in COLLABORATION_KINDS:
         return build_collaboration_email(event=event, kind=kind, recipient=recipient)
+    if kind == SIDE_CONVERSATION_REPLIED:
+        from tickets.collaboration.side_conversations import build_reply_notification_email
+
+        return build_reply_notification_email(event=event, recipient=recipient,
+                                              site_link=ticket_link(event.ticket.number))
     ticket = event.ticket
     message = _customer_message(event, kind)
     excerpt = Truncator((message.body_text if message else "").strip()).chars(EXCERPT_CHARS)

@@ -24,6 +24,7 @@ import logging
 import re
 import secrets
 import smtplib
+import zoneinfo
 from collections.abc import Iterable
 from email.utils import getaddresses
 from typing import Any
@@ -33,7 +34,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils import formats, translation
@@ -43,6 +44,7 @@ from helpdesk import permissions
 from tickets import events
 from tickets.models import (
     DeliveryState,
+    Event,
     Message,
     SideConversation,
     SideConversationMessage,
@@ -518,3 +520,68 @@ def side_conversation_get(*, ticket: Ticket, conversation_id: int | str) -> Side
     if conversation is None:
         raise Http404
     return conversation
+
+
+# --- telling the agents ------------------------------------------------------------------------------
+# A participant's answer (event `side_conversation_reply`) is mailed by tickets.notifications to the
+# ticket's assignee (else its team) and the agent who started the conversation, like a customer's reply.
+
+
+def reply_notice_candidates(event: Event) -> QuerySet[User]:
+    """Who hears of a participant's answer: the assignee (else the ticket's team) and the
+    conversation's starter. tickets.notifications filters them (active staff who may see the ticket,
+    never the actor)."""
+    ticket = event.ticket
+    to_value = event.to_value if isinstance(event.to_value, dict) else {}
+    starter = SideConversation.objects.filter(pk=to_value.get("conversation"), ticket_id=ticket.pk).values(
+        "created_by_id"
+    )
+    if ticket.assignee_id is not None:
+        responsible = Q(pk=ticket.assignee_id)
+    elif ticket.team_id is not None:
+        responsible = Q(team_memberships__team_id=ticket.team_id)
+    else:
+        responsible = Q(pk__in=[])
+    return User.objects.filter(responsible | Q(pk__in=starter))
+
+
+def build_reply_notification_email(*, event: Event, recipient: User, site_link: str) -> EmailMultiAlternatives:
+    """The mail telling `recipient` that a participant answered, with an excerpt and the ticket's link."""
+    from django.utils import timezone
+    from django.utils.text import Truncator
+
+    from channels_intake.email.outbound import encoded_subject
+
+    ticket = event.ticket
+    to_value = event.to_value if isinstance(event.to_value, dict) else {}
+    answer = (
+        SideConversationMessage.objects.filter(
+            conversation_id=to_value.get("conversation"), conversation__ticket_id=ticket.pk,
+            direction=SideConversationMessage.Direction.INBOUND, created_at__lte=event.created_at,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    context = {
+        "ticket": ticket, "subject": to_value.get("subject", ""), "sender": to_value.get("from", ""),
+        "excerpt": Truncator((answer.body_text if answer else "").strip()).chars(500), "link": site_link,
+    }
+    try:
+        zone = zoneinfo.ZoneInfo(recipient.timezone) if getattr(recipient, "timezone", "") else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = None
+    with translation.override(recipient.language or settings.LANGUAGE_CODE), timezone.override(
+        zone or timezone.get_default_timezone()
+    ):
+        subject = _("[#%(number)s] %(sender)s replied in the side conversation “%(subject)s”") % {
+            "number": ticket.number, "sender": context["sender"], "subject": context["subject"],
+        }
+        text = render_to_string("tickets/email/side_conversation_notification.txt", context)
+        html = render_to_string("tickets/email/side_conversation_notification.html", context)
+    mail = EmailMultiAlternatives(
+        subject=encoded_subject(subject), body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[recipient.email],
+        # RFC 3834: machine-made, so autoresponders (out-of-office) stay silent.
+        headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+    )
+    mail.attach_alternative(html, "text/html")
+    return mail

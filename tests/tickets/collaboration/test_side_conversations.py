@@ -291,7 +291,9 @@ def test_a_participants_answer_lands_in_the_conversation_not_in_the_ticket(sink,
     assert list(ticket.messages.values_list("pk", flat=True)) == ticket_messages
     ticket.refresh_from_db()
     assert ticket.status == Status.NEW
-    assert len(sink.deliveries) == sink_before  # nobody was mailed, the requester least of all
+    # Only the agent who started the conversation hears of it (the ticket has no assignee); the
+    # requester gets nothing.
+    assert [delivery.recipients for delivery in sink.deliveries[sink_before:]] == [["sam@staff.example"]]
     event = Event.objects.get(ticket=ticket, kind="side_conversation_reply")
     assert (event.actor_user, event.actor_kind, event.via) == (None, "system", "email")
     assert event.to_value == {"conversation": conversation.pk, "subject": conversation.subject, "from": SUPPLIER}
@@ -391,3 +393,27 @@ def test_the_realtime_event_goes_to_agents_only(sink, start, deliver, ticket, re
         "message": {"id": answer.pk, "direction": "inbound", "delivery_state": ""},
     }
     assert "Yes, shipping" not in str(heard)  # events carry ids, never the text
+
+
+def test_the_assignee_and_the_starter_are_told_of_an_answer_by_mail_and_nobody_else(
+    sink, start, deliver, ticket, desk, requester
+):
+    colleague = make_agent(desk, username="cy", display_name="Cy Colleague", email="cy@staff.example")
+    make_agent(make_team("Billing", slug="billing"), username="bill", email="bill@staff.example")
+    Ticket.objects.filter(pk=ticket.pk).update(assignee=colleague)
+    conversation = start()
+
+    deliver(supplier_answer(sink.deliveries[0].mail))
+
+    notices = [delivery for delivery in sink.deliveries if delivery.recipients != [SUPPLIER]]
+    assert sorted(recipient for delivery in notices for recipient in delivery.recipients) == [
+        "cy@staff.example", "sam@staff.example"
+    ]
+    mail = notices[0].mail
+    assert str(mail["Subject"]) == (
+        f"[#{ticket.number}] {SUPPLIER} replied in the side conversation “{conversation.subject}”"
+    )
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Yes, shipping one today." in text
+    assert f"/agent/tickets/{ticket.number}/" in text
+    assert all(requester.email not in delivery.recipients for delivery in sink.deliveries)
