@@ -274,6 +274,8 @@ def describe_condition(condition: dict[str, Any], schema: dict[str, Any]) -> str
         return f"{label} {operator}"
     names = dict(map(tuple, schema["choices"].get(field["choices"], []))) if field and field["choices"] else {}
     values = value if isinstance(value, list) else [value]
+    # 96.0 hours reads as 96 hours.
+    values = [int(item) if isinstance(item, float) and item.is_integer() else item for item in values]
     shown = ", ".join(str(names.get(str(item), item)) for item in values)
     if field and field["kind"] == vocabulary.HOURS:
         shown = f"{shown} {schema['texts']['hours']}"

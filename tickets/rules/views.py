@@ -163,7 +163,11 @@ def _save(request: HttpRequest, *, kind: str, rule: Rule | None) -> HttpResponse
 def rule_new(request: HttpRequest, kind: str) -> HttpResponse:
     if request.method == "POST":
         return _save(request, kind=kind, rule=None)
-    initial = {"is_active": True, "events": [] if kind == RuleKind.AUTOMATION else ["created"]}
+    initial: dict[str, Any] = {"is_active": True, "events": ["created"]}
+    if kind == RuleKind.AUTOMATION:
+        # Every automation needs a time condition: the form starts with one to fill in.
+        initial = {"is_active": True, "events": [], "conditions": {
+            "all": [{"field": "hours_since.status_changed", "operator": "gt", "value": ""}], "any": []}}
     return _form_page(request, form=RuleForm(kind=kind, initial=initial), rule=None)
 
 

@@ -96,6 +96,6 @@ def test_conditions_are_described_as_a_person_reads_them():
     assert describe_condition({"field": "ticket.status", "operator": "in", "value": ["new", "open"]}, schema) == \
         "Status is one of New, Open"
     assert describe_condition({"field": "hours_since.solved", "operator": "gt", "value": 96.0}, schema) == \
-        "Hours since solved > 96.0 hours"
+        "Hours since solved > 96 hours"
     assert describe_condition({"field": "business_hours", "operator": "is_true", "value": None}, schema) == \
         "Within business hours is yes"

@@ -171,11 +171,13 @@ def test_form_pages_offer_the_vocabulary_without_json_to_edit(manager_client, bi
     assert rows_of(response) == {"all": [], "any": [], "actions": []}
 
 
-def test_automation_form_has_no_events(manager_client):
-    page = manager_client.get(reverse("rules:automation_new")).content.decode()
+def test_automation_form_has_no_events_and_starts_with_a_time_condition(manager_client):
+    response = manager_client.get(reverse("rules:automation_new"))
 
+    page = response.content.decode()
     assert 'name="events"' not in page
     assert "“Hours since …”" in page
+    assert rows_of(response)["all"] == [{"field": "hours_since.status_changed", "operator": "gt", "value": ""}]
 
 
 def test_editing_a_rule_shows_its_rows_and_saves_changes(manager_client):
