@@ -11,7 +11,7 @@ a form sent back with errors shows exactly what was typed.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -214,8 +214,8 @@ class RuleForm(forms.Form):
         self.conditions: dict[str, list[dict[str, Any]]] = {"all": [], "any": []}
         self.actions: list[dict[str, Any]] = []
         if self.is_bound:
-            self.conditions = conditions_from_post(self.data)
-            self.actions = actions_from_post(self.data)
+            self.conditions = conditions_from_post(cast("QueryDict", self.data))
+            self.actions = actions_from_post(cast("QueryDict", self.data))
         elif self.initial:
             self.conditions = self.initial.get("conditions") or {"all": [], "any": []}
             self.actions = self.initial.get("actions") or []

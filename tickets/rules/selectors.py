@@ -15,7 +15,7 @@ DELIVERIES_SHOWN = 20
 
 def rule_list(*, kind: str | None = None) -> QuerySet[Rule]:
     """Rules in the order they run (position, then id)."""
-    rules = Rule.objects.select_related("created_by")
+    rules = Rule.objects.all()
     if kind:
         rules = rules.filter(kind=kind)
     return rules.order_by("kind", "position", "id")

@@ -283,7 +283,7 @@ def webhook_save(
     name = " ".join((name or "").split())
     if not name:
         errors["name"] = [_("Give the webhook a name.")]
-    elif Webhook.objects.filter(name__iexact=name).exclude(pk=webhook.pk if webhook else None).exists():
+    elif Webhook.objects.filter(name__iexact=name).exclude(pk__in=[webhook.pk] if webhook else []).exists():
         errors["name"] = [_("Another webhook has this name.")]
     url = (url or "").strip()
     try:

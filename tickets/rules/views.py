@@ -85,10 +85,9 @@ def _label_runs(runs: Any) -> list[RuleRun]:
 @manager_required
 @require_GET
 def rule_list(request: HttpRequest, kind: str) -> HttpResponse:
-    rules = list(selectors.rule_list(kind=kind))
-    for rule in rules:
-        rule.event_labels = [_event_label(event) for event in rule.events]
-    return _page(request, {"kind": kind, "section": kind, "rules": rules},
+    rows = [{"rule": rule, "event_labels": [_event_label(event) for event in rule.events]}
+            for rule in selectors.rule_list(kind=kind)]
+    return _page(request, {"kind": kind, "section": kind, "rows": rows},
                  "agent/rules/list.html")
 
 
