@@ -10,6 +10,7 @@
     .venv/bin/python bench/run.py --only chat                    # live chat: 1,000 visitor sockets, 50 agents
     .venv/bin/python bench/run.py --only phone                   # CDR import: 100,000 Asterisk rows
     .venv/bin/python bench/run.py --only metrics                 # metrics: 1,000,000 tickets, dashboard API
+    .venv/bin/python bench/run.py --only rules                   # ticket creation with 50 triggers vs none
 
 The embedded PostgreSQL and Redis are used (helpdesk.devservers), but a database of its own
 (`helpdesk_bench`, or `helpdesk_bench_<N>` for other sizes) and Redis database 62, so the demo data of `make run` is never touched. Each
@@ -22,7 +23,8 @@ Celery workers, in a database of its own (`helpdesk_bench_email`, 100k tickets).
 (bench/chat.py): 1,000 visitor and 50 agent websockets on two ASGI processes, in `helpdesk_bench_chat`.
 Then the CDR import (bench/phone.py): 100,000 Asterisk rows, in `helpdesk_bench_phone`. Then the
 metrics (bench/metrics_bench.py): full recompute, incremental rollups and the dashboard API over
-1,000,000 tickets, in `helpdesk_bench_metrics`.
+1,000,000 tickets, in `helpdesk_bench_metrics`. Then the triggers (bench/rules.py): ticket creation
+throughput with 50 active triggers versus none, in `helpdesk_bench_rules`.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from bench import (  # noqa: E402
     metrics_bench,
     phone,
     report,
+    rules,
     servers,
     sla,
 )
@@ -223,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default="make-run,gunicorn-2,uvicorn-2",
                         help=f"comma-separated, from {', '.join(servers.SERVERS)}")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
-    parser.add_argument("--only", choices=("http", "email", "sla", "kb", "chat", "phone", "metrics"),
+    parser.add_argument("--only", choices=("http", "email", "sla", "kb", "chat", "phone", "metrics", "rules"),
                         default=None, help="run one part only")
     parser.add_argument("--messages", type=int, default=10_000, help="email intake: messages to deliver")
     parser.add_argument("--smtp-connections", type=int, default=8, help="email intake: concurrent SMTP connections")
@@ -249,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics-changes", type=int, default=10_000,
                         help="metrics: tickets changed for the incremental refresh")
     parser.add_argument("--metrics-requests", type=int, default=50, help="metrics: requests per API shape")
+    parser.add_argument("--rules-tickets", type=int, default=rules.TICKETS_PER_ROUND,
+                        help="rules: tickets created per round")
+    parser.add_argument("--rules-rounds", type=int, default=rules.ROUNDS,
+                        help="rules: rounds (alternating no triggers / 50 triggers)")
     args = parser.parse_args(argv)
     if args.only == "metrics":
         return metrics_main(args, argv)
@@ -262,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return chat_main(args, argv)
     if args.only == "phone":
         return phone_main(args, argv)
+    if args.only == "rules":
+        return rules_main(args, argv)
     tickets = args.tickets or (10_000 if args.quick else 1_000_000)
     sizes = QUICK if args.quick else FULL
     configs = [servers.SERVERS[name.strip()] for name in args.servers.split(",") if name.strip()]
@@ -326,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         kb_main(args, argv)
         chat_main(args, argv)
         phone_main(args, argv)
+        rules_main(args, argv)
         return metrics_main(args, argv)
     return 0
 
@@ -421,6 +431,18 @@ def phone_main(args: argparse.Namespace, argv: list[str] | None) -> int:
         result = phone.run(url=bench.url, env=bench.env, options=options, data_dir=LOG_DIR, say=say)
         pg = database.server_settings(bench.url)
     publish(phone.render(result, command=command, pg=pg), section=f"phone-{args.phone_rows}", args=args)
+    return 0 if not result.errors else 1
+
+
+def rules_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The triggers benchmark (bench/rules.py) in its own database and Redis database."""
+    command = run_command(args, argv, default=f"bench/run.py --only rules --rules-tickets {args.rules_tickets}")
+    with bench_environment(database_name=rules.RULES_DATABASE, redis_db=rules.RULES_REDIS_DB,
+                           url_variable="HELPDESK_BENCH_RULES_DATABASE_URL") as bench:
+        options = rules.Options(tickets_per_round=args.rules_tickets, rounds=args.rules_rounds)
+        result = rules.run(url=bench.url, env=bench.env, options=options, say=say)
+        pg = database.server_settings(bench.url)
+    publish(rules.render(result, command=command, pg=pg), section=f"rules-{args.rules_tickets}", args=args)
     return 0 if not result.errors else 1
 
 

@@ -370,6 +370,13 @@ class Command(BaseCommand):
         if not history_present():
             output.say("Adding the demo metrics history.")
             call_command("seed_demo", stdout=stream)
+        # Likewise the routing and automation demo (teams' strategies, rules, macros).
+        from tickets.demo.automation import seed_automation
+        from tickets.models import Rule
+
+        if not Rule.objects.exists():
+            output.say("Adding the demo routing, rules and macros.")
+            seed_automation(progress=lambda message: stream.write(message + "\n"))
 
     def _collect_static(self, output: Output, stream: _LineStream) -> None:
         if getattr(settings, "WHITENOISE_USE_FINDERS", False):

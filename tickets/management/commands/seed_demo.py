@@ -12,6 +12,7 @@ from channels_intake.chat.demo import seed_chat_widget
 from channels_intake.phone.demo import seed_phone
 from knowledgebase.demo import seed_knowledge_base
 from tickets.demo import DEMO_LOGINS, DEMO_PASSWORD, seed
+from tickets.demo.automation import seed_automation
 from tickets.demo.history import DEFAULT_DAYS, TICKETS_PER_DAY, seed_metrics_history
 
 DEFAULT_TICKETS = 300
@@ -77,6 +78,7 @@ class Command(BaseCommand):
         seed_knowledge_base(progress=lambda message: self.stdout.write(message))
         seed_chat_widget(progress=lambda message: self.stdout.write(message))
         seed_phone(progress=lambda message: self.stdout.write(message))
+        seed_automation(progress=lambda message: self.stdout.write(message), customer_tickets=full_demo)
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for username, what in DEMO_LOGINS:
             self.stdout.write(f"  {username:<22} {what}")
