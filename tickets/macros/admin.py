@@ -34,7 +34,7 @@ class MacroAdminForm(forms.ModelForm):
         return validate_actions(self.cleaned_data.get("actions"), for_macro=True)
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if cleaned.get("owner") and cleaned.get("team"):
             raise ValidationError(_("A macro is either personal (an owner) or shared (a team or everyone), not both."))
         return cleaned

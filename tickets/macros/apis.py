@@ -80,7 +80,7 @@ def macro_data(macro: Macro) -> dict[str, object]:
         "id": macro.pk,
         "title": macro.title,
         "sharing": selectors.sharing_of(macro),
-        "team": {"id": macro.team.pk, "name": macro.team.name, "slug": macro.team.slug} if macro.team_id else None,
+        "team": {"id": macro.team.pk, "name": macro.team.name, "slug": macro.team.slug} if macro.team else None,
         "reply_text": macro.reply_text,
         "reply_is_internal": macro.reply_is_internal,
         "actions": macro.actions,

@@ -146,9 +146,13 @@ class MacroForm(forms.Form):
                    for code in [item.language.lower()]},
             }
         super().__init__(*args, **kwargs)
-        self.fields["sharing"].choices = selectors.sharing_choices(user)
-        self.fields["sharing"].initial = selectors.PERSONAL
-        self.fields["team"].queryset = selectors.teams_to_share_with(user)
+        sharing = self.fields["sharing"]
+        assert isinstance(sharing, forms.ChoiceField)  # noqa: S101 - narrows the type
+        sharing.choices = selectors.sharing_choices(user)
+        sharing.initial = selectors.PERSONAL
+        team = self.fields["team"]
+        assert isinstance(team, forms.ModelChoiceField)  # noqa: S101 - narrows the type
+        team.queryset = selectors.teams_to_share_with(user)
         for code, label in translation_languages():
             self.fields[f"translation_title_{code}"] = forms.CharField(
                 label=_("Title (%(language)s)") % {"language": label}, max_length=150, required=False)

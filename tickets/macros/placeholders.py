@@ -36,6 +36,11 @@ def _ticket_url(ticket: Ticket) -> str:
     return str(settings.HELPDESK_SITE_URL).rstrip("/") + reverse("portal:ticket", args=[ticket.number])
 
 
+def _signer(ticket: Ticket, agent: User | None) -> Any:
+    """Who "agent" means: the agent applying the macro, or (a rule's mail or macro) the assignee."""
+    return agent if agent is not None else ticket.assignee
+
+
 # name → (ticket, agent) → value. Only these exist.
 PLACEHOLDERS: dict[str, Callable[[Ticket, User | None], Any]] = {
     "ticket.number": lambda t, a: t.number,
@@ -46,16 +51,15 @@ PLACEHOLDERS: dict[str, Callable[[Ticket, User | None], Any]] = {
     "ticket.type": lambda t, a: t.get_type_display(),
     "ticket.channel": lambda t, a: t.get_channel_display(),
     "ticket.created_date": lambda t, a: timezone.localdate(t.created_at).isoformat() if t.created_at else "",
-    "ticket.team": lambda t, a: t.team.name if t.team_id else "",
+    "ticket.team": lambda t, a: t.team.name if t.team else "",
     "requester.name": lambda t, a: t.requester.name,
     "requester.first_name": lambda t, a: _first_name(t.requester.name),
     "requester.email": lambda t, a: t.requester.email,
-    "organization.name": lambda t, a: t.organization.name if t.organization_id else "",
-    "agent.name": lambda t, a: a.name if a is not None else (t.assignee.name if t.assignee_id else ""),
-    "agent.first_name": lambda t, a: _first_name(a.name if a is not None else (t.assignee.name if t.assignee_id
-                                                                                 else "")),
-    "agent.email": lambda t, a: a.email if a is not None else (t.assignee.email if t.assignee_id else ""),
-    "assignee.name": lambda t, a: t.assignee.name if t.assignee_id else "",
+    "organization.name": lambda t, a: t.organization.name if t.organization else "",
+    "agent.name": lambda t, a: _signer(t, a).name if _signer(t, a) else "",
+    "agent.first_name": lambda t, a: _first_name(_signer(t, a).name if _signer(t, a) else ""),
+    "agent.email": lambda t, a: _signer(t, a).email if _signer(t, a) else "",
+    "assignee.name": lambda t, a: t.assignee.name if t.assignee else "",
 }
 
 # What each placeholder stands for, in the order the macro form lists them (its placeholder hint).

@@ -192,11 +192,11 @@ def translation_for(macro: Macro, language: str, translations: Iterable[MacroTra
 
 def describe_actions(actions: Sequence[Mapping[str, Any]]) -> list[str]:
     """The macro's field actions in words, e.g. "Set status: Solved", "Add tags: vip, refund"."""
-    team_ids = [a.get("value") for a in actions if a.get("type") == "set_team" and str(a.get("value")).isdigit()]
-    user_ids = [a.get("value") for a in actions if a.get("type") == "assign" and str(a.get("value")).isdigit()]
+    team_ids = [int(a["value"]) for a in actions if a.get("type") == "set_team" and str(a.get("value")).isdigit()]
+    user_ids = [int(a["value"]) for a in actions if a.get("type") == "assign" and str(a.get("value")).isdigit()]
     teams = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "name")) if team_ids else {}
     users = {user.pk: user.name for user in User.objects.filter(pk__in=user_ids)} if user_ids else {}
-    field_keys = [a.get("key") for a in actions if a.get("type") == "set_custom_field"]
+    field_keys = [str(a.get("key")) for a in actions if a.get("type") == "set_custom_field"]
     field_labels = dict(CustomFieldDefinition.objects.filter(key__in=field_keys).values_list("key", "label")) \
         if field_keys else {}
     choices = {"set_status": Status, "set_priority": Priority, "set_type": TicketType}
@@ -210,18 +210,19 @@ def describe_actions(actions: Sequence[Mapping[str, Any]]) -> list[str]:
             enum = choices[kind]
             text = str(enum(value).label) if value in enum.values else str(value)
         elif kind == "set_team":
-            text = teams.get(int(value), _("(deleted team)")) if str(value).isdigit() else str(value)
+            text = teams.get(int(str(value)), _("(deleted team)")) if str(value).isdigit() else str(value)
         elif kind == "assign":
             if value == ROUTING:
                 text = _("the team's routing")
             elif value in (None, ""):
                 text = _("nobody (unassign)")
             else:
-                text = users.get(int(value), _("(deleted agent)")) if str(value).isdigit() else str(value)
+                text = users.get(int(str(value)), _("(deleted agent)")) if str(value).isdigit() else str(value)
         elif kind in ("add_tags", "remove_tags"):
             text = ", ".join(value or [])
         elif kind == "set_custom_field":
-            text = f"{field_labels.get(action.get('key'), action.get('key'))} = {value}"
+            key = str(action.get("key"))
+            text = f"{field_labels.get(key, key)} = {value}"
         else:
             text = str(value or "")
         lines.append(f"{action_type.label}: {text}")

@@ -3,7 +3,7 @@ picker (JSON): the macros to offer on a ticket, one rendered for it, and applyin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,9 +31,14 @@ from tickets.macros.services import (
     macro_render,
     macro_save,
 )
-from tickets.models import Macro, MacroTranslation, Ticket
+from tickets.models import Macro, MacroTranslation, Ticket, User
 from tickets.rules.vocabulary import validate_actions
 from tickets.views.agent.common import sidebar_views, staff_required
+
+
+def _staff(request: HttpRequest) -> User:
+    """The signed-in staff member (every view here is behind staff_required)."""
+    return cast(User, request.user)
 
 
 def _workable_ticket(request: HttpRequest, number: int | str) -> Ticket:
@@ -65,7 +70,7 @@ def macro_list(request: HttpRequest) -> HttpResponse:
     rows = [{
         "macro": macro,
         "sharing": selectors.sharing_of(macro),
-        "can_change": selectors.can_change_macro(request.user, macro),
+        "can_change": selectors.can_change_macro(_staff(request), macro),
     } for macro in macros]
     return render(request, "agent/macros/list.html", {
         "rows": rows, "query": query, "sidebar": sidebar_views(request),
@@ -74,7 +79,7 @@ def macro_list(request: HttpRequest) -> HttpResponse:
 
 
 def _form_page(request: HttpRequest, macro: Macro | None) -> HttpResponse:
-    user = request.user
+    user = _staff(request)
     if request.method == "POST":
         form = MacroForm(request.POST, user=user, macro=macro)
         rows = rows_from_post(request.POST)
@@ -125,7 +130,7 @@ def macro_edit(request: HttpRequest, macro_id: int) -> HttpResponse:
 def macro_remove(request: HttpRequest, macro_id: int) -> HttpResponse:
     macro = selectors.access_macro(request.user, macro_id, for_change=True)
     title = macro.title
-    macro_delete(macro=macro, actor=request.user)
+    macro_delete(macro=macro, actor=_staff(request))
     messages.success(request, _("Macro “%(title)s” deleted.") % {"title": title})
     return redirect("macros:list")
 
@@ -152,7 +157,7 @@ def macro_preview(request: HttpRequest) -> HttpResponse:
                      if key.startswith("translation_reply_"))
         if request.POST[f"translation_reply_{code}"].strip()
     ]
-    rendered = macro_render(macro=macro, ticket=ticket, agent=request.user, translations=translations)
+    rendered = macro_render(macro=macro, ticket=ticket, agent=_staff(request), translations=translations)
     try:
         actions = describe_actions(validate_actions(actions_from_rows(rows_from_post(request.POST)), for_macro=True))
     except ValidationError as error:
@@ -179,7 +184,7 @@ def picker(request: HttpRequest, number: int) -> JsonResponse:
         "title": macro.title,
         "is_internal": macro.reply_is_internal,
         "sharing": selectors.sharing_of(macro),
-        "team": macro.team.name if macro.team_id else "",
+        "team": macro.team.name if macro.team else "",
         "usage_count": macro.usage_count,
         "render_url": reverse("macros:render", args=[macro.pk, ticket.number]),
         "apply_url": reverse("macros:apply", args=[macro.pk, ticket.number]),
@@ -197,7 +202,7 @@ def render_for_ticket(request: HttpRequest, macro_id: int, number: int) -> JsonR
     """The macro rendered for this ticket, changing nothing (the picker's preview)."""
     ticket = _workable_ticket(request, number)
     macro = selectors.access_macro(request.user, macro_id)
-    return JsonResponse(_rendered_json(macro_render(macro=macro, ticket=ticket, agent=request.user)))
+    return JsonResponse(_rendered_json(macro_render(macro=macro, ticket=ticket, agent=_staff(request))))
 
 
 @staff_required
@@ -208,7 +213,7 @@ def apply_to_ticket(request: HttpRequest, macro_id: int, number: int) -> JsonRes
     ticket = _workable_ticket(request, number)
     macro = selectors.access_macro(request.user, macro_id)
     try:
-        ticket, rendered, changes = macro_apply_for_composer(macro=macro, ticket=ticket, actor=request.user)
+        ticket, rendered, changes = macro_apply_for_composer(macro=macro, ticket=ticket, actor=_staff(request))
     except (ValidationError, PermissionDenied) as error:
         return JsonResponse({"errors": _error_messages(error)}, status=400)
     return JsonResponse({**_rendered_json(rendered), "changes": changes,
