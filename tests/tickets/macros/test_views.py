@@ -254,3 +254,18 @@ def test_list_and_picker_queries_do_not_grow_with_the_number_of_macros(lead, sup
         assert client.get(reverse("macros:list")).status_code == 200
     with django_assert_max_num_queries(12):
         assert len(client.get(reverse("macros:picker", args=[ticket.number])).json()["results"]) == 45
+
+
+def test_html_in_a_macro_reply_is_escaped_in_the_sent_message(agent, ticket):
+    ticket.requester.name = "<img src=x onerror=alert(1)>"
+    ticket.requester.save()
+    macro = Macro.objects.create(title="Bold", reply_text="<b>Hi</b> {{ requester.name }}")
+    client = client_for(agent)
+    body = client.post(reverse("macros:apply", args=[macro.pk, ticket.number])).json()["body"]
+    assert body == "<b>Hi</b> <img src=x onerror=alert(1)>"
+    # The agent sends what the composer holds, as typed text.
+    client.post(reverse("agent:ticket_reply", args=[ticket.number]),
+                {"body": body, "visibility": "public", "status": ""})
+    message = Message.objects.filter(ticket=ticket, author_user=agent).get()
+    assert "<b>" not in message.body_html and "<img" not in message.body_html
+    assert "&lt;b&gt;Hi&lt;/b&gt;" in message.body_html
