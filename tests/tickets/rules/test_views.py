@@ -570,3 +570,20 @@ def test_admin_can_use_the_pages(billing):
 
     assert client.get(reverse("rules:triggers")).status_code == 200
     assert client.post(reverse("rules:trigger_new"), REFUND_TRIGGER).status_code == 302
+
+
+def test_webhook_pages_take_a_fixed_number_of_queries(manager_client, django_assert_max_num_queries):
+    ticket = make_ticket()
+    for index in range(12):
+        webhook = Webhook.objects.create(name=f"Hook {index}", url=f"https://hook{index}.example/", secret="s" * 32)
+        for state in ("pending", "failed", "delivered"):
+            WebhookDelivery.objects.create(webhook=webhook, ticket=ticket, state=state)
+    manager_client.get(reverse("rules:webhooks"))
+
+    with django_assert_max_num_queries(10):
+        listing = manager_client.get(reverse("rules:webhooks")).content.decode()
+    with django_assert_max_num_queries(10):
+        page = manager_client.get(reverse("rules:webhook_edit", args=[webhook.pk])).content.decode()
+
+    assert listing.count("/agent/rules/webhooks/") >= 12
+    assert page.count(f"#{ticket.number}") == 3
