@@ -149,9 +149,24 @@ def rule_run(
 ) -> Event:
     """A trigger or automation fired on the ticket ("rule_applied"), failed ("rule_failed"), or was
     held back by loop protection ("rule_suppressed"); the changes it made have their own events."""
-    kind = {"applied": "rule_applied", "failed": "rule_failed", "suppressed": "rule_suppressed"}[outcome]
+    kind = RULE_EVENT_KINDS[outcome]
     return _record(ticket=ticket, kind=kind, actor=None, via=f"rule:{rule_id}", actor_kind=ActorKind.AUTOMATION,
                    to_value={"rule": rule_id, "name": name, "kind": rule_kind, **(details or {})})
+
+
+RULE_EVENT_KINDS = {"applied": "rule_applied", "failed": "rule_failed", "suppressed": "rule_suppressed"}
+
+
+def rules_ran(*, ticket: Ticket, runs: list[dict[str, Any]]) -> list[Event]:
+    """`rule_run` for the firings of one trigger pass, in one statement (the engine writes its log
+    at the end of the pass: the hot path of every ticket change). Each run: rule_id, name,
+    rule_kind, outcome, details. These kinds call for no notification."""
+    return Event.objects.bulk_create([
+        Event(ticket=ticket, kind=RULE_EVENT_KINDS[run["outcome"]], actor_kind=ActorKind.AUTOMATION, actor_user=None,
+              via=f"rule:{run['rule_id']}", to_value={"rule": run["rule_id"], "name": run["name"],
+                                                      "kind": run["rule_kind"], **(run.get("details") or {})})
+        for run in runs
+    ])
 
 
 # --- assignment (tickets.assignment) ---------------------------------------------------------------

@@ -16,10 +16,11 @@ import logging
 import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.utils import timezone
@@ -58,6 +59,63 @@ def _is_field_action(action: dict[str, Any]) -> bool:
                                                              and action.get("value") == ROUTING)
 
 
+def is_field_only(actions: Sequence[dict[str, Any]]) -> bool:
+    """Whether every action is a field change `ticket_update` makes (the engine can then stage it)."""
+    return bool(actions) and all(_is_field_action(action) for action in actions)
+
+
+def simulate_field_actions(actions: Sequence[dict[str, Any]], *, ticket: Ticket, changes: dict[str, Any],
+                           now: datetime) -> None:
+    """Apply field actions to our copy of the ticket (not saved) as `ticket_update` would, and note
+    them in `changes`; raises what `ticket_update` would raise for a change it refuses (a status it
+    cannot reach, an unknown value, an agent who may not hold it, a team or agent that is gone)."""
+    from tickets.custom_fields import validate_custom_fields
+    from tickets.services.ticket_create import normalize_tags
+    from tickets.transitions import check_transition
+
+    update = field_actions_to_update(actions, ticket=ticket)
+    if "priority" in update and update["priority"] != ticket.priority:
+        if update["priority"] not in Priority.values:
+            raise ValidationError(_("Unknown priority."))
+        ticket.priority = changes["priority"] = update["priority"]
+    if "ticket_type" in update and update["ticket_type"] != ticket.type:
+        if update["ticket_type"] not in TicketType.values:
+            raise ValidationError(_("Unknown type."))
+        ticket.type = changes["type"] = update["ticket_type"]
+    if "team" in update and update["team"].pk != ticket.team_id:
+        ticket.team = update["team"]
+        changes["team"] = ticket.team_id
+    status = update.get("status")
+    if "assignee" in update:
+        assignee = update["assignee"]
+        if (assignee.pk if assignee else None) != ticket.assignee_id:
+            if assignee is not None and not permissions.can_hold(ticket, assignee):
+                raise PermissionDenied(_("You cannot assign this ticket to that person."))
+            ticket.assignee = assignee
+            changes["assignee"] = ticket.assignee_id
+            if assignee is not None and ticket.status == Status.NEW and status is None:
+                status = Status.OPEN
+    if update.get("add_tags") or update.get("remove_tags"):
+        removed = set(normalize_tags(update.get("remove_tags")))
+        tags = [tag for tag in ticket.tags or [] if tag not in removed]
+        tags += [tag for tag in normalize_tags(update.get("add_tags")) if tag not in tags]
+        if tags != list(ticket.tags or []):
+            ticket.tags = tags
+            changes["tags"] = list(tags)
+    if "custom_fields" in update:
+        cleaned = validate_custom_fields(update["custom_fields"], existing=ticket.custom_fields,
+                                         enforce_required=False)
+        if cleaned != ticket.custom_fields:
+            ticket.custom_fields = cleaned
+            changes["custom_fields"] = dict(cleaned)
+    if status is not None and status != ticket.status:
+        if status not in Status.values:
+            raise ValidationError(_("Unknown status."))
+        check_transition(ticket.status, status)
+        ticket.status = changes["status"] = status
+        ticket.status_changed_at = now
+
+
 @dataclass
 class ActionsOutcome:
     """What a firing leaves to do once it is logged: the mails to agents and teams (written into
@@ -86,6 +144,7 @@ def actions_run(*, rule: CompiledRule, ticket: Ticket, event: str, results: list
     """Run the rule's actions on `ticket` in order; appends one {"type", "result"} per action to
     `results` as it goes (so a failure shows how far it got). Raises on a failing action (the
     caller's savepoint undoes the firing). `ticket` is refreshed after each change."""
+    from tickets.rules.engine import adopt
     from tickets.services import ticket_update
 
     via = f"rule:{rule.id}"
@@ -97,8 +156,8 @@ def actions_run(*, rule: CompiledRule, ticket: Ticket, event: str, results: list
             return
         update = field_actions_to_update(fields, ticket=ticket)
         if update:
-            ticket_update(ticket=ticket, actor=None, actor_kind=ActorKind.AUTOMATION, via=via, **update)
-            ticket.refresh_from_db()
+            adopt(ticket, ticket_update(ticket=ticket, actor=None, actor_kind=ActorKind.AUTOMATION, via=via,
+                                        **update))
         results.extend({"type": action["type"], "result": "done"} for action in fields)
         fields.clear()
 
@@ -117,23 +176,21 @@ def _run_one(action: dict[str, Any], *, rule: CompiledRule, ticket: Ticket, even
              outcome: ActionsOutcome) -> str:
     from tickets.assignment.services import ticket_assign_by_routing, ticket_escalate
     from tickets.macros.services import macro_apply
+    from tickets.rules.engine import adopt
     from tickets.rules.webhooks import webhook_delivery_create
     from tickets.services.ticket_messages import ticket_add_automatic_note, ticket_add_automatic_reply
 
     kind = action.get("type")
     if kind == "assign":  # by routing
-        agent = ticket_assign_by_routing(ticket=ticket, via=via)
-        ticket.refresh_from_db()
+        agent = ticket_assign_by_routing(ticket=ticket, via=via)  # brings our copy up to date itself
         return f"assigned to {agent.pk}" if agent is not None else "nobody available"
     if kind == "add_note":
         message = ticket_add_automatic_note(ticket=ticket, body_text=render_placeholders(action.get("body", ""),
                                                                                            ticket=ticket), via=via)
-        ticket.refresh_from_db()
         return f"note {message.pk}"
     if kind == "email_requester":
         body = render_placeholders(action.get("body", ""), ticket=ticket)
         message = ticket_add_automatic_reply(ticket=ticket, body_text=body, source=via)
-        ticket.refresh_from_db()
         return f"message {message.pk}"
     if kind in ("email_agent", "email_team"):
         recipients = _mail_recipient_ids(action, ticket=ticket)
@@ -159,12 +216,10 @@ def _run_one(action: dict[str, Any], *, rule: CompiledRule, ticket: Ticket, even
         macro = Macro.objects.filter(pk=macro_id, is_active=True).first() if macro_id is not None else None
         if macro is None:
             raise ValidationError(_("The macro of this action no longer exists."))
-        macro_apply(macro=macro, ticket=ticket, actor=None, via=via)
-        ticket.refresh_from_db()
+        adopt(ticket, macro_apply(macro=macro, ticket=ticket, actor=None, via=via))
         return "applied"
     if kind == "escalate":
-        ticket_escalate(ticket=ticket, actor=None, via=via)
-        ticket.refresh_from_db()
+        adopt(ticket, ticket_escalate(ticket=ticket, actor=None, via=via))
         return f"level {ticket.escalation_level}"
     raise ValidationError(_("Unknown action."))
 

@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tickets import events
-from tickets.models import Rule, RuleKind, RuleRun, RuleRunOutcome, TriggerEvent
+from tickets.models import ActorKind, Rule, RuleKind, RuleRun, RuleRunOutcome, TriggerEvent
 from tickets.rules.conditions import (
     CompiledConditions,
     Facts,
@@ -190,48 +190,92 @@ class _RecentRuns:
 # -- Triggers -----------------------------------------------------------------------------------
 
 
-def _via(rule: CompiledRule) -> str:
-    return f"rule:{rule.id}"
+@dataclass
+class RunLog:
+    """The execution log of a pass, written at its end in two statements (events, runs) and one
+    count update after the commit, instead of three statements per firing."""
+
+    ticket: Ticket
+    event: str
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, *, rule: CompiledRule, outcome: str, results: list[dict[str, Any]], error: str = "",
+            actions_outcome: Any = None) -> None:
+        details = actions_outcome.event_details() if actions_outcome is not None else {}
+        if error:
+            details = {**details, "error": error[:500]}
+        self.entries.append({"rule": rule, "outcome": outcome, "results": results, "error": error,
+                             "details": details, "actions_outcome": actions_outcome})
+
+    def write(self) -> None:
+        if not self.entries:
+            return
+        entries, self.entries = self.entries, []
+        audit = events.rules_ran(ticket=self.ticket, runs=[
+            {"rule_id": entry["rule"].id, "name": entry["rule"].name, "rule_kind": entry["rule"].kind,
+             "outcome": entry["outcome"], "details": entry["details"]} for entry in entries])
+        RuleRun.objects.bulk_create([
+            RuleRun(rule_id=entry["rule"].id, ticket_id=self.ticket.pk, event=self.event, outcome=entry["outcome"],
+                    actions=entry["results"], error=entry["error"]) for entry in entries])
+        for entry, event in zip(entries, audit, strict=True):
+            if entry["actions_outcome"] is not None:
+                entry["actions_outcome"].after_logged(event=event)
+        _count_runs_after_commit([entry["rule"].id for entry in entries
+                                  if entry["outcome"] != RuleRunOutcome.SUPPRESSED])
 
 
 def rule_fire(
-    *, rule: CompiledRule, ticket: Ticket, event: str, message_id: int | None = None, anchor: datetime | None = None,
-    run: RuleRun | None = None, context: ChangeContext | None = None,
-) -> RuleRun:
-    """Run the rule's actions on the ticket in a savepoint and log the run (RuleRun + event).
+    *, rule: CompiledRule, ticket: Ticket, event: str, anchor: datetime | None = None, run: RuleRun | None = None,
+    context: ChangeContext | None = None, log: RunLog | None = None,
+) -> str:
+    """Run the rule's actions on the ticket in a savepoint and log the run; returns the outcome.
 
     A failing action undoes the whole firing and is logged as failed; it never raises, so the
-    change that started it stands. `run`: the automation's RuleRun, inserted already (its anchor
-    makes the firing once per occurrence), completed here.
+    change that started it stands. `log`: the pass's log (written at its end); without it the run
+    is logged at once. `run`: the automation's RuleRun, inserted already (its anchor makes the
+    firing once per occurrence), completed here.
     """
     from tickets.rules.actions import actions_run
 
     changes_before = dict(context.changes) if context is not None else None
     results: list[dict[str, Any]] = []
+    own_log = log or RunLog(ticket=ticket, event=event)
     try:
         with transaction.atomic():
             outcome = actions_run(rule=rule, ticket=ticket, event=event, results=results)
-            audit = events.rule_run(ticket=ticket, rule_id=rule.id, name=rule.name, rule_kind=rule.kind,
-                                    details=outcome.event_details())
-            run = _log_run(rule=rule, ticket=ticket, event=event, outcome=RuleRunOutcome.APPLIED, results=results,
-                           anchor=anchor, run=run)
-            outcome.after_logged(event=audit)
+            if log is None:
+                audit = events.rule_run(ticket=ticket, rule_id=rule.id, name=rule.name, rule_kind=rule.kind,
+                                        details=outcome.event_details())
+                _complete_run(rule=rule, ticket=ticket, event=event, outcome=RuleRunOutcome.APPLIED, results=results,
+                              anchor=anchor, run=run)
+                outcome.after_logged(event=audit)
+                _count_runs_after_commit([rule.id])
+            else:
+                log.add(rule=rule, outcome=RuleRunOutcome.APPLIED, results=results, actions_outcome=outcome)
+        return RuleRunOutcome.APPLIED
     except Exception as error:
         logger.exception("Rule %s (%s) failed on ticket %s", rule.id, rule.name, ticket.pk)
         if context is not None and changes_before is not None:
             # The firing was rolled back: so are the changes it reported into the pass.
             context.changes.clear()
             context.changes.update(changes_before)
+        # Our copy may hold values the rolled-back firing wrote.
+        ticket.refresh_from_db()
         message = f"{type(error).__name__}: {error}"[:2000]
-        events.rule_run(ticket=ticket, rule_id=rule.id, name=rule.name, rule_kind=rule.kind, outcome="failed",
-                        details={"error": message[:500]})
-        run = _log_run(rule=rule, ticket=ticket, event=event, outcome=RuleRunOutcome.FAILED, results=results,
-                       anchor=anchor, run=run, error=message)
-    _count_run_after_commit(rule.id)
-    return run
+        if log is None and run is not None:
+            events.rule_run(ticket=ticket, rule_id=rule.id, name=rule.name, rule_kind=rule.kind, outcome="failed",
+                            details={"error": message[:500]})
+            _complete_run(rule=rule, ticket=ticket, event=event, outcome=RuleRunOutcome.FAILED, results=results,
+                          anchor=anchor, run=run, error=message)
+            _count_runs_after_commit([rule.id])
+        else:
+            own_log.add(rule=rule, outcome=RuleRunOutcome.FAILED, results=results, error=message)
+            if log is None:
+                own_log.write()
+        return RuleRunOutcome.FAILED
 
 
-def _log_run(
+def _complete_run(
     *, rule: CompiledRule, ticket: Ticket, event: str, outcome: str, results: list[dict[str, Any]],
     anchor: datetime | None, run: RuleRun | None, error: str = "",
 ) -> RuleRun:
@@ -243,19 +287,112 @@ def _log_run(
     return run
 
 
-def _count_run_after_commit(rule_id: int) -> None:
-    """Bump the rule's run count and last run after the commit, in a statement of its own: inside
-    the ticket's transaction it would hold the rule's row locked, and every ticket change firing
-    the same rule would queue behind it."""
+def _count_runs_after_commit(rule_ids: list[int]) -> None:
+    """Bump the rules' run counts and last runs after the commit, in a statement of their own:
+    inside the ticket's transaction it would hold the rules' rows locked, and every ticket change
+    firing the same rule would queue behind it."""
+    if not rule_ids:
+        return
 
     def bump() -> None:
-        Rule.objects.filter(pk=rule_id).update(run_count=F("run_count") + 1, last_run_at=timezone.now())
+        Rule.objects.filter(pk__in=rule_ids).update(run_count=F("run_count") + 1, last_run_at=timezone.now())
 
     transaction.on_commit(bump, robust=True)
 
 
+class _StagedChanges:
+    """Field changes of the pass's field-only triggers, made on our copy of the ticket at once (so
+    the next triggers see them) and written by one `ticket_update` when the pass needs the database
+    to be current (a trigger with other actions) or ends: one lock, one save, one SLA sync and one
+    realtime event for all of them instead of one each. If that update is refused, each staged
+    trigger is run again on its own, so exactly the one that cannot apply is logged as failed."""
+
+    FIELDS = ("status", "priority", "type", "team_id", "assignee_id", "tags", "custom_fields")
+
+    def __init__(self, *, ticket: Ticket, context: ChangeContext, log: RunLog, now: datetime) -> None:
+        self.ticket, self.context, self.log, self.now = ticket, context, log, now
+        self.rules: list[tuple[CompiledRule, list[dict[str, Any]]]] = []
+        self.snapshot: dict[str, Any] = {}
+        self.changes_before: dict[str, Any] = {}
+
+    def stage(self, rule: CompiledRule) -> bool:
+        """Stage the rule's changes; False (and logged as failed) when they cannot apply."""
+        from tickets.rules.actions import simulate_field_actions
+
+        if not self.rules:
+            self.snapshot = {name: _copy(getattr(self.ticket, name)) for name in self.FIELDS}
+            self.changes_before = dict(self.context.changes)
+        try:
+            simulate_field_actions(rule.actions, ticket=self.ticket, changes=self.context.changes, now=self.now)
+        except Exception as error:
+            logger.warning("Rule %s (%s) cannot apply to ticket %s: %s", rule.id, rule.name, self.ticket.pk, error)
+            self.log.add(rule=rule, outcome=RuleRunOutcome.FAILED, results=[],
+                         error=f"{type(error).__name__}: {error}"[:2000])
+            if not self.rules:
+                self.snapshot = {}
+            return False
+        self.rules.append((rule, [{"type": action.get("type"), "result": "done"} for action in rule.actions]))
+        return True
+
+    def flush(self) -> None:
+        from tickets.services import ticket_update
+
+        if not self.rules:
+            return
+        staged, self.rules = self.rules, []
+        update: dict[str, Any] = {}
+        ticket = self.ticket
+        for name in self.FIELDS:
+            if getattr(ticket, name) != self.snapshot[name]:
+                key = {"type": "ticket_type", "team_id": "team", "assignee_id": "assignee"}.get(name, name)
+                update[key] = getattr(ticket, key if key in ("team", "assignee") else name)
+        try:
+            if update:
+                updated = ticket_update(ticket=ticket, actor=None, actor_kind=ActorKind.AUTOMATION,
+                                        via=_via_of([rule for rule, _results in staged]), **update)
+                adopt(ticket, updated)
+        except Exception:
+            logger.info("Staged trigger changes refused on ticket %s; running the triggers one by one",
+                        ticket.pk, exc_info=True)
+            ticket.refresh_from_db()
+            self.context.changes.clear()
+            self.context.changes.update(self.changes_before)
+            for rule, _results in staged:
+                rule_fire(rule=rule, ticket=ticket, event=self.context.event, context=self.context, log=self.log)
+            return
+        for rule, results in staged:
+            self.log.add(rule=rule, outcome=RuleRunOutcome.APPLIED, results=results)
+
+
+def _copy(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value
+
+
+def _via_of(rules: list[CompiledRule]) -> str:
+    """Event.via of a change several rules made together: "rule:<id>,<id>…" (as many ids as fit
+    its 32 characters; the rules' own events name them all)."""
+    via = f"rule:{rules[0].id}"
+    for rule in rules[1:]:
+        if len(via) + len(str(rule.id)) + 1 > 32:
+            break
+        via += f",{rule.id}"
+    return via
+
+
+def adopt(ticket: Ticket, updated: Ticket) -> None:
+    """Make our copy of the ticket what a service saved (its own locked copy), without a query."""
+    for model_field in type(ticket)._meta.concrete_fields:
+        setattr(ticket, model_field.attname, getattr(updated, model_field.attname))
+    for name in ("requester", "team", "assignee"):
+        model_field = type(ticket)._meta.get_field(name)
+        if model_field.is_cached(updated):  # type: ignore[attr-defined]
+            setattr(ticket, name, getattr(updated, name))
+
+
 def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
     """Run the active triggers for `context.event` over the ticket, in order (see the module)."""
+    from tickets.rules.actions import is_field_only
+
     rules = active_triggers(context.event)
     if not rules:
         return
@@ -264,6 +401,8 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
     if any(rule.conditions.needs_previous for rule in rules):
         facts.remember_watermark()
     recent = _RecentRuns(ticket.pk, now=now, is_new_ticket=context.event == TriggerEvent.CREATED)
+    log = RunLog(ticket=ticket, event=context.event)
+    staged = _StagedChanges(ticket=ticket, context=context, log=log, now=now)
     firings = 0
     while firings < MAX_FIRINGS_PER_PASS:
         fired = None
@@ -275,18 +414,23 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
             held_back, logged = recent.is_over_limit(rule.id)
             if held_back:
                 if not logged:
-                    _suppress(rule=rule, ticket=ticket, event=context.event)
+                    _suppress(rule=rule, ticket=ticket, event=context.event, log=log)
                 continue
             fired = rule
             break
         if fired is None:
-            return
+            break
         firings += 1
-        rule_fire(rule=fired, ticket=ticket, event=context.event, message_id=context.message_id, context=context)
-        # The ticket as the firing left it (the services saved their own copies).
-        ticket.refresh_from_db()
+        if is_field_only(fired.actions):
+            staged.stage(fired)
+        else:
+            staged.flush()  # the services must see the ticket as the earlier triggers left it
+            rule_fire(rule=fired, ticket=ticket, event=context.event, context=context, log=log)
         facts.refresh()
-    logger.warning("Ticket %s: stopped after %s trigger firings in one pass", ticket.pk, firings)
+    else:
+        logger.warning("Ticket %s: stopped after %s trigger firings in one pass", ticket.pk, firings)
+    staged.flush()
+    log.write()
 
 
 def _matches_safely(rule: CompiledRule, *, ticket: Ticket, facts: Facts, context: ChangeContext) -> bool:
@@ -305,15 +449,14 @@ def _matches_safely(rule: CompiledRule, *, ticket: Ticket, facts: Facts, context
         return False
 
 
-def _suppress(*, rule: CompiledRule, ticket: Ticket, event: str) -> None:
+def _suppress(*, rule: CompiledRule, ticket: Ticket, event: str, log: RunLog) -> None:
     logger.warning(
         "Loop protection: rule %s (%s) fired %s times on ticket %s within %s; not run again now",
         rule.id, rule.name, max_runs_per_ticket(), ticket.pk, LOOP_WINDOW,
     )
-    RuleRun.objects.create(rule_id=rule.id, ticket_id=ticket.pk, event=event, outcome=RuleRunOutcome.SUPPRESSED,
-                           error=_("Fired %(count)s times on this ticket within an hour: held back (loop protection).")
-                           % {"count": max_runs_per_ticket()})
-    events.rule_run(ticket=ticket, rule_id=rule.id, name=rule.name, rule_kind=rule.kind, outcome="suppressed")
+    log.add(rule=rule, outcome=RuleRunOutcome.SUPPRESSED, results=[],
+            error=_("Fired %(count)s times on this ticket within an hour: held back (loop protection).")
+            % {"count": max_runs_per_ticket()})
 
 
 # -- Previews -----------------------------------------------------------------------------------

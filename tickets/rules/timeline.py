@@ -32,19 +32,19 @@ def _rule_name(rule_id: int) -> str | None:
     return name
 
 
-def _rule_id(event: Event) -> int | None:
-    _prefix, _sep, value = (event.via or "").partition("rule:")
-    return int(value) if _sep and value.isdigit() else None
+def _rule_ids(event: Event) -> list[int]:
+    # "rule:<id>", or "rule:<id>,<id>…" for changes several triggers of one pass made together.
+    _prefix, separator, value = (event.via or "").partition("rule:")
+    return [int(part) for part in value.split(",") if part.isdigit()] if separator else []
 
 
 def rule_actor_name(event: Event) -> str:
-    """The name a change made by a rule shows as: the rule's name (its name then, from the rule's
-    own events; else as it is now), or "Deleted rule"."""
+    """The name a change made by rules shows as: the rule's name (its name then, from the rule's
+    own events; else as it is now), several joined by commas, or "Deleted rule"."""
     if event.kind.startswith("rule_") and isinstance(event.to_value, dict) and event.to_value.get("name"):
         return str(event.to_value["name"])
-    rule_id = _rule_id(event)
-    name = _rule_name(rule_id) if rule_id is not None else None
-    return name if name is not None else _("Deleted rule")
+    names = [_rule_name(rule_id) or _("Deleted rule") for rule_id in _rule_ids(event)]
+    return ", ".join(names) if names else _("Deleted rule")
 
 
 def _kind_label(to_value: dict[str, Any]) -> str:

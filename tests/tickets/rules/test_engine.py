@@ -338,3 +338,36 @@ def test_triggers_still_run_when_the_shared_cache_is_down(team, settings):
     ticket = make_ticket(team=team)
 
     assert ticket.tags == ["still-runs"]
+
+
+def test_field_changes_of_a_pass_are_saved_together_and_named_after_every_rule(team):
+    first = make_rule(position=1, name="Web form", actions=[{"type": "add_tags", "value": ["web-form"]}])
+    second = make_rule(position=2, name="Refunds", all=[cond("ticket.subject", "contains", "refund")],
+                       actions=[{"type": "add_tags", "value": ["refund"]}, {"type": "set_priority", "value": "high"}])
+
+    ticket = make_ticket(team=team, subject="Refund please")
+
+    assert (ticket.tags, ticket.priority) == (["web-form", "refund"], "high")
+    tags_change = Event.objects.get(ticket=ticket, kind="tags_changed")
+    assert (tags_change.from_value, tags_change.to_value) == ([], ["web-form", "refund"])
+    assert tags_change.via == f"rule:{first.pk},{second.pk}"
+    assert rule_actor_name(tags_change) == "Web form, Refunds"
+    assert sorted(RuleRun.objects.filter(ticket=ticket).values_list("rule__name", "outcome")) == [
+        ("Refunds", "applied"), ("Web form", "applied")]
+
+
+def test_changes_refused_together_are_applied_one_rule_at_a_time(team):
+    # new → solved → closed is allowed step by step, not new → closed at once.
+    make_rule(position=1, name="Solve spam", all=[cond("ticket.subject", "contains", "spam")],
+              actions=[{"type": "set_status", "value": "solved"}])
+    make_rule(position=2, name="Close solved spam", all=[cond("ticket.status", "is", "solved"),
+                                                         cond("ticket.subject", "contains", "spam")],
+              actions=[{"type": "set_status", "value": "closed"}])
+
+    ticket = make_ticket(team=team, subject="Buy spam now")
+
+    ticket.refresh_from_db()
+    assert ticket.status == Status.CLOSED
+    assert list(Event.objects.filter(ticket=ticket, kind="status_changed").order_by("id")
+                .values_list("from_value", "to_value")) == [("new", "solved"), ("solved", "closed")]
+    assert set(RuleRun.objects.filter(ticket=ticket).values_list("outcome", flat=True)) == {"applied"}
