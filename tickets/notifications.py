@@ -59,6 +59,7 @@ from tickets.models import (
     NotificationState,
     SlaPolicy,
     SlaTimer,
+    Status,
     Ticket,
     TimerState,
     User,
@@ -210,7 +211,9 @@ def notification_recipients(event: Event, kind: str) -> list[User]:
         candidates = User.objects.filter(Q(pk__in=candidates.values("pk")) | Q(followed_tickets__ticket_id=ticket.pk))
     elif kind == MENTIONED:
         user_id = event.to_value.get("user") if isinstance(event.to_value, dict) else None
-        candidates = User.objects.filter(pk=user_id if isinstance(user_id, int) else None)
+        if not isinstance(user_id, int):
+            return []
+        candidates = User.objects.filter(pk=user_id)
     elif kind == STATUS_CHANGED:
         candidates = User.objects.filter(followed_tickets__ticket_id=ticket.pk)
     elif kind == SIDE_CONVERSATION_REPLIED:
@@ -370,7 +373,7 @@ def build_collaboration_email(*, event: Event, kind: str, recipient: User) -> Em
             timezone.override(_reader_timezone(recipient.timezone)):
         statuses = {"old_status": "", "new_status": ""}
         if kind == STATUS_CHANGED:
-            labels = dict(Ticket._meta.get_field("status").choices)
+            labels = dict(Status.choices)
             statuses = {"old_status": str(labels.get(str(event.from_value), event.from_value or "")),
                         "new_status": str(labels.get(str(event.to_value), event.to_value or ""))}
         context = {
@@ -379,7 +382,7 @@ def build_collaboration_email(*, event: Event, kind: str, recipient: User) -> Em
         }
         values = {"number": f"{header_text(settings.HELPDESK_EMAIL_TICKET_TAG)}{ticket.number}",
                   "subject": header_text(ticket.subject), "actor": header_text(actor_name),
-                  "status": header_text(context["new_status"])}
+                  "status": header_text(statuses["new_status"])}
         if kind == MENTIONED:
             subject = _("[%(number)s] %(actor)s mentioned you: %(subject)s") % values
         else:

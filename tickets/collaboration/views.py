@@ -47,7 +47,7 @@ class SplitForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["messages"].choices = choices
+        self.fields["messages"].choices = choices  # type: ignore[attr-defined]
 
 
 def _workable_ticket(request: HttpRequest, number: int) -> Ticket:

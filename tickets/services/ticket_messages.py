@@ -363,7 +363,8 @@ def ticket_add_note(
         # @mentions tell colleagues who may see the ticket; the caller reads who could not be told.
         from tickets.collaboration.mentions import mentions_notify
 
-        message.mention_outcome = mentions_notify(ticket=ticket, message=message, actor=actor, via=via)
+        outcome = mentions_notify(ticket=ticket, message=message, actor=actor, via=via)
+        message.mention_outcome = outcome  # type: ignore[attr-defined]
         ticket.message_count += 1
         ticket.save(update_fields=["message_count", "updated_at"])
         emit_ticket_event(
