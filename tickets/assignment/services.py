@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -366,7 +366,7 @@ def _take_ownership(*, ticket: Ticket, message_id: int | None) -> Ticket | None:
     return _assign(ticket=ticket, user=author, via=OWNERSHIP_VIA, actor_kind=ActorKind.SYSTEM)
 
 
-def owner_is_away_too_long(*, user_id: int, team: Team, now: Any = None) -> bool:
+def owner_is_away_too_long(*, user_id: int, team: Team, now: datetime | None = None) -> bool:
     """Whether the owner is not online and was last online more than the team's
     `ownership_away_minutes` ago (or not within the last-online record's month)."""
     from channels_intake.chat import presence
