@@ -121,6 +121,9 @@ def _actor_name(event: Event) -> str:
         from tickets.rules.timeline import rule_actor_name
 
         return rule_actor_name(event)
+    if event.via == "routing":
+        # Assignment routing (round-robin, load, skills, first-contact ownership): tickets.assignment.
+        return _("Routing")
     return _("System")
 
 
