@@ -24,7 +24,11 @@ from channels_intake.email.bounces import message_mark_bounced, outbound_message
 from channels_intake.email.mailboxes import Mailboxes
 from channels_intake.email.parser import ParsedEmail, UnparseableEmail, parse_email, to_inbound_message
 from channels_intake.email.screening import Suspension, default_team_id, screen, team_email_settings
-from channels_intake.email.side_conversations import side_conversation_for, side_conversation_reply_receive
+from channels_intake.email.side_conversations import (
+    side_conversation_bounce,
+    side_conversation_for,
+    side_conversation_reply_receive,
+)
 from channels_intake.email.threads import ThreadMatch, find_thread, reference_keys
 from channels_intake.models import RawInbound, RawInboundState, SuspensionReason
 from channels_intake.services import ingest
@@ -112,7 +116,9 @@ def _handle_delivery_report(row: RawInbound, parsed: ParsedEmail) -> None:
     target = outbound_message_for(report)
     row.state = RawInboundState.PROCESSED
     if target is None:
-        row.note = "Delivery report about a message we do not know; no ticket opened."
+        row.note = side_conversation_bounce(report, is_bounce=parsed.is_bounce) or (
+            "Delivery report about a message we do not know; no ticket opened."
+        )
         return
     row.ticket_id, row.message_id = target.ticket_id, target.pk
     if parsed.is_bounce:

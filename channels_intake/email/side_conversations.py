@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from channels_intake.email.parser import ParsedEmail
+from channels_intake.email.classify import DeliveryReport
+from channels_intake.email.parser import ParsedEmail, message_id_key
 from channels_intake.email.threads import reference_keys
 from channels_intake.email.tokens import split_address
 from tickets.collaboration.side_conversations import (
+    side_conversation_message_bounced,
     side_conversation_message_receive,
     token_from_message_id,
     token_from_tag,
@@ -63,3 +65,18 @@ def side_conversation_reply_receive(*, parsed: ParsedEmail, conversation: SideCo
         return f"Delivered before: side conversation #{conversation.pk} on ticket #{ticket_number}."
     files = f" ({len(parsed.attachments)} attachment(s) not kept)" if parsed.attachments else ""
     return f"Added to side conversation #{conversation.pk} on ticket #{ticket_number}{files}."
+
+
+def side_conversation_bounce(report: DeliveryReport, *, is_bounce: bool) -> str | None:
+    """The note for a delivery report about one of our side-conversation mails (a bounce marks it
+    `bounced`), None when the report is about no side-conversation mail."""
+    key = message_id_key(report.original_message_id) if report.original_message_id else ""
+    if not key or token_from_message_id(key) is None:
+        return None
+    if not is_bounce:
+        return f"Delivery report about side-conversation mail {key}; nothing to change."
+    message = side_conversation_message_bounced(message_id=key)
+    if message is None:
+        return None
+    return (f"Bounce: side-conversation message #{message.pk} on ticket #{message.conversation.ticket.number}"
+            " marked bounced.")

@@ -585,3 +585,19 @@ def build_reply_notification_email(*, event: Event, recipient: User, site_link: 
     )
     mail.attach_alternative(html, "text/html")
     return mail
+
+
+def side_conversation_message_bounced(*, message_id: str) -> SideConversationMessage | None:
+    """A bounce came back for one of our side-conversation mails (by its Message-ID, as stored):
+    mark it `bounced` so the agent sees it was not delivered. None when it is not ours; a message
+    bounced before is returned unchanged."""
+    with transaction.atomic():
+        message = (
+            SideConversationMessage.objects.select_for_update(of=("self",))
+            .select_related("conversation", "conversation__ticket")
+            .filter(message_id=message_id, direction=SideConversationMessage.Direction.OUTBOUND)
+            .first()
+        )
+        if message is not None and message.delivery_state != DeliveryState.BOUNCED:
+            _set_delivery_state(message, state=DeliveryState.BOUNCED)
+    return message

@@ -417,3 +417,19 @@ def test_the_assignee_and_the_starter_are_told_of_an_answer_by_mail_and_nobody_e
     assert "Yes, shipping one today." in text
     assert f"/agent/tickets/{ticket.number}/" in text
     assert all(requester.email not in delivery.recipients for delivery in sink.deliveries)
+
+
+def test_a_bounce_marks_the_side_conversation_message_bounced_and_opens_nothing(sink, start, deliver, ticket):
+    from tests.channels_intake.email.test_processing import dsn_for
+
+    conversation = start()
+    ours = conversation.messages.get()
+
+    row = deliver(dsn_for(ours.message_id, SUPPLIER))
+
+    ours.refresh_from_db()
+    assert ours.delivery_state == DeliveryState.BOUNCED
+    assert row.state == RawInboundState.PROCESSED
+    assert row.note == f"Bounce: side-conversation message #{ours.pk} on ticket #{ticket.number} marked bounced."
+    assert Ticket.objects.count() == 1
+    assert not conversation.messages.filter(direction="inbound").exists()
