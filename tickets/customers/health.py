@@ -7,8 +7,8 @@ customer is neither praised nor blamed for it (docs/HEALTH_SCORE.md explains the
 =====================  ======  =================================================================
 component              max     points
 =====================  ======  =================================================================
-satisfaction           40      40 × (CSAT answers of 4 or 5) / (CSAT answers), over answers given
-                               in the window; no answer: 30 (neutral)
+satisfaction           40      40 × (CSAT answers of 4 or 5) / (CSAT answers), over answers to the
+                               subject's tickets given in the window; no answer: 30 (neutral)
 open_tickets           25      25 − 5 per open ticket without a breach − 10 per open ticket with
                                a breached SLA target (any metric), never below 0; open = new, open,
                                pending or on hold now, whatever its age
@@ -26,7 +26,8 @@ contacts               20      20 × min(1, baseline / rate), where rate = ticke
 score = round(sum of the points), within 0..100. A customer with no data at all scores 90.
 
 A customer's tickets are the tickets they requested; an organization's are the tickets filed under
-it (Ticket.organization), its CSAT answers those recorded for it. Tickets merged into another do
+it (Ticket.organization); CSAT answers count through their ticket (so a score is read through the
+tickets' indexes, and answers follow the tickets when customers are merged). Tickets merged into another do
 not count. The score describes the customer, not what a viewer may open: it is computed over all
 of their tickets (the pages list only the tickets the viewer may see).
 
@@ -102,11 +103,11 @@ def _score_sql(subject: Subject, *, only_ids: bool) -> str:
     timer = SlaTimer._meta.db_table
     survey = SurveyResponse._meta.db_table
     if subject == "customer":
-        ticket_subject, survey_subject = "t.requester_id", "COALESCE(r.customer_id, rt.requester_id)"
+        ticket_subject, survey_subject = "t.requester_id", "rt.requester_id"
         # One customer's baseline is the baseline itself.
         baseline = "%(baseline)s::numeric"
     else:
-        ticket_subject, survey_subject = "t.organization_id", "COALESCE(r.organization_id, rt.organization_id)"
+        ticket_subject, survey_subject = "t.organization_id", "rt.organization_id"
         baseline = "%(baseline)s::numeric * GREATEST(1, i.recent_requesters)"
     ticket_filter = f"AND {ticket_subject} = ANY(%(ids)s)" if only_ids else ""
     survey_filter = f"AND {survey_subject} = ANY(%(ids)s)" if only_ids else ""
@@ -115,7 +116,16 @@ def _score_sql(subject: Subject, *, only_ids: bool) -> str:
         else "SELECT subject_id FROM ticket_inputs UNION SELECT subject_id FROM survey_inputs"
     )
     return f"""
-WITH ticket_inputs AS (
+WITH relevant AS MATERIALIZED (
+    -- The tickets that count, read once (one sequential scan in bulk, the subject's index for a few):
+    -- aggregating them by walking the subject's index would visit a million rows in random order.
+    SELECT t.id, t.requester_id, t.organization_id, t.created_at, t.status, t.reopen_count
+      FROM {ticket} t
+     WHERE t.merged_into_id IS NULL AND {ticket_subject} IS NOT NULL
+       AND (t.created_at >= %(since)s OR t.status = ANY(%(unsolved)s))
+       {ticket_filter}
+),
+ticket_inputs AS (
     SELECT {ticket_subject} AS subject_id,
            count(*) FILTER (WHERE t.created_at >= %(since)s) AS recent_tickets,
            count(*) FILTER (WHERE t.created_at >= %(since)s AND t.reopen_count > 0) AS reopened_tickets,
@@ -124,17 +134,14 @@ WITH ticket_inputs AS (
            count(*) FILTER (WHERE t.status = ANY(%(unsolved)s) AND EXISTS (
                SELECT 1 FROM {timer} s WHERE s.ticket_id = t.id AND s.breached_at IS NOT NULL
            )) AS open_breached
-      FROM {ticket} t
-     WHERE t.merged_into_id IS NULL AND {ticket_subject} IS NOT NULL
-       AND (t.created_at >= %(since)s OR t.status = ANY(%(unsolved)s))
-       {ticket_filter}
+      FROM relevant t
      GROUP BY 1
 ),
 survey_inputs AS (
     SELECT {survey_subject} AS subject_id,
            count(*) AS answered,
            count(*) FILTER (WHERE r.score >= %(good_min)s) AS good
-      FROM {survey} r LEFT JOIN {ticket} rt ON rt.id = r.ticket_id
+      FROM {survey} r JOIN {ticket} rt ON rt.id = r.ticket_id
      WHERE r.kind = %(csat)s AND r.responded_at >= %(since)s AND {survey_subject} IS NOT NULL
        {survey_filter}
      GROUP BY 1
@@ -258,6 +265,9 @@ def health_snapshots_take(*, now: datetime.datetime | None = None) -> dict[str, 
     table = HealthSnapshot._meta.db_table
     written: dict[str, int] = {}
     with transaction.atomic(), connection.cursor() as cursor:
+        # Grouping half a million tickets by customer sorts or hashes more than the default 4 MB
+        # allows; for this transaction only, so it does not spill to disk.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         for subject, column in (("customer", "customer_id"), ("organization", "organization_id")):
             # ON CONFLICT names the partial unique index's predicate, so the row of the day is updated.
             cursor.execute(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
@@ -115,9 +115,13 @@ def access_organization(viewer: Any, organization_id: int | str) -> Organization
 # --- overviews ------------------------------------------------------------------------------------
 
 
-def _tickets_summary(viewer: Any, tickets: QuerySet[Ticket], *, ticketless_surveys: Q) -> TicketsSummary:
+def _tickets_summary(viewer: Any, tickets: QuerySet[Ticket]) -> TicketsSummary:
     """Five queries: the latest tickets, counts per channel, inbound messages per channel, the
-    satisfaction answers and the SLA breaches, each over the tickets `viewer` may see."""
+    satisfaction answers and the SLA breaches, each over the tickets `viewer` may see.
+
+    Satisfaction is the answers to those tickets: answers without a ticket (a customer's NPS survey)
+    are left out, as SurveyResponse has no index by customer to find them without a scan.
+    """
     visible = permissions.visible_tickets(viewer, tickets.filter(merged_into__isnull=True))
     visible_ids = visible.values("pk")
     rows = list(visible.select_related("requester", "team", "assignee").order_by("-created_at", "-id")[:TICKETS_LIMIT])
@@ -145,7 +149,7 @@ def _tickets_summary(viewer: Any, tickets: QuerySet[Ticket], *, ticketless_surve
     ]
     last_contacts = [entry.last_inbound_at for entry in channels if entry.last_inbound_at]
     satisfaction = list(
-        SurveyResponse.objects.filter(Q(ticket__in=visible_ids) | (Q(ticket__isnull=True) & ticketless_surveys))
+        SurveyResponse.objects.filter(ticket__in=visible_ids)
         .select_related("ticket").only("kind", "score", "comment", "responded_at", "channel", "ticket__number",
                                        "ticket__subject")
         .order_by("-responded_at", "-id")[:SURVEYS_LIMIT]
@@ -187,8 +191,7 @@ def customer_overview(*, viewer: Any, customer_id: int | str) -> CustomerOvervie
         other_emails=other_emails,
         has_login=customer.user_id is not None,
         custom_fields=_custom_field_rows(customer.custom_fields),
-        summary=_tickets_summary(viewer, Ticket.objects.filter(requester=customer),
-                                 ticketless_surveys=Q(customer=customer)),
+        summary=_tickets_summary(viewer, Ticket.objects.filter(requester=customer)),
         health=score,
         trend=health_trend(customer=customer, today=score),
     )
@@ -207,8 +210,7 @@ def organization_overview(*, viewer: Any, organization_id: int | str) -> Organiz
         customers=customers,
         customer_count=customer_count,
         customer_scores=health_scores(subject="customer", ids=[customer.pk for customer in customers]),
-        summary=_tickets_summary(viewer, Ticket.objects.filter(organization=organization),
-                                 ticketless_surveys=Q(organization=organization)),
+        summary=_tickets_summary(viewer, Ticket.objects.filter(organization=organization)),
         health=score,
         trend=health_trend(organization=organization, today=score),
     )
@@ -275,7 +277,7 @@ WITH addresses AS (
     SELECT id AS customer_id, split_part(lower(email), '@', 1) AS local, split_part(lower(email), '@', 2) AS domain
       FROM {customer} WHERE email <> ''
 ),
-normalized AS (
+normalized AS MATERIALIZED (
     SELECT customer_id,
            CASE WHEN domain = ANY(%(plus_domains)s) THEN
                     CASE WHEN domain = ANY(%(dots_domains)s) THEN replace(split_part(local, '+', 1), '.', '')
@@ -284,23 +286,43 @@ normalized AS (
            || '@' || CASE WHEN domain = 'googlemail.com' THEN 'gmail.com' ELSE domain END AS address
       FROM addresses
 ),
+-- Each reason first finds the values that more than one customer has (one hashed pass over the
+-- customers), then pairs only the few customers that have them: pairing first would compare every
+-- customer with every other.
+customer_numbers AS MATERIALIZED (
+    SELECT id, number FROM {customer}, unnest(phone_numbers) AS number
+),
+shared_numbers AS (
+    SELECT number FROM customer_numbers GROUP BY number HAVING count(DISTINCT id) > 1
+),
+shared_addresses AS (
+    SELECT address FROM normalized GROUP BY address HAVING count(*) > 1
+),
+shared_names AS (
+    SELECT organization_id, lower(btrim(name)) AS name
+      FROM {customer} WHERE organization_id IS NOT NULL AND btrim(name) <> ''
+     GROUP BY 1, 2 HAVING count(*) > 1
+),
 pairs AS (
-    SELECT a.id AS first_id, b.id AS second_id, 'phone' AS reason
-      FROM {customer} a JOIN {customer} b ON a.id < b.id AND a.phone_numbers && b.phone_numbers
-     WHERE cardinality(a.phone_numbers) > 0
+    -- Two customers whose number arrays overlap: they have an element in common.
+    SELECT DISTINCT a.id AS first_id, b.id AS second_id, 'phone' AS reason
+      FROM shared_numbers s
+      JOIN customer_numbers a ON a.number = s.number
+      JOIN customer_numbers b ON b.number = s.number AND a.id < b.id
     UNION ALL
     SELECT a.customer_id, b.customer_id, 'email'
-      FROM normalized a JOIN normalized b ON a.address = b.address AND a.customer_id < b.customer_id
+      FROM shared_addresses s
+      JOIN normalized a ON a.address = s.address
+      JOIN normalized b ON b.address = s.address AND a.customer_id < b.customer_id
     UNION ALL
     SELECT LEAST(c.id, e.customer_id), GREATEST(c.id, e.customer_id), 'other_email'
       FROM {customer} c JOIN {other} e ON lower(e.email) = lower(c.email) AND e.customer_id <> c.id
      WHERE c.email <> ''
     UNION ALL
     SELECT a.id, b.id, 'name_organization'
-      FROM {customer} a JOIN {customer} b
-        ON a.organization_id = b.organization_id AND a.id < b.id
-       AND lower(btrim(a.name)) = lower(btrim(b.name))
-     WHERE btrim(a.name) <> ''
+      FROM shared_names s
+      JOIN {customer} a ON a.organization_id = s.organization_id AND lower(btrim(a.name)) = s.name
+      JOIN {customer} b ON b.organization_id = s.organization_id AND lower(btrim(b.name)) = s.name AND a.id < b.id
 )
 SELECT first_id, second_id, array_agg(DISTINCT reason ORDER BY reason)
   FROM pairs
@@ -313,7 +335,7 @@ SELECT first_id, second_id, array_agg(DISTINCT reason ORDER BY reason)
 def duplicate_candidates(*, viewer: Any, limit: int = DUPLICATES_LIMIT) -> list[DuplicatePair]:
     """Pairs of customers that look like one person, newest first, each with why:
 
-    - phone: they share a phone number (array overlap, GIN-indexed);
+    - phone: they share a phone number (their arrays of numbers overlap);
     - email: their addresses are equal once lower-cased, "+tags" dropped (and dots, for Gmail) at
       providers known to ignore them;
     - other_email: another address of one is the primary address of the other;
@@ -324,7 +346,9 @@ def duplicate_candidates(*, viewer: Any, limit: int = DUPLICATES_LIMIT) -> list[
     if not permissions.is_staff_member(viewer):
         raise Http404
     sql = _DUPLICATES_SQL.format(customer=Customer._meta.db_table, other=CustomerEmail._meta.db_table)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The groupings hash every customer's address and name; for this query only, in memory.
+        cursor.execute("SET LOCAL work_mem = '32MB'")
         cursor.execute(sql, {"plus_domains": list(PLUS_ADDRESSING_DOMAINS), "dots_domains": list(DOTS_IGNORED_DOMAINS),
                              "limit": limit})
         rows = cursor.fetchall()
