@@ -172,6 +172,7 @@ class Facts:
     _previous: dict[str, Any] | None = None
     _event_watermark: int | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
+    _noted_previous: dict[str, Any] = field(default_factory=dict)
 
     def refresh(self) -> None:
         """Forget what was read about the ticket's state (rules just changed it)."""
@@ -227,8 +228,14 @@ class Facts:
             return calendar_of(policy)
         return default_calendar()
 
+    def note_previous(self, change_key: str, value: Any) -> None:
+        """The value a field had before a change the engine made in memory (no event yet)."""
+        self._noted_previous.setdefault(change_key, value)
+
     def previous(self, change_key: str) -> Any:
         """The field's value before the pass (its first audit event in the pass), or None."""
+        if change_key in self._noted_previous:
+            return self._noted_previous[change_key]
         if self._previous is None:
             self._load_previous()
         assert self._previous is not None

@@ -20,7 +20,9 @@ Semantics (Zendesk's):
 
 from __future__ import annotations
 
+import atexit
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -287,17 +290,55 @@ def _complete_run(
     return run
 
 
+# Run counts not written yet, per process: rule id → (runs, last run). A count per firing would be
+# one more committed statement (a disk flush) per ticket change; the execution log (RuleRun) is
+# the record, these are the list's figures, so a process that dies loses at most a few seconds'.
+_pending_counts: dict[int, tuple[int, datetime]] = {}
+_last_counts_flush = [0.0]
+
+
 def _count_runs_after_commit(rule_ids: list[int]) -> None:
-    """Bump the rules' run counts and last runs after the commit, in a statement of their own:
-    inside the ticket's transaction it would hold the rules' rows locked, and every ticket change
-    firing the same rule would queue behind it."""
+    """Add to the rules' run counts and last runs once the change commits; written in one
+    statement every HELPDESK_RULE_RUN_COUNTS_FLUSH_SECONDS (outside any ticket's transaction, so
+    tickets firing the same rule never queue on its row)."""
     if not rule_ids:
         return
 
-    def bump() -> None:
-        Rule.objects.filter(pk__in=rule_ids).update(run_count=F("run_count") + 1, last_run_at=timezone.now())
+    def count() -> None:
+        now = timezone.now()
+        for rule_id in rule_ids:
+            runs, _last = _pending_counts.get(rule_id, (0, now))
+            _pending_counts[rule_id] = (runs + 1, now)
+        interval = float(getattr(settings, "HELPDESK_RULE_RUN_COUNTS_FLUSH_SECONDS", 10.0))
+        if time.monotonic() - _last_counts_flush[0] >= interval:
+            rule_run_counts_flush()
 
-    transaction.on_commit(bump, robust=True)
+    transaction.on_commit(count, robust=True)
+
+
+def rule_run_counts_flush() -> int:
+    """Write the run counts this process has not written yet; returns how many rules."""
+    _last_counts_flush[0] = time.monotonic()
+    if not _pending_counts:
+        return 0
+    pending = dict(_pending_counts)
+    _pending_counts.clear()
+    for rule_id, (runs, last_run) in pending.items():
+        Rule.objects.filter(pk=rule_id).update(
+            run_count=F("run_count") + runs,
+            last_run_at=Greatest(Coalesce(F("last_run_at"), Value(last_run)), Value(last_run)),
+        )
+    return len(pending)
+
+
+atexit.register(lambda: _pending_counts and _safe_flush())
+
+
+def _safe_flush() -> None:
+    try:
+        rule_run_counts_flush()
+    except Exception:  # the process is going away; the counts are only figures
+        logger.warning("Rule run counts not written at exit", exc_info=True)
 
 
 class _StagedChanges:
@@ -309,8 +350,8 @@ class _StagedChanges:
 
     FIELDS = ("status", "priority", "type", "team_id", "assignee_id", "tags", "custom_fields")
 
-    def __init__(self, *, ticket: Ticket, context: ChangeContext, log: RunLog, now: datetime) -> None:
-        self.ticket, self.context, self.log, self.now = ticket, context, log, now
+    def __init__(self, *, ticket: Ticket, context: ChangeContext, log: RunLog, facts: Facts) -> None:
+        self.ticket, self.context, self.log, self.facts, self.now = ticket, context, log, facts, facts.now
         self.rules: list[tuple[CompiledRule, list[dict[str, Any]]]] = []
         self.snapshot: dict[str, Any] = {}
         self.changes_before: dict[str, Any] = {}
@@ -319,18 +360,25 @@ class _StagedChanges:
         """Stage the rule's changes; False (and logged as failed) when they cannot apply."""
         from tickets.rules.actions import simulate_field_actions
 
+        before = {name: _copy(getattr(self.ticket, name)) for name in (*self.FIELDS, "status_changed_at")}
+        changes_before = dict(self.context.changes)
         if not self.rules:
-            self.snapshot = {name: _copy(getattr(self.ticket, name)) for name in self.FIELDS}
-            self.changes_before = dict(self.context.changes)
+            self.snapshot, self.changes_before = before, changes_before
         try:
             simulate_field_actions(rule.actions, ticket=self.ticket, changes=self.context.changes, now=self.now)
         except Exception as error:
             logger.warning("Rule %s (%s) cannot apply to ticket %s: %s", rule.id, rule.name, self.ticket.pk, error)
+            # Nothing of it stays: our copy and the pass's changes as they were.
+            for name, value in before.items():
+                setattr(self.ticket, name, value)
+            self.context.changes.clear()
+            self.context.changes.update(changes_before)
             self.log.add(rule=rule, outcome=RuleRunOutcome.FAILED, results=[],
                          error=f"{type(error).__name__}: {error}"[:2000])
-            if not self.rules:
-                self.snapshot = {}
             return False
+        for key in set(self.context.changes) - set(changes_before):
+            # "changed from" of a staged change: the value before it (no audit event exists yet).
+            self.facts.note_previous(key, before.get(CHANGE_KEY_ATTRIBUTES.get(key, key)))
         self.rules.append((rule, [{"type": action.get("type"), "result": "done"} for action in rule.actions]))
         return True
 
@@ -362,6 +410,10 @@ class _StagedChanges:
             return
         for rule, results in staged:
             self.log.add(rule=rule, outcome=RuleRunOutcome.APPLIED, results=results)
+
+
+# A change key of the pass (ChangeContext.changes) → the ticket attribute holding its value.
+CHANGE_KEY_ATTRIBUTES = {"team": "team_id", "assignee": "assignee_id"}
 
 
 def _copy(value: Any) -> Any:
@@ -402,7 +454,7 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
         facts.remember_watermark()
     recent = _RecentRuns(ticket.pk, now=now, is_new_ticket=context.event == TriggerEvent.CREATED)
     log = RunLog(ticket=ticket, event=context.event)
-    staged = _StagedChanges(ticket=ticket, context=context, log=log, now=now)
+    staged = _StagedChanges(ticket=ticket, context=context, log=log, facts=facts)
     firings = 0
     while firings < MAX_FIRINGS_PER_PASS:
         fired = None

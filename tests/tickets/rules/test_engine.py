@@ -230,14 +230,22 @@ def test_changes_are_made_as_the_rule_and_the_timeline_names_it(team):
     assert rule_actor_name(change) == "Deleted rule"
 
 
-def test_run_count_and_last_run_are_kept_after_commit(team, django_capture_on_commit_callbacks):
+def test_run_count_and_last_run_are_kept_after_commit(team, django_capture_on_commit_callbacks, settings):
+    settings.HELPDESK_RULE_RUN_COUNTS_FLUSH_SECONDS = 3600
     rule = make_rule(actions=[{"type": "add_tags", "value": ["x"]}])
+    from tickets.rules.engine import rule_run_counts_flush
+
+    rule_run_counts_flush()
 
     with django_capture_on_commit_callbacks(execute=True):
         make_ticket(team=team)
     with django_capture_on_commit_callbacks(execute=True):
         make_ticket(team=team)
 
+    # Written together, not one statement per firing.
+    rule.refresh_from_db()
+    assert (rule.run_count, rule.last_run_at) == (0, None)
+    assert rule_run_counts_flush() == 1
     rule.refresh_from_db()
     assert rule.run_count == 2
     assert rule.last_run_at is not None
@@ -371,3 +379,25 @@ def test_changes_refused_together_are_applied_one_rule_at_a_time(team):
     assert list(Event.objects.filter(ticket=ticket, kind="status_changed").order_by("id")
                 .values_list("from_value", "to_value")) == [("new", "solved"), ("solved", "closed")]
     assert set(RuleRun.objects.filter(ticket=ticket).values_list("outcome", flat=True)) == {"applied"}
+
+
+def test_changed_from_sees_the_value_before_an_earlier_triggers_change(team):
+    make_rule(position=1, actions=[{"type": "set_priority", "value": "urgent"}])
+    make_rule(position=2, all=[cond("ticket.priority", "changed_from", "normal")],
+              actions=[{"type": "add_tags", "value": ["was-normal"]}])
+
+    ticket = make_ticket(team=team)
+
+    assert (ticket.priority, ticket.tags) == ("urgent", ["was-normal"])
+
+
+def test_a_rule_refused_half_way_leaves_nothing_for_the_next_rules(team):
+    broken = make_rule(position=1, actions=[{"type": "set_priority", "value": "urgent"},
+                                            {"type": "set_status", "value": "closed"}])
+    make_rule(position=2, all=[cond("ticket.priority", "is", "urgent")], actions=[{"type": "add_tags", "value": ["x"]}])
+
+    ticket = make_ticket(team=team)
+
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.status, ticket.tags) == ("normal", "new", [])
+    assert RuleRun.objects.get(rule=broken).outcome == "failed"
