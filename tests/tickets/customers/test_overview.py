@@ -194,3 +194,22 @@ def test_customer_list_searches_by_name_email_and_phone(wang, manager):
     assert names("fang@home.example") == {True, False}
     assert names("138 1234 5678") == {True, False} or names("+8613812345678") == {True, False}
     assert "Someone Else" in client.get(url).content.decode()
+
+
+def test_list_and_organization_pages_cost_a_bounded_number_of_queries(organization, wang, history, manager,
+                                                                      django_assert_max_num_queries):
+    for n in range(30):
+        make_customer(name=f"Colleague {n}", organization=organization, with_login=False)
+    client = client_for(manager)
+    list_url = reverse("customers:customer_list")
+    organization_url = reverse("customers:organization_detail", args=[organization.pk])
+    client.get(list_url)
+    client.get(organization_url)
+
+    with django_assert_max_num_queries(12):
+        listing = client.get(list_url, {"q": "colleague"})
+    with django_assert_max_num_queries(22):
+        page = client.get(organization_url)
+
+    assert listing.content.decode().count('data-customer="') == 30
+    assert page.content.decode().count('data-customer="') == 31
