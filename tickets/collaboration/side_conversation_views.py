@@ -34,7 +34,7 @@ class StartForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "parts@supplier.example", "autocomplete": "off"}),
     )
     subject = forms.CharField(label=gettext_lazy("Subject"), max_length=255)
-    body = forms.CharField(label=gettext_lazy("Message"), max_length=services.MAX_BODY_CHARS,
+    body = forms.CharField(label=gettext_lazy("Message to the participants"), max_length=services.MAX_BODY_CHARS,
                            widget=forms.Textarea(attrs={"rows": 4}))
     quote_latest_public = forms.BooleanField(label=gettext_lazy("Quote the ticket's latest public message"),
                                              required=False)
