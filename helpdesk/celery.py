@@ -21,6 +21,11 @@ app.conf.beat_schedule = {
         "task": "tickets.rules.tasks.webhook_deliveries_retry", "schedule": 60.0,
         "options": {"expires": 60.0, "queue": "webhooks"},
     },
+    # Side-conversation mails whose delivery task was lost are sent again.
+    "side-conversations-requeue": {
+        "task": "tickets.collaboration.side_conversation_tasks.side_conversation_messages_requeue",
+        "schedule": 600.0, "options": {"expires": 600.0},
+    },
     # Unassigned tickets of routed teams get an agent once one comes online or frees capacity.
     "assignment-waiting-tickets": {
         "task": "tickets.assignment.tasks.assignment_waiting_tickets", "schedule": 60.0, "options": {"expires": 60.0},
