@@ -168,6 +168,8 @@ class Facts:
     message_id: int | None = None
     # For previews: use the ticket's latest public message when no message started the pass.
     latest_message_if_none: bool = False
+    # A new ticket: its first message (the description) is the message that started the pass.
+    first_message_if_none: bool = False
     # Field → value before the pass (from the audit events), read on first need.
     _previous: dict[str, Any] | None = None
     _event_watermark: int | None = None
@@ -196,6 +198,10 @@ class Facts:
         def load() -> str:
             if self.message_id is not None:
                 text = Message.objects.filter(pk=self.message_id).values_list("body_text", flat=True).first()
+                return text or ""
+            if self.first_message_if_none:
+                text = (Message.objects.filter(ticket_id=self.ticket.pk).order_by("id")
+                        .values_list("body_text", flat=True).first())
                 return text or ""
             if self.latest_message_if_none:
                 text = (Message.objects.filter(ticket_id=self.ticket.pk, visibility="public")

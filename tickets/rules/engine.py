@@ -449,7 +449,8 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
     if not rules:
         return
     now = timezone.now()
-    facts = Facts(ticket=ticket, now=now, changes=context.changes, message_id=context.message_id)
+    facts = Facts(ticket=ticket, now=now, changes=context.changes, message_id=context.message_id,
+                  first_message_if_none=context.event == TriggerEvent.CREATED)
     if any(rule.conditions.needs_previous for rule in rules):
         facts.remember_watermark()
     recent = _RecentRuns(ticket.pk, now=now, is_new_ticket=context.event == TriggerEvent.CREATED)

@@ -401,3 +401,11 @@ def test_a_rule_refused_half_way_leaves_nothing_for_the_next_rules(team):
     ticket.refresh_from_db()
     assert (ticket.priority, ticket.status, ticket.tags) == ("normal", "new", [])
     assert RuleRun.objects.get(rule=broken).outcome == "failed"
+
+
+def test_message_text_of_a_new_ticket_is_its_description(team):
+    make_rule(all=[cond("message.text", "matches", r"\border \d{6}\b")],
+              actions=[{"type": "add_tags", "value": ["has-order"]}])
+
+    assert make_ticket(team=team, subject="Where is it?", body="Hi, order 123456 is late").tags == ["has-order"]
+    assert make_ticket(team=team, subject="Order 123456", body="Hi, it is late").tags == []
