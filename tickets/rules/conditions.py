@@ -177,8 +177,12 @@ class Facts:
     _noted_previous: dict[str, Any] = field(default_factory=dict)
 
     def refresh(self) -> None:
-        """Forget what was read about the ticket's state (rules just changed it)."""
+        """Forget what was read about the ticket's state (rules just changed it); the message that
+        started the pass stays what it was."""
+        message_text = self._cache.get("message_text")
         self._cache.clear()
+        if message_text is not None:
+            self._cache["message_text"] = message_text
 
     def remember_watermark(self) -> None:
         """Note the ticket's latest audit event at the start of a pass: values before the pass are
@@ -311,37 +315,40 @@ def _moment(facts: Facts, key: str) -> datetime | None:
     return getattr(ticket, attribute)
 
 
+# Field → how to read it from the facts; built once (this runs for every rule of every change).
+_FIELD_READERS: dict[str, Callable[[Facts], Any]] = {
+    "ticket.status": lambda f: f.ticket.status,
+    "ticket.priority": lambda f: f.ticket.priority,
+    "ticket.type": lambda f: f.ticket.type,
+    "ticket.channel": lambda f: f.ticket.channel,
+    "ticket.team": lambda f: _id_text(f.ticket.team_id),
+    "ticket.assignee": lambda f: _id_text(f.ticket.assignee_id),
+    "ticket.organization": lambda f: _id_text(f.ticket.organization_id),
+    "ticket.tags": lambda f: list(f.ticket.tags or []),
+    "ticket.subject": lambda f: f.ticket.subject,
+    "ticket.escalation_level": lambda f: f.ticket.escalation_level,
+    "ticket.reopen_count": lambda f: f.ticket.reopen_count,
+    "requester.email": lambda f: f.ticket.requester.email,
+    "requester.name": lambda f: f.ticket.requester.name,
+    "requester.language": lambda f: f.ticket.requester.language,
+    "requester.tier": lambda f: f.ticket.requester.tier,
+    "message.text": lambda f: f.message_text,
+    "business_hours": lambda f: is_open(f.calendar, f.now),
+    "sla.state": lambda f: _sla_state(f),
+    "sla.hours_to_due": lambda f: _hours_to_due(f),
+}
+
+
 def field_value(facts: Facts, key: str) -> Any:
     """The ticket's value for a condition field, in the shape its kind compares."""
-    ticket = facts.ticket
-    simple: dict[str, Callable[[], Any]] = {
-        "ticket.status": lambda: ticket.status,
-        "ticket.priority": lambda: ticket.priority,
-        "ticket.type": lambda: ticket.type,
-        "ticket.channel": lambda: ticket.channel,
-        "ticket.team": lambda: _id_text(ticket.team_id),
-        "ticket.assignee": lambda: _id_text(ticket.assignee_id),
-        "ticket.organization": lambda: _id_text(ticket.organization_id),
-        "ticket.tags": lambda: list(ticket.tags or []),
-        "ticket.subject": lambda: ticket.subject,
-        "ticket.escalation_level": lambda: ticket.escalation_level,
-        "ticket.reopen_count": lambda: ticket.reopen_count,
-        "requester.email": lambda: ticket.requester.email,
-        "requester.name": lambda: ticket.requester.name,
-        "requester.language": lambda: ticket.requester.language,
-        "requester.tier": lambda: ticket.requester.tier,
-        "message.text": lambda: facts.message_text,
-        "business_hours": lambda: is_open(facts.calendar, facts.now),
-        "sla.state": lambda: _sla_state(facts),
-        "sla.hours_to_due": lambda: _hours_to_due(facts),
-    }
-    if key in simple:
-        return simple[key]()
+    reader = _FIELD_READERS.get(key)
+    if reader is not None:
+        return reader(facts)
     if key in TIME_FIELDS:
         moment = _moment(facts, key)
         return None if moment is None else (facts.now - moment).total_seconds() / 3600
     if key.startswith(CUSTOM_FIELD_PREFIX):
-        return (ticket.custom_fields or {}).get(key.removeprefix(CUSTOM_FIELD_PREFIX))
+        return (facts.ticket.custom_fields or {}).get(key.removeprefix(CUSTOM_FIELD_PREFIX))
     return None
 
 
@@ -404,6 +411,12 @@ def _change_holds(condition: Condition, facts: Facts) -> bool:
     return False
 
 
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+    "gt": lambda a, b: a > b, "lte": lambda a, b: a <= b, "gte": lambda a, b: a >= b,
+}
+
+
 def holds(condition: Condition, facts: Facts) -> bool:
     """Whether one condition holds for the facts."""
     if not condition.kind:
@@ -457,11 +470,7 @@ def holds(condition: Condition, facts: Facts) -> bool:
         number, limit = _number(actual), _number(expected)
         if number is None or limit is None:
             return False
-        comparisons: dict[str, Callable[[float, float], bool]] = {
-            "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
-            "gt": lambda a, b: a > b, "lte": lambda a, b: a <= b, "gte": lambda a, b: a >= b,
-        }
-        compare = comparisons.get(operator)
+        compare = _COMPARISONS.get(operator)
         return compare is not None and compare(number, limit)
     return False
 
