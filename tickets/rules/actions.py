@@ -59,6 +59,17 @@ def _is_field_action(action: dict[str, Any]) -> bool:
                                                              and action.get("value") == ROUTING)
 
 
+# Actions that read or change the ticket through the database (so staged field changes must be
+# saved before them); notes, mails and webhooks only read our copy, which already holds them.
+_NEEDS_SAVED_TICKET = frozenset({"apply_macro", "escalate"})
+
+
+def needs_saved_ticket(actions: Sequence[dict[str, Any]]) -> bool:
+    """Whether running these actions needs the pass's staged field changes saved first."""
+    return any(_is_field_action(action) or action.get("type") in _NEEDS_SAVED_TICKET
+               or (action.get("type") == "assign" and action.get("value") == ROUTING) for action in actions)
+
+
 def is_field_only(actions: Sequence[dict[str, Any]]) -> bool:
     """Whether every action is a field change `ticket_update` makes (the engine can then stage it)."""
     return bool(actions) and all(_is_field_action(action) for action in actions)

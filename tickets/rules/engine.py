@@ -229,7 +229,7 @@ class RunLog:
 
 def rule_fire(
     *, rule: CompiledRule, ticket: Ticket, event: str, anchor: datetime | None = None, run: RuleRun | None = None,
-    context: ChangeContext | None = None, log: RunLog | None = None,
+    context: ChangeContext | None = None, log: RunLog | None = None, refresh_on_failure: bool = True,
 ) -> str:
     """Run the rule's actions on the ticket in a savepoint and log the run; returns the outcome.
 
@@ -262,8 +262,9 @@ def rule_fire(
             # The firing was rolled back: so are the changes it reported into the pass.
             context.changes.clear()
             context.changes.update(changes_before)
-        # Our copy may hold values the rolled-back firing wrote.
-        ticket.refresh_from_db()
+        if refresh_on_failure:
+            # Our copy may hold values the rolled-back firing wrote.
+            ticket.refresh_from_db()
         message = f"{type(error).__name__}: {error}"[:2000]
         if log is None and run is not None:
             events.rule_run(ticket=ticket, rule_id=rule.id, name=rule.name, rule_kind=rule.kind, outcome="failed",
@@ -443,7 +444,7 @@ def adopt(ticket: Ticket, updated: Ticket) -> None:
 
 def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
     """Run the active triggers for `context.event` over the ticket, in order (see the module)."""
-    from tickets.rules.actions import is_field_only
+    from tickets.rules.actions import is_field_only, needs_saved_ticket
 
     rules = active_triggers(context.event)
     if not rules:
@@ -476,9 +477,13 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
         firings += 1
         if is_field_only(fired.actions):
             staged.stage(fired)
-        else:
+        elif needs_saved_ticket(fired.actions):
             staged.flush()  # the services must see the ticket as the earlier triggers left it
             rule_fire(rule=fired, ticket=ticket, event=context.event, context=context, log=log)
+        else:
+            # Notes, mails, webhooks: they read our copy (staged changes included) and leave it as it is.
+            rule_fire(rule=fired, ticket=ticket, event=context.event, context=context, log=log,
+                      refresh_on_failure=False)
         facts.refresh()
     else:
         logger.warning("Ticket %s: stopped after %s trigger firings in one pass", ticket.pk, firings)

@@ -409,3 +409,18 @@ def test_message_text_of_a_new_ticket_is_its_description(team):
 
     assert make_ticket(team=team, subject="Where is it?", body="Hi, order 123456 is late").tags == ["has-order"]
     assert make_ticket(team=team, subject="Order 123456", body="Hi, it is late").tags == []
+
+
+def test_a_note_between_field_triggers_sees_their_changes_and_they_are_saved_once(team):
+    make_rule(position=1, actions=[{"type": "add_tags", "value": ["vip"]}, {"type": "set_priority", "value": "urgent"}])
+    make_rule(position=2, actions=[{"type": "add_note", "body": "Priority {{ ticket.priority }}"}])
+    make_rule(position=3, all=[cond("ticket.tags", "includes_any", ["vip"])],
+              actions=[{"type": "set_type", "value": "incident"}])
+
+    ticket = make_ticket(team=team)
+
+    ticket.refresh_from_db()
+    assert (ticket.tags, ticket.priority, ticket.type) == (["vip"], "urgent", "incident")
+    assert notes(ticket) == ["Priority Urgent"]
+    assert Event.objects.filter(ticket=ticket, kind="priority_changed").count() == 1
+    assert ticket.message_count == 2
