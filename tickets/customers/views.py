@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tickets.customers import selectors, services
@@ -117,11 +118,12 @@ def duplicates(request: HttpRequest) -> HttpResponse:
     })
 
 
+# Lazy: read in the viewer's language when the page renders, not at import.
 REASON_LABELS = {
-    selectors.DuplicateReason.PHONE: _("Same phone number"),
-    selectors.DuplicateReason.EMAIL: _("Same email address (ignoring case, dots or +tags)"),
-    selectors.DuplicateReason.OTHER_EMAIL: _("Another address of one is the other's email"),
-    selectors.DuplicateReason.NAME_ORGANIZATION: _("Same name in the same organization"),
+    selectors.DuplicateReason.PHONE: gettext_lazy("Same phone number"),
+    selectors.DuplicateReason.EMAIL: gettext_lazy("Same email address (ignoring case, dots or +tags)"),
+    selectors.DuplicateReason.OTHER_EMAIL: gettext_lazy("Another address of one is the other's email"),
+    selectors.DuplicateReason.NAME_ORGANIZATION: gettext_lazy("Same name in the same organization"),
 }
 
 
