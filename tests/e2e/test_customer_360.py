@@ -59,7 +59,7 @@ def test_agent_opens_a_customer_with_email_chat_and_phone_tickets_and_sees_the_h
 
     # Three open tickets, no answers, one a month: 30 + (25 − 15) + 15 + 20.
     expect(agent.locator("[data-health-score]")).to_have_text("75")
-    expect(agent.locator('#health tr[data-component="open_tickets"]')).to_contain_text("3 open")
+    expect(agent.locator('#health [data-component="open_tickets"]')).to_contain_text("3 open")
     expect(agent.locator("#health-trend canvas")).to_have_count(1)
     expect(agent.locator("#identity")).to_contain_text("+8613812345678")
     assert agent.problems == []
