@@ -332,14 +332,16 @@ def rule_run_counts_flush() -> int:
     return len(pending)
 
 
-atexit.register(lambda: _pending_counts and _safe_flush())
-
-
 def _safe_flush() -> None:
+    if not _pending_counts:
+        return
     try:
         rule_run_counts_flush()
     except Exception:  # the process is going away; the counts are only figures
         logger.warning("Rule run counts not written at exit", exc_info=True)
+
+
+atexit.register(_safe_flush)
 
 
 class _StagedChanges:
@@ -437,8 +439,8 @@ def adopt(ticket: Ticket, updated: Ticket) -> None:
     for model_field in type(ticket)._meta.concrete_fields:
         setattr(ticket, model_field.attname, getattr(updated, model_field.attname))
     for name in ("requester", "team", "assignee"):
-        model_field = type(ticket)._meta.get_field(name)
-        if model_field.is_cached(updated):  # type: ignore[attr-defined]
+        relation: Any = type(ticket)._meta.get_field(name)
+        if relation.is_cached(updated):
             setattr(ticket, name, getattr(updated, name))
 
 
