@@ -198,7 +198,7 @@ def prechat_custom_values(
     from tickets.custom_fields import validate_custom_fields
     from tickets.models import CustomFieldDefinition
 
-    ticket_keys = set(CustomFieldDefinition.objects.filter(key__in=list(answers)).values_list("key", flat=True))
+    ticket_keys = set(CustomFieldDefinition.objects.filter(key__in=list(answers), applies_to=CustomFieldDefinition.AppliesTo.TICKET).values_list("key", flat=True))
     ticket_fields = {key: answers.pop(key) for key in list(answers) if key in ticket_keys}
     if ticket_fields:
         try:

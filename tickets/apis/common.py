@@ -43,7 +43,7 @@ def visible_custom_field_keys(request: Request) -> frozenset[str] | None:
     cached = getattr(request, "_helpdesk_visible_field_keys", None)
     if cached is None:
         cached = frozenset(
-            CustomFieldDefinition.objects.filter(is_customer_visible=True).values_list("key", flat=True)
+            CustomFieldDefinition.objects.filter(is_customer_visible=True, applies_to=CustomFieldDefinition.AppliesTo.TICKET).values_list("key", flat=True)
         )
         request._helpdesk_visible_field_keys = cached  # type: ignore[attr-defined]
     return cached

@@ -21,7 +21,10 @@ class CustomFieldListApi(APIView):
         tags=["tickets"],
     )
     def get(self, request: Request) -> Response:
-        definitions = CustomFieldDefinition.objects.order_by("position", "key")
+        # Customer fields belong to the customer records (the customer overview API shows them).
+        definitions = CustomFieldDefinition.objects.filter(
+            applies_to=CustomFieldDefinition.AppliesTo.TICKET
+        ).order_by("position", "key")
         if not common.is_staff(request):
             definitions = definitions.filter(is_customer_visible=True)
         return Response({"results": CustomFieldDefinitionSerializer(definitions, many=True).data})

@@ -111,7 +111,7 @@ def new_request(request: HttpRequest) -> HttpResponse:
     customer = permissions.customer_of(user)
     if customer is None:
         return _verify_needed(request)
-    definitions = list(CustomFieldDefinition.objects.filter(is_customer_visible=True).order_by("position", "key"))
+    definitions = list(CustomFieldDefinition.objects.filter(is_customer_visible=True, applies_to=CustomFieldDefinition.AppliesTo.TICKET).order_by("position", "key"))
     form = NewRequestForm(request.POST or None, request.FILES or None, custom_fields=definitions)
     if request.method == "POST" and form.is_valid():
         try:
@@ -145,7 +145,7 @@ def _thread_version(ticket: Ticket, thread: list[Message]) -> str:
 
 def _ticket_context(user: User, ticket: Ticket, thread: list[Message] | None = None) -> dict[str, Any]:
     thread = list(selectors.ticket_messages(user=user, ticket=ticket)) if thread is None else thread
-    definitions = CustomFieldDefinition.objects.filter(is_customer_visible=True).order_by("position", "key")
+    definitions = CustomFieldDefinition.objects.filter(is_customer_visible=True, applies_to=CustomFieldDefinition.AppliesTo.TICKET).order_by("position", "key")
     shown_fields = [
         (definition.label, ticket.custom_fields[definition.key])
         for definition in definitions

@@ -241,7 +241,7 @@ def cached_directory(user: User, *, agent_team_ids: list[int] | None = None,
     compute: dict[str, Callable[[], list[Any]]] = {
         "teams": lambda: user_teams(user),
         "agents": lambda: staff_agents(user=user, team_ids=agent_team_ids),
-        "custom_fields": lambda: list(CustomFieldDefinition.objects.all()),
+        "custom_fields": lambda: list(CustomFieldDefinition.objects.filter(applies_to=CustomFieldDefinition.AppliesTo.TICKET)),
     }
     values: dict[str, list[Any]] = {}
     missing = {}

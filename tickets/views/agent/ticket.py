@@ -57,7 +57,7 @@ def _fields_form(request: HttpRequest, ticket: Ticket, data: Any = None) -> Tick
         teams, agents, definitions = directory.teams, directory.agents, directory.custom_fields
     else:
         teams, agents = user_teams(request.user), _assignable_agents(request.user, ticket)
-        definitions = list(CustomFieldDefinition.objects.all())
+        definitions = list(CustomFieldDefinition.objects.filter(applies_to=CustomFieldDefinition.AppliesTo.TICKET))
     return TicketFieldsForm(data, ticket=ticket, teams=teams, agents=agents, definitions=definitions,
                             renderer=FORM_RENDERER)
 
