@@ -69,3 +69,14 @@ def test_seeding_twice_adds_nothing_and_keeps_an_admins_routing_choice(demo_base
 
     assert (Rule.objects.count(), Macro.objects.count(), Ticket.objects.count()) == counts
     assert Team.objects.get(slug="billing").routing_strategy == RoutingStrategy.MANUAL
+
+
+def test_demo_customer_pages_have_a_health_trend(demo_base):
+    from tickets.models import HealthSnapshot
+
+    seed_automation()
+
+    days = HealthSnapshot.objects.filter(customer__email=DEMO_CUSTOMER_EMAIL).values_list("day", flat=True)
+    assert len(set(days)) == 13  # a week apart over 12 weeks, and today
+    seed_automation()
+    assert HealthSnapshot.objects.filter(customer__email=DEMO_CUSTOMER_EMAIL).count() == 13

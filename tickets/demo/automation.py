@@ -274,6 +274,25 @@ def ensure_demo_customer_channels() -> list[str]:
     return added
 
 
+def ensure_health_trend(weeks: int = 12) -> int:
+    """Health snapshots once a week over the demo history's last `weeks` weeks and today, so customer
+    pages show a trend on the first run (the nightly task adds a day at a time afterwards). A past
+    week's score reads the tickets' open state as it is now: close enough for a demo."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tickets.customers.health import health_snapshots_take
+    from tickets.models import HealthSnapshot
+
+    if HealthSnapshot.objects.exists():
+        return 0
+    now = timezone.now()
+    for week in range(weeks, -1, -1):
+        health_snapshots_take(now=now - timedelta(weeks=week))
+    return weeks + 1
+
+
 def seed_automation(*, progress: Callable[[str], None] = lambda _m: None, customer_tickets: bool = True) -> None:
     """customer_tickets: also give the demo customer their email, chat and phone tickets (the full
     demo; `seed_demo --tickets N` for tests and benchmarks asks for N tickets and gets exactly those)."""
@@ -291,8 +310,10 @@ def seed_automation(*, progress: Callable[[str], None] = lambda _m: None, custom
 
     rules_changed()
     channels = ensure_demo_customer_channels() if customer_tickets else []
+    snapshots = ensure_health_trend()
     progress(
         "Routing: Support round-robin (first replier owns), Billing and Tech skill-based; escalation "
         f"Support → Tech → Engineering. {rules} rules and {macros} macros added"
-        + (f"; the demo customer's {', '.join(channels)} tickets added." if channels else ".")
+        + (f"; the demo customer's {', '.join(channels)} tickets added" if channels else "")
+        + (f"; health scores taken for {snapshots} days." if snapshots else ".")
     )
