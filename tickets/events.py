@@ -182,3 +182,10 @@ def ticket_escalated(*, ticket: Ticket, actor: User | None, via: str, from_team:
         to_value={"from_team": from_team.pk, "from_team_name": from_team.name, "to_team": to_team.pk,
                   "to_team_name": to_team.name, "level": level},
     )
+
+
+def macro_applied(*, ticket: Ticket, macro_id: int, title: str, actor: User | None, via: str,
+                  actor_kind: str | None = None) -> Event:
+    """A macro was applied to the ticket (its field changes are their own events)."""
+    return _record(ticket=ticket, kind="macro_applied", actor=actor, via=via[:32], actor_kind=actor_kind,
+                   to_value={"macro": macro_id, "title": title})

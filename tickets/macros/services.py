@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from helpdesk import permissions
+from tickets import events
 from tickets.macros import selectors
 from tickets.macros.placeholders import render_placeholders, unknown_placeholders
 from tickets.models import (
@@ -290,12 +291,8 @@ def describe_changes(before: Mapping[str, Any], ticket: Ticket) -> list[str]:
 
 
 def _record_macro_applied(*, ticket: Ticket, macro: Macro, actor: User | None, via: str, actor_kind: str) -> Event:
-    # Kept here rather than in tickets/events.py (shared with other areas this session): the kind
-    # is only written by this service and read by tickets.macros.timeline.
-    return Event.objects.create(
-        ticket=ticket, kind="macro_applied", actor_kind=actor_kind, actor_user=actor, via=via[:32],
-        to_value={"macro": macro.pk, "title": macro.title},
-    )
+    return events.macro_applied(ticket=ticket, macro_id=macro.pk, title=macro.title, actor=actor, via=via,
+                                actor_kind=actor_kind)
 
 
 def macro_apply(*, macro: Macro, ticket: Ticket, actor: User | None, via: str | None = None) -> Ticket:
