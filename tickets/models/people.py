@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils.translation import gettext_lazy as _
 
 
@@ -125,7 +126,12 @@ class Customer(models.Model):
             models.UniqueConstraint(Lower("email"), name="customer_email_unique_ci", condition=~models.Q(email=""))
         ]
         # Numbers are GIN-indexed by channels_intake's phone migration (customer_phone_numbers_gin).
-        indexes = [models.Index(fields=["organization"], name="customer_org_idx")]
+        indexes = [
+            models.Index(fields=["organization"], name="customer_org_idx"),
+            # The customer search (name__icontains / email__icontains compile to UPPER(…) LIKE).
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="customer_name_trgm"),
+            GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="customer_email_trgm"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.email else self.name
