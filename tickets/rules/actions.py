@@ -70,6 +70,16 @@ def needs_saved_ticket(actions: Sequence[dict[str, Any]]) -> bool:
                or (action.get("type") == "assign" and action.get("value") == ROUTING) for action in actions)
 
 
+# Actions that change no field of the ticket (a note, a mail, a webhook call): a new ticket's
+# triggers can run them after its INSERT without later triggers' conditions seeing a difference.
+_LEAVES_FIELDS_ALONE = frozenset({"add_note", "email_requester", "email_agent", "email_team", "webhook"})
+
+
+def leaves_fields_alone(actions: Sequence[dict[str, Any]]) -> bool:
+    """Whether no action changes a field of the ticket (so the rule can wait until it is saved)."""
+    return bool(actions) and all(action.get("type") in _LEAVES_FIELDS_ALONE for action in actions)
+
+
 def is_field_only(actions: Sequence[dict[str, Any]]) -> bool:
     """Whether every action is a field change `ticket_update` makes (the engine can then stage it)."""
     return bool(actions) and all(_is_field_action(action) for action in actions)

@@ -112,6 +112,9 @@ class CompiledConditions:
     # What the facts must fetch for these conditions (decided once, at compile time).
     needs_message: bool = False
     needs_previous: bool = False
+    # Whether a condition reads what only a saved ticket has (its SLA timers and due time, its
+    # calendar, its moments): such a rule cannot be checked on a new ticket before its INSERT.
+    needs_saved_ticket: bool = False
 
     @property
     def conditions(self) -> tuple[Condition, ...]:
@@ -149,7 +152,12 @@ def compile_conditions(conditions: dict[str, Any] | None) -> CompiledConditions:
         needs_message=any(c.field == "message.text" for c in every),
         needs_previous=any(c.operator == "changed_from" or (c.is_change and c.field.startswith(CUSTOM_FIELD_PREFIX))
                            for c in every),
+        needs_saved_ticket=any(c.field in SAVED_TICKET_FIELDS or c.field in TIME_FIELDS for c in every),
     )
+
+
+# Condition fields whose value exists only once the ticket is saved and its SLA synced.
+SAVED_TICKET_FIELDS = frozenset({"business_hours", "sla.state", "sla.hours_to_due"})
 
 
 # -- What a condition looks at ------------------------------------------------------------------
@@ -183,6 +191,12 @@ class Facts:
         self._cache.clear()
         if message_text is not None:
             self._cache["message_text"] = message_text
+
+    def know_new_ticket(self, *, message_text: str) -> None:
+        """A ticket not inserted yet (triggers run before its INSERT): its description is the
+        message of the pass and it has no audit history, so neither is read from the database."""
+        self._cache["message_text"] = message_text
+        self._previous, self._event_watermark = {}, 0
 
     def remember_watermark(self) -> None:
         """Note the ticket's latest audit event at the start of a pass: values before the pass are
@@ -237,6 +251,10 @@ class Facts:
         if policy is not None:
             return calendar_of(policy)
         return default_calendar()
+
+    @property
+    def noted_previous(self) -> dict[str, Any]:
+        return self._noted_previous
 
     def note_previous(self, change_key: str, value: Any) -> None:
         """The value a field had before a change the engine made in memory (no event yet)."""

@@ -21,9 +21,12 @@ Semantics (Zendesk's):
 from __future__ import annotations
 
 import atexit
+import copy
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,7 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tickets import events
-from tickets.models import ActorKind, Rule, RuleKind, RuleRun, RuleRunOutcome, TriggerEvent
+from tickets.models import ActorKind, Rule, RuleKind, RuleRun, RuleRunOutcome, Status, TriggerEvent
 from tickets.rules.conditions import (
     CompiledConditions,
     Facts,
@@ -445,11 +448,17 @@ def adopt(ticket: Ticket, updated: Ticket) -> None:
 
 
 def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
-    """Run the active triggers for `context.event` over the ticket, in order (see the module)."""
+    """Run the active triggers for `context.event` over the ticket, in order (see the module).
+
+    On a new ticket, the triggers `triggers_prestage` ran before its INSERT count as fired in this
+    pass: they are logged, the deferred ones' actions run now, and the pass goes on from there."""
     from tickets.rules.actions import is_field_only, needs_saved_ticket
 
+    prestaged: PrestagedTriggers | None = ticket.__dict__.pop(PRESTAGED_ATTRIBUTE, None)
+    if context.event != TriggerEvent.CREATED:
+        prestaged = None
     rules = active_triggers(context.event)
-    if not rules:
+    if not rules and prestaged is None:
         return
     now = timezone.now()
     facts = Facts(ticket=ticket, now=now, changes=context.changes, message_id=context.message_id,
@@ -459,6 +468,8 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
     recent = _RecentRuns(ticket.pk, now=now, is_new_ticket=context.event == TriggerEvent.CREATED)
     log = RunLog(ticket=ticket, event=context.event)
     staged = _StagedChanges(ticket=ticket, context=context, log=log, facts=facts)
+    if prestaged is not None:
+        _prestaged_log_and_run(prestaged, ticket=ticket, context=context, log=log, facts=facts)
     firings = 0
     while firings < MAX_FIRINGS_PER_PASS:
         fired = None
@@ -491,6 +502,179 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
         logger.warning("Ticket %s: stopped after %s trigger firings in one pass", ticket.pk, firings)
     staged.flush()
     log.write()
+
+
+# -- Triggers on a new ticket, before its INSERT ------------------------------------------------
+#
+# A new ticket's "created" triggers are checked on the ticket before it is inserted (as Zendesk
+# does), so it is inserted with their field changes: one INSERT, one SLA sync, one realtime event,
+# instead of a second `ticket_update` (lock, UPDATE, SLA sync again) right after. This runs the
+# beginning of the very pass `triggers_run` would run after the INSERT, in the same order, and
+# stops (leaving the rest to that pass) at the first trigger it cannot do exactly as that pass:
+# one whose conditions read what only a saved ticket has (SLA timers, calendar, moments), one with
+# actions that need the saved ticket (a macro, escalation, routing, field changes mixed with other
+# actions: a failing action must undo its field changes too), or a field change `ticket_update`
+# might refuse or widen (a team change that could unassign, solving or closing).
+
+PRESTAGED_ATTRIBUTE = "_rules_prestaged"  # on the new ticket, read (and removed) by triggers_run
+
+
+@dataclass
+class _PrestagedFiring:
+    rule: CompiledRule
+    # True: its field changes are in the ticket as inserted. False: its actions (notes, mails,
+    # webhooks only) run after the INSERT, seeing the ticket's fields as they were at its turn.
+    is_staged: bool
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PrestagedTriggers:
+    """What the "created" triggers did to a new ticket before its INSERT (`triggers_prestage`)."""
+
+    before: dict[str, Any]  # the ticket's fields before any trigger (_StagedChanges.FIELDS)
+    changes: dict[str, Any]  # the pass's changes so far (ChangeContext.changes keys)
+    previous: dict[str, Any]  # change key → value before it (for "changed from")
+    firings: list[_PrestagedFiring]
+
+    def initial_view(self, ticket: Ticket) -> Ticket:
+        """A copy of the ticket as it was before the triggers: what its "created" event records
+        (the triggers' changes follow as their own events, as when they were saved after it)."""
+        initial = copy.copy(ticket)
+        for name in _StagedChanges.FIELDS:
+            if getattr(initial, name) != self.before[name]:
+                setattr(initial, name, self.before[name])
+        return initial
+
+    def write_events(self, ticket: Ticket) -> None:
+        """The audit events of the staged field changes, exactly as the one `ticket_update` that
+        saved them after the INSERT wrote them (fields in its order, actor the automation, via
+        "rule:<ids>")."""
+        staged = [firing.rule for firing in self.firings if firing.is_staged]
+        if not staged:
+            return
+        via = _via_of(staged)
+        for name, key in (("priority", "priority"), ("type", "type"), ("team_id", "team"),
+                          ("assignee_id", "assignee"), ("tags", "tags"), ("custom_fields", "custom_fields"),
+                          ("status", "status")):
+            old, new = self.before[name], getattr(ticket, name)
+            if old != new:
+                events.field_changed(ticket=ticket, actor=None, via=via, field=key, from_value=_copy(old),
+                                     to_value=_copy(new), actor_kind=ActorKind.AUTOMATION)
+
+
+def triggers_prestage(*, ticket: Ticket, message_text: str, now: datetime | None = None) -> PrestagedTriggers | None:
+    """Run the start of the "created" pass on a ticket not inserted yet (see above): field
+    changes are made on it, notes/mails/webhooks wait for the INSERT. None when no trigger fired.
+    Attach the result to the saved ticket (`PRESTAGED_ATTRIBUTE`) and write its `write_events`."""
+    from tickets.rules.actions import is_field_only, leaves_fields_alone
+
+    rules = active_triggers(TriggerEvent.CREATED)
+    if not rules:
+        return None
+    now = now or timezone.now()
+    changes: dict[str, Any] = {}
+    facts = Facts(ticket=ticket, now=now, changes=changes, first_message_if_none=True)
+    facts.know_new_ticket(message_text=message_text)
+    before = {name: _copy(getattr(ticket, name)) for name in _StagedChanges.FIELDS}
+    firings: list[_PrestagedFiring] = []
+    fired: set[int] = set()
+    while len(firings) < MAX_FIRINGS_PER_PASS:
+        candidate = _prestage_candidate(rules, fired=fired, facts=facts)
+        if candidate is None:
+            break
+        if is_field_only(candidate.actions):
+            if not _prestage_fields(candidate, ticket=ticket, changes=changes, facts=facts, now=now):
+                break
+            firings.append(_PrestagedFiring(rule=candidate, is_staged=True))
+        elif leaves_fields_alone(candidate.actions):
+            firings.append(_PrestagedFiring(rule=candidate, is_staged=False, values={
+                name: _copy(getattr(ticket, name)) for name in _StagedChanges.FIELDS}))
+        else:
+            break
+        fired.add(candidate.id)
+        facts.refresh()
+    if not firings:
+        return None
+    return PrestagedTriggers(before=before, changes=changes, previous=dict(facts.noted_previous), firings=firings)
+
+
+def _prestage_candidate(rules: tuple[CompiledRule, ...], *, fired: set[int], facts: Facts) -> CompiledRule | None:
+    """The next trigger that fires before the INSERT; None when none does or the next one in
+    line cannot be checked before it (the pass after the INSERT takes over there)."""
+    for rule in rules:
+        if rule.id in fired:
+            continue
+        if rule.conditions.needs_saved_ticket:
+            return None
+        try:
+            if matches(rule.conditions, facts):
+                return rule
+        except Exception:  # the pass after the INSERT checks it again and logs the failure
+            return None
+    return None
+
+
+def _prestage_fields(rule: CompiledRule, *, ticket: Ticket, changes: dict[str, Any], facts: Facts,
+                     now: datetime) -> bool:
+    """Make the rule's field changes on the unsaved ticket; False (nothing changed) when they
+    cannot apply or `ticket_update` would do more than set them."""
+    from tickets.rules.actions import simulate_field_actions
+
+    before = {name: _copy(getattr(ticket, name)) for name in (*_StagedChanges.FIELDS, "status_changed_at")}
+    changes_before = dict(changes)
+    try:
+        simulate_field_actions(rule.actions, ticket=ticket, changes=changes, now=now)
+        # ticket_update unassigns an assignee outside a new team; a solved ticket schedules surveys.
+        refused = ((ticket.team_id != before["team_id"] and ticket.assignee_id is not None)
+                   or (ticket.status != before["status"] and ticket.status in (Status.SOLVED, Status.CLOSED)))
+    except Exception:
+        refused = True
+    if refused:
+        for name, value in before.items():
+            if getattr(ticket, name) != value:
+                setattr(ticket, name, value)
+        changes.clear()
+        changes.update(changes_before)
+        return False
+    for key in set(changes) - set(changes_before):
+        facts.note_previous(key, before.get(CHANGE_KEY_ATTRIBUTES.get(key, key)))
+    return True
+
+
+def _prestaged_log_and_run(prestaged: PrestagedTriggers, *, ticket: Ticket, context: ChangeContext, log: RunLog,
+                           facts: Facts) -> None:
+    """The pass after the INSERT takes over what ran before it: the triggers are fired in this
+    pass, their changes are the pass's, and the deferred ones' notes, mails and webhooks run now."""
+    context.changes.update(prestaged.changes)
+    for key, value in prestaged.previous.items():
+        facts.note_previous(key, value)
+    for firing in prestaged.firings:
+        context.fired_rule_ids.add(firing.rule.id)
+        if firing.is_staged:
+            log.add(rule=firing.rule, outcome=RuleRunOutcome.APPLIED,
+                    results=[{"type": action.get("type"), "result": "done"} for action in firing.rule.actions])
+        else:
+            with _fields_as(ticket, firing.values):
+                rule_fire(rule=firing.rule, ticket=ticket, event=context.event, context=context, log=log,
+                          refresh_on_failure=False)
+    facts.refresh()
+
+
+@contextmanager
+def _fields_as(ticket: Ticket, values: dict[str, Any]) -> Iterator[None]:
+    """Our copy of the ticket shows `values` meanwhile (a deferred trigger's placeholders and
+    webhook payload see the ticket as it was at its turn, not as later triggers left it)."""
+    current = {name: getattr(ticket, name) for name in values if getattr(ticket, name) != values[name]}
+    related = dict(ticket._state.fields_cache)  # setting team_id/assignee_id forgets the loaded team/assignee
+    for name in current:
+        setattr(ticket, name, values[name])
+    try:
+        yield
+    finally:
+        for name, value in current.items():
+            setattr(ticket, name, value)
+        ticket._state.fields_cache = related
 
 
 def _matches_safely(rule: CompiledRule, *, ticket: Ticket, facts: Facts, context: ChangeContext) -> bool:

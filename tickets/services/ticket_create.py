@@ -136,12 +136,14 @@ def ticket_create_with_message(
     subject = " ".join((subject or "").split())[:255] or "(no subject)"
     safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
     via = via_for(actor, via or channel)
+    from tickets.rules.engine import PRESTAGED_ATTRIBUTE, triggers_prestage
+
     try:
         # A savepoint (two round trips inside a caller's transaction) only for what can fail here and
         # leave the caller's transaction usable: the duplicate-delivery race below and a refused file.
         with transaction.atomic(savepoint=bool(external_id or files)):
             now = timezone.now()
-            ticket = Ticket.objects.create(
+            ticket = Ticket(
                 subject=subject,
                 status=Status.OPEN if assignee else Status.NEW,
                 priority=priority,
@@ -157,6 +159,11 @@ def ticket_create_with_message(
                 last_customer_message_at=now,
                 follow_up_of=follow_up_of,
             )
+            # The "created" triggers run on the ticket before its INSERT (tickets.rules.engine): it
+            # is inserted with their field changes, so the SLA sync and the realtime event happen
+            # once, for the ticket as it ends up, instead of again in a second update.
+            prestaged = triggers_prestage(ticket=ticket, message_text=text, now=now)
+            ticket.save(force_insert=True)
             # The number comes from the database sequence (db_default) in the INSERT's RETURNING.
             message = Message.objects.create(
                 ticket=ticket,
@@ -171,11 +178,16 @@ def ticket_create_with_message(
             for incoming in files:
                 attachment_store(ticket=ticket, message=message, incoming=incoming)
             actor_kind = ActorKind.CUSTOMER if actor is None or not actor.is_staff_member else ActorKind.AGENT
-            events.ticket_created(ticket=ticket, actor=actor, via=via, actor_kind=actor_kind)
+            events.ticket_created(ticket=prestaged.initial_view(ticket) if prestaged else ticket, actor=actor, via=via,
+                                  actor_kind=actor_kind)
             if follow_up_of is not None:
                 events.follow_up_created(
                     ticket=ticket, closed_ticket=follow_up_of, actor=actor, via=via, actor_kind=actor_kind
                 )
+            if prestaged is not None:
+                # The trail reads as before: created as submitted, then the triggers' changes.
+                prestaged.write_events(ticket)
+                setattr(ticket, PRESTAGED_ATTRIBUTE, prestaged)
             sync_sla(ticket, reason="created")
             emit_ticket_event(ticket, "ticket.created")
     except IntegrityError:
