@@ -71,7 +71,7 @@ def visitor_says(chat_id: int, body: str) -> None:
 
 
 def go_online(page: Page) -> None:
-    page.get_by_label("Chat status").select_option("online")
+    page.get_by_label("My status").select_option("online")
     expect(page.locator("[data-chat-presence]")).to_have_attribute("data-status", "online")
 
 
@@ -203,7 +203,7 @@ def test_presence_toggle_and_offers_show_on_every_agent_page(new_page):
     go_online(agent)
     agent.reload()
     # Persisted: the queue page after a reload still says online.
-    expect(agent.get_by_label("Chat status")).to_have_value("online")
+    expect(agent.get_by_label("My status")).to_have_value("online")
     wait_until_live(agent)
 
     chat = in_db_thread(start_chat, desk.widget, "Cleo Visitor", "Do you ship to Norway?")
@@ -232,7 +232,7 @@ def test_presence_toggle_and_offers_show_on_every_agent_page(new_page):
     expect(notice.get_by_role("link")).to_have_attribute("href", f"/agent/chat/?chat={chat.pk}")
     expect(agent).to_have_title(re.compile(r"^\(1\) "))
 
-    agent.get_by_label("Chat status").select_option("offline")
+    agent.get_by_label("My status").select_option("offline")
     expect(agent.locator("[data-chat-presence]")).to_have_attribute("data-status", "offline")
     assert in_db_thread(lambda: services.agent_chat_presence(user=desk.alice)) == "offline"
     assert agent.problems == []

@@ -182,7 +182,7 @@ def test_visitor_on_another_site_chats_with_an_agent_in_the_console_and_a_refres
     login(agent, "alice")
     agent.goto("/agent/chat/")
     expect(agent.locator("[data-live-indicator]")).to_have_attribute("data-state", "open")
-    agent.get_by_label("Chat status").select_option("online")
+    agent.get_by_label("My status").select_option("online")
     expect(agent.locator("[data-chat-presence]")).to_have_attribute("data-status", "online")
 
     visitor = new_page()
