@@ -268,11 +268,30 @@ def _set_state(message: Message, *, state: str, error: str = "") -> None:
     )
 
 
+def rule_mail_source(via: str, subject: str) -> str:
+    """`Message.raw_source` of a rule's mail to the requester: the rule ("rule:<id>"), then on a
+    line of its own the subject its action rendered (there is no subject column; the mail is built
+    from the message when the outbound task sends it)."""
+    subject = header_text(subject)
+    return f"{via}\n{subject}"[:255] if subject else via
+
+
+def _rule_mail_subject(message: Message) -> str | None:
+    """The subject of a rule's mail (`rule_mail_source`) with the ticket tag replies thread by;
+    None when the rule gave none (then it is the usual "Re: [#N] <ticket subject>")."""
+    source, _newline, subject = message.raw_source.partition("\n")
+    subject = header_text(subject)
+    if not source.startswith("rule:") or not subject:
+        return None
+    tag = f"[{header_text(settings.HELPDESK_EMAIL_TICKET_TAG)}{message.ticket.number}]"
+    return subject if tag in subject else f"{tag} {subject}"
+
+
 def _mail_for(message: Message) -> EmailMultiAlternatives:
     """The mail of a queued message; what the helpdesk wrote by itself goes out as automatic mail."""
     if message.author_kind != AuthorKind.SYSTEM:
         return build_reply_email(message)
-    subject = None
+    subject = _rule_mail_subject(message)
     if message.raw_source == ACKNOWLEDGEMENT_SOURCE:
         from channels_intake.email.acknowledgements import acknowledgement_subject
         from channels_intake.models import TeamEmailSettings

@@ -210,8 +210,11 @@ def _run_one(action: dict[str, Any], *, rule: CompiledRule, ticket: Ticket, even
                                                                                            ticket=ticket), via=via)
         return f"note {message.pk}"
     if kind == "email_requester":
+        from channels_intake.email.outbound import rule_mail_source
+
         body = render_placeholders(action.get("body", ""), ticket=ticket)
-        message = ticket_add_automatic_reply(ticket=ticket, body_text=body, source=via)
+        subject = render_placeholders(action.get("subject", ""), ticket=ticket)
+        message = ticket_add_automatic_reply(ticket=ticket, body_text=body, source=rule_mail_source(via, subject))
         return f"message {message.pk}"
     if kind in ("email_agent", "email_team"):
         recipients = _mail_recipient_ids(action, ticket=ticket)

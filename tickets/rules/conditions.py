@@ -195,8 +195,12 @@ class Facts:
     def know_new_ticket(self, *, message_text: str) -> None:
         """A ticket not inserted yet (triggers run before its INSERT): its description is the
         message of the pass and it has no audit history, so neither is read from the database."""
-        self._cache["message_text"] = message_text
+        self.know_message_text(message_text)
         self._previous, self._event_watermark = {}, 0
+
+    def know_message_text(self, message_text: str) -> None:
+        """The text of the pass's message, known already (not read from the database)."""
+        self._cache["message_text"] = message_text
 
     def remember_watermark(self) -> None:
         """Note the ticket's latest audit event at the start of a pass: values before the pass are
@@ -231,10 +235,23 @@ class Facts:
 
     @property
     def sla_timers(self) -> list[SlaTimer]:
-        return self._cached("sla_timers", lambda: list(
-            SlaTimer.objects.filter(ticket_id=self.ticket.pk, is_current=True)
-            .exclude(state=TimerState.CANCELLED).select_related("policy__calendar")
-        ))
+        def load() -> list[SlaTimer]:
+            self.sla_current()
+            return list(SlaTimer.objects.filter(ticket_id=self.ticket.pk, is_current=True)
+                        .exclude(state=TimerState.CANCELLED).select_related("policy__calendar"))
+
+        return self._cached("sla_timers", load)
+
+    def sla_current(self) -> None:
+        """Make the SLA sync the running pass put off (an earlier rule's change), so SLA
+        conditions see the timers and due time as the ticket now stands."""
+        if self.ticket.pk is None:
+            return
+        from tickets.services.reactions import sla_sync_pending
+
+        synced = sla_sync_pending(self.ticket.pk)
+        if synced is not None and synced is not self.ticket:
+            self.ticket.sla_due_at = synced.sla_due_at
 
     @property
     def calendar(self) -> BusinessCalendar:
@@ -319,6 +336,7 @@ def _sla_state(facts: Facts) -> str:
 
 
 def _hours_to_due(facts: Facts) -> float | None:
+    facts.sla_current()
     due = facts.ticket.sla_due_at
     if due is None:
         return None

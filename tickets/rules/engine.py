@@ -6,6 +6,11 @@ per process and kept until `rules_changed()` bumps a version in the shared cache
 per pass), and conditions are compiled with them, so a trigger whose conditions do not hold costs
 no query.
 
+On a new ticket the "created" pass starts before the INSERT (`triggers_prestage`, called by
+`ticket_create`): triggers that only change fields are applied to the unsaved ticket, so it is
+inserted with their values and its SLA timers are started once; `triggers_run` then goes on after
+the INSERT as if it had made those changes itself (see "Triggers on a new ticket" below).
+
 Semantics (Zendesk's):
 - the triggers for the event run in order (position, then id); each fires at most once per pass;
 - after one fires, the triggers that have not fired yet are checked again from the top against the
@@ -36,6 +41,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -107,37 +113,58 @@ class CompiledRule:
 @dataclass
 class _RuleCache:
     version: str | None = None
+    # The list was read while the shared version was missing (a fresh or emptied Redis) and held
+    # no active rule: while the version stays missing it is not read again (the test suite empties
+    # Redis after every test; a pass should not pay a rule list query for that) until a version
+    # appears, `rules_changed()` runs or a Rule is saved or deleted in this process. A list with
+    # rules is read again: rules can vanish without any of these (a rolled-back transaction).
+    loaded_while_missing: bool = False
     triggers: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
     automations: tuple[CompiledRule, ...] = ()
+
+    @property
+    def has_rules(self) -> bool:
+        return bool(self.automations) or any(self.triggers.values())
 
 
 _cache = _RuleCache()
 
 
+def _forget_rule_list(**_kwargs: Any) -> None:
+    _cache.version, _cache.loaded_while_missing = None, False
+
+
 def rules_changed() -> None:
     """Call after any Rule or Webhook write commits: the engine's cached rule list is stale (in
     every process: they compare the shared version on their next pass)."""
+    _forget_rule_list()  # this process at once, whatever the shared cache
     cache.set(RULES_VERSION_KEY, uuid.uuid4().hex, None)
 
 
-def _current_version() -> str:
-    """The shared version of the rule list; "" when the cache cannot be read (then the list is
-    read from the database on every pass: slower, never stale, and the ticket change goes on)."""
+def _current_version() -> tuple[str, bool]:
+    """The shared version of the rule list, and whether it was missing (a new one was started);
+    "" when the cache cannot be read (then the list is read from the database on every pass:
+    slower, never stale, and the ticket change goes on)."""
     try:
         version = cache.get(RULES_VERSION_KEY)
-        if version is None:
+        was_missing = version is None
+        if was_missing:
             # The cache was emptied (or never set): start a new version, so every process reloads once.
             cache.add(RULES_VERSION_KEY, uuid.uuid4().hex, None)
             version = cache.get(RULES_VERSION_KEY) or ""
     except Exception:
         logger.warning("Rule cache version unreadable; reading the rules from the database", exc_info=True)
-        return ""
-    return str(version)
+        return "", False
+    return str(version), was_missing
 
 
 def _load_rules() -> _RuleCache:
-    version = _current_version()
+    version, was_missing = _current_version()
     if version and version == _cache.version:
+        return _cache
+    if version and was_missing and _cache.loaded_while_missing and not _cache.has_rules:
+        # Missing again, and nothing told this process of a rule since it found none (see above).
+        _cache.version = version
         return _cache
     rules = [CompiledRule.of(rule) for rule in Rule.objects.filter(is_active=True).order_by("position", "id")]
     triggers: dict[str, list[CompiledRule]] = {event: [] for event in TriggerEvent.values}
@@ -147,8 +174,14 @@ def _load_rules() -> _RuleCache:
                 triggers.setdefault(event, []).append(rule)
     _cache.triggers = {event: tuple(listed) for event, listed in triggers.items()}
     _cache.automations = tuple(rule for rule in rules if rule.kind == RuleKind.AUTOMATION)
-    _cache.version = version
+    _cache.version, _cache.loaded_while_missing = version, was_missing
     return _cache
+
+
+# Saving or deleting a rule in this process (a test's fixture, a shell) makes its next pass read
+# the list, even while the shared version is missing; the services also call rules_changed().
+post_save.connect(_forget_rule_list, sender=Rule, dispatch_uid="rules_engine_rule_saved")
+post_delete.connect(_forget_rule_list, sender=Rule, dispatch_uid="rules_engine_rule_deleted")
 
 
 def active_triggers(event: str) -> tuple[CompiledRule, ...]:
@@ -536,6 +569,7 @@ class PrestagedTriggers:
     changes: dict[str, Any]  # the pass's changes so far (ChangeContext.changes keys)
     previous: dict[str, Any]  # change key → value before it (for "changed from")
     firings: list[_PrestagedFiring]
+    message_text: str  # the description: the pass after the INSERT need not read it back
 
     def initial_view(self, ticket: Ticket) -> Ticket:
         """A copy of the ticket as it was before the triggers: what its "created" event records
@@ -565,8 +599,8 @@ class PrestagedTriggers:
 
 def triggers_prestage(*, ticket: Ticket, message_text: str, now: datetime | None = None) -> PrestagedTriggers | None:
     """Run the start of the "created" pass on a ticket not inserted yet (see above): field
-    changes are made on it, notes/mails/webhooks wait for the INSERT. None when no trigger fired.
-    Attach the result to the saved ticket (`PRESTAGED_ATTRIBUTE`) and write its `write_events`."""
+    changes are made on it, notes/mails/webhooks wait for the INSERT. None when there are no
+    "created" triggers. Attach the result to the saved ticket (`PRESTAGED_ATTRIBUTE`) and write its `write_events`."""
     from tickets.rules.actions import is_field_only, leaves_fields_alone
 
     rules = active_triggers(TriggerEvent.CREATED)
@@ -594,9 +628,8 @@ def triggers_prestage(*, ticket: Ticket, message_text: str, now: datetime | None
             break
         fired.add(candidate.id)
         facts.refresh()
-    if not firings:
-        return None
-    return PrestagedTriggers(before=before, changes=changes, previous=dict(facts.noted_previous), firings=firings)
+    return PrestagedTriggers(before=before, changes=changes, previous=dict(facts.noted_previous), firings=firings,
+                             message_text=message_text)
 
 
 def _prestage_candidate(rules: tuple[CompiledRule, ...], *, fired: set[int], facts: Facts) -> CompiledRule | None:
@@ -646,6 +679,7 @@ def _prestaged_log_and_run(prestaged: PrestagedTriggers, *, ticket: Ticket, cont
                            facts: Facts) -> None:
     """The pass after the INSERT takes over what ran before it: the triggers are fired in this
     pass, their changes are the pass's, and the deferred ones' notes, mails and webhooks run now."""
+    facts.know_message_text(prestaged.message_text)
     context.changes.update(prestaged.changes)
     for key, value in prestaged.previous.items():
         facts.note_previous(key, value)

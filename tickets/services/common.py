@@ -87,10 +87,18 @@ def sync_sla(ticket: Ticket, *, reason: str) -> None:
 
     Every ticket service calls this after it saved the ticket: the timers are never a step behind
     the ticket (a failure here fails the change), and the scan of the workers reads due times only.
+    A change that rules or routing make while they react to another change of the same ticket only
+    marks their pass, which syncs once when it ends (tickets.services.reactions.sla_sync_pending),
+    still in the transaction.
     """
+    from tickets.services.reactions import running_context
     from tickets.sla.services import sla_timers_sync
 
     if not settings.HELPDESK_SLA_TIMERS:
+        return
+    context = running_context(ticket.pk)
+    if context is not None:
+        context.sla_ticket, context.sla_reason = ticket, reason
         return
     sla_timers_sync(ticket=ticket, now=timezone.now(), reason=reason)
 

@@ -35,6 +35,11 @@ class ChangeContext:
     message_id: int | None = None
     # Rules that fired in this pass (each fires at most once per pass).
     fired_rule_ids: set[int] = field(default_factory=set)
+    # A change made during the pass asked for an SLA sync (tickets.services.common.sync_sla): the
+    # pass makes it once, at its end or when a rule condition reads the SLA, on the copy of the
+    # ticket the latest change saved, instead of once per change (each picks the policy again).
+    sla_ticket: Ticket | None = None
+    sla_reason: str = ""
 
 
 _running: ContextVar[dict[int, ChangeContext] | None] = ContextVar("ticket_reactions_running", default=None)
@@ -83,5 +88,23 @@ def ticket_after_change(
 
         triggers_run(ticket=ticket, context=context)
         assignment_after_change(ticket=ticket, context=context)
+        synced = sla_sync_pending(ticket.pk)
+        if synced is not None and synced is not ticket:
+            ticket.sla_due_at = synced.sla_due_at  # the caller's copy shows the timers' due time too
     finally:
         _running.reset(token)
+
+
+def sla_sync_pending(ticket_id: int) -> Ticket | None:
+    """Make the SLA sync the running pass over this ticket put off, if any; returns the copy of the
+    ticket it synced (its `sla_due_at` is current), None when none was pending."""
+    context = running_context(ticket_id)
+    if context is None or context.sla_ticket is None:
+        return None
+    from django.utils import timezone
+
+    from tickets.sla.services import sla_timers_sync
+
+    ticket, context.sla_ticket = context.sla_ticket, None
+    sla_timers_sync(ticket=ticket, now=timezone.now(), reason=context.sla_reason)
+    return ticket

@@ -156,6 +156,21 @@ def test_email_requester_mails_the_rendered_text_after_commit(team, smtp_sink, c
     assert ticket.first_responded_at is None  # automatic mail is no agent's response
 
 
+def test_email_requester_mails_under_the_rendered_subject_with_the_ticket_tag(
+        team, smtp_sink, celery_eager_retrying, django_capture_on_commit_callbacks):  # noqa: F811
+    make_rule(actions=[{"type": "email_requester", "subject": "We got it, {{ requester.first_name }}\r\nBcc: x@evil",
+                        "body": "Thanks."}])
+    requester = make_customer(email="li.lei@example.com", name="Li Lei")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = make_ticket(team=team, requester=requester, subject="Printer on fire")
+
+    mail = smtp_sink.deliveries[0].mail
+    # The action's subject, on one line, behind the tag a reply threads by.
+    assert mail["Subject"] == f"[#{ticket.number}] We got it, Li Bcc: x@evil"
+    assert mail["Bcc"] is None
+
+
 def test_email_agent_mails_the_assignee_once_after_commit(team, agent, smtp_sink, celery_eager_retrying,  # noqa: F811
                                                            django_capture_on_commit_callbacks):
     rule = make_rule(events=["updated"], all=[{"field": "ticket.priority", "operator": "changed_to",
