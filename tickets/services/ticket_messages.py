@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -377,8 +377,9 @@ def ticket_add_note(
 def ticket_add_automatic_reply(
     *, ticket: Ticket, body_text: str, body_html: str | None = None, source: str = ""
 ) -> Message:
-    """A public message the helpdesk wrote by itself (a new ticket's acknowledgement), mailed to the
-    requester as automatic mail (`Auto-Submitted: auto-replied`) by the outbound delivery task.
+    """A public message the helpdesk wrote by itself (a new ticket's acknowledgement, a rule's mail),
+    mailed to the requester as automatic mail (`Auto-Submitted: auto-replied`) by the outbound
+    delivery task.
 
     It is no agent's reply: the first response, the last agent reply and the status stay as they
     were (the SLA still waits for a person). `source` says what wrote it (kept in `raw_source`),
@@ -386,56 +387,47 @@ def ticket_add_automatic_reply(
     """
     from channels_intake.email.outbound import enqueue_delivery, new_message_id
 
-    safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
-    _require_body(text, ())
-    with transaction.atomic():
-        ticket = lock_ticket(ticket)
-        message = Message.objects.create(
-            ticket=ticket,
-            author_kind=AuthorKind.SYSTEM,
-            visibility=Visibility.PUBLIC,
-            body_html=safe_html,
-            body_text=text,
-            channel=Channel.EMAIL,
-            external_id=new_message_id(ticket),
-            delivery_state=DeliveryState.QUEUED,
-            raw_source=source[:255],
-        )
-        # robust: a broker outage leaves the message `queued` for the resend sweep, not an error here.
-        message_pk = message.pk
-        transaction.on_commit(lambda: enqueue_delivery(message_pk), robust=True)
-        events.message_added(ticket=ticket, actor=None, via="email", message_id=message.pk,
-                             visibility=Visibility.PUBLIC, actor_kind=ActorKind.SYSTEM)
-        ticket.message_count += 1
-        ticket.save(update_fields=["message_count", "updated_at"])
-        emit_ticket_event(
-            ticket, "ticket.message_added",
-            extra={"message": {"id": message.pk, "visibility": Visibility.PUBLIC, "author_kind": AuthorKind.SYSTEM}},
-        )
+    def mail_fields(locked: Ticket) -> dict[str, object]:
+        return {"channel": Channel.EMAIL, "external_id": new_message_id(locked),
+                "delivery_state": DeliveryState.QUEUED, "raw_source": source[:255]}
+
+    message = _system_message_add(ticket=ticket, body_text=body_text, body_html=body_html,
+                                  visibility=Visibility.PUBLIC, via="email", actor_kind=ActorKind.SYSTEM,
+                                  fields=mail_fields)
+    # robust: a broker outage leaves the message `queued` for the resend sweep, not an error here.
+    transaction.on_commit(lambda: enqueue_delivery(message.pk), robust=True)
     return message
 
 
 def ticket_add_automatic_note(*, ticket: Ticket, body_text: str, via: str, body_html: str | None = None) -> Message:
     """An internal note the helpdesk wrote by itself (a rule's "add internal note", a macro applied by
     a rule): no agent wrote it, so it counts as no response; agents only, like any note."""
+    return _system_message_add(ticket=ticket, body_text=body_text, body_html=body_html,
+                               visibility=Visibility.INTERNAL, via=via, actor_kind=ActorKind.AUTOMATION,
+                               fields=lambda _locked: {"channel": Channel.WEB})
+
+
+def _system_message_add(
+    *, ticket: Ticket, body_text: str, body_html: str | None, visibility: str, via: str, actor_kind: str,
+    fields: Callable[[Ticket], dict[str, object]],
+) -> Message:
+    """A message with no person as author, its event, the ticket's counter and the realtime event,
+    in one transaction (inside the caller's, if any). `fields` gives the message's channel fields
+    for the locked ticket."""
     safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
     _require_body(text, ())
     with transaction.atomic():
         ticket = lock_ticket(ticket)
         message = Message.objects.create(
-            ticket=ticket,
-            author_kind=AuthorKind.SYSTEM,
-            visibility=Visibility.INTERNAL,
-            body_html=safe_html,
-            body_text=text,
-            channel=Channel.WEB,
+            ticket=ticket, author_kind=AuthorKind.SYSTEM, visibility=visibility, body_html=safe_html,
+            body_text=text, **fields(ticket),
         )
-        events.message_added(ticket=ticket, actor=None, via=via, message_id=message.pk,
-                             visibility=Visibility.INTERNAL, actor_kind=ActorKind.AUTOMATION)
+        events.message_added(ticket=ticket, actor=None, via=via, message_id=message.pk, visibility=visibility,
+                             actor_kind=actor_kind)
         ticket.message_count += 1
         ticket.save(update_fields=["message_count", "updated_at"])
         emit_ticket_event(
-            ticket, "ticket.message_added", is_public=False,
-            extra={"message": {"id": message.pk, "visibility": Visibility.INTERNAL, "author_kind": AuthorKind.SYSTEM}},
+            ticket, "ticket.message_added", is_public=visibility == Visibility.PUBLIC,
+            extra={"message": {"id": message.pk, "visibility": visibility, "author_kind": AuthorKind.SYSTEM}},
         )
     return message
