@@ -496,13 +496,18 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
     now = timezone.now()
     facts = Facts(ticket=ticket, now=now, changes=context.changes, message_id=context.message_id,
                   first_message_if_none=context.event == TriggerEvent.CREATED)
+    log = RunLog(ticket=ticket, event=context.event)
+    if prestaged is not None:
+        _prestaged_log_and_run(prestaged, ticket=ticket, context=context, log=log, facts=facts)
+        if prestaged.is_complete and prestaged.rules is rules:
+            # Every trigger was checked against the ticket as it stands (same fields, changes and
+            # message); checking them again would find the same.
+            log.write()
+            return
     if any(rule.conditions.needs_previous for rule in rules):
         facts.remember_watermark()
     recent = _RecentRuns(ticket.pk, now=now, is_new_ticket=context.event == TriggerEvent.CREATED)
-    log = RunLog(ticket=ticket, event=context.event)
     staged = _StagedChanges(ticket=ticket, context=context, log=log, facts=facts)
-    if prestaged is not None:
-        _prestaged_log_and_run(prestaged, ticket=ticket, context=context, log=log, facts=facts)
     firings = 0
     while firings < MAX_FIRINGS_PER_PASS:
         fired = None
@@ -570,6 +575,10 @@ class PrestagedTriggers:
     previous: dict[str, Any]  # change key → value before it (for "changed from")
     firings: list[_PrestagedFiring]
     message_text: str  # the description: the pass after the INSERT need not read it back
+    # The rule list it ran, and whether it ran to the end (no trigger left that matches): then the
+    # pass after the INSERT has nothing to check again (the deferred actions change no field).
+    rules: tuple[CompiledRule, ...] = ()
+    is_complete: bool = False
 
     def initial_view(self, ticket: Ticket) -> Ticket:
         """A copy of the ticket as it was before the triggers: what its "created" event records
@@ -613,8 +622,9 @@ def triggers_prestage(*, ticket: Ticket, message_text: str, now: datetime | None
     before = {name: _copy(getattr(ticket, name)) for name in _StagedChanges.FIELDS}
     firings: list[_PrestagedFiring] = []
     fired: set[int] = set()
+    is_complete = False
     while len(firings) < MAX_FIRINGS_PER_PASS:
-        candidate = _prestage_candidate(rules, fired=fired, facts=facts)
+        candidate, is_complete = _prestage_candidate(rules, fired=fired, facts=facts)
         if candidate is None:
             break
         if is_field_only(candidate.actions):
@@ -629,23 +639,25 @@ def triggers_prestage(*, ticket: Ticket, message_text: str, now: datetime | None
         fired.add(candidate.id)
         facts.refresh()
     return PrestagedTriggers(before=before, changes=changes, previous=dict(facts.noted_previous), firings=firings,
-                             message_text=message_text)
+                             message_text=message_text, rules=rules, is_complete=is_complete)
 
 
-def _prestage_candidate(rules: tuple[CompiledRule, ...], *, fired: set[int], facts: Facts) -> CompiledRule | None:
-    """The next trigger that fires before the INSERT; None when none does or the next one in
-    line cannot be checked before it (the pass after the INSERT takes over there)."""
+def _prestage_candidate(rules: tuple[CompiledRule, ...], *, fired: set[int],
+                        facts: Facts) -> tuple[CompiledRule | None, bool]:
+    """(The next trigger that fires before the INSERT, whether every trigger was checked): no
+    trigger when none matches (checked: True) or the next one in line cannot be checked before
+    the INSERT (False: the pass after it takes over there)."""
     for rule in rules:
         if rule.id in fired:
             continue
         if rule.conditions.needs_saved_ticket:
-            return None
+            return None, False
         try:
             if matches(rule.conditions, facts):
-                return rule
+                return rule, False
         except Exception:  # the pass after the INSERT checks it again and logs the failure
-            return None
-    return None
+            return None, False
+    return None, True
 
 
 def _prestage_fields(rule: CompiledRule, *, ticket: Ticket, changes: dict[str, Any], facts: Facts,
