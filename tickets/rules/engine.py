@@ -490,8 +490,10 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
     prestaged: PrestagedTriggers | None = ticket.__dict__.pop(PRESTAGED_ATTRIBUTE, None)
     if context.event != TriggerEvent.CREATED:
         prestaged = None
-    rules = active_triggers(context.event)
-    if not rules and prestaged is None:
+    # The list the pass began with before the INSERT, microseconds ago in this transaction (not
+    # another round trip to the shared cache for its version).
+    rules = prestaged.rules if prestaged is not None else active_triggers(context.event)
+    if not rules:
         return
     now = timezone.now()
     facts = Facts(ticket=ticket, now=now, changes=context.changes, message_id=context.message_id,
@@ -499,7 +501,7 @@ def triggers_run(*, ticket: Ticket, context: ChangeContext) -> None:
     log = RunLog(ticket=ticket, event=context.event)
     if prestaged is not None:
         _prestaged_log_and_run(prestaged, ticket=ticket, context=context, log=log, facts=facts)
-        if prestaged.is_complete and prestaged.rules is rules:
+        if prestaged.is_complete:
             # Every trigger was checked against the ticket as it stands (same fields, changes and
             # message); checking them again would find the same.
             log.write()
