@@ -598,14 +598,22 @@ class PrestagedTriggers:
         staged = [firing.rule for firing in self.firings if firing.is_staged]
         if not staged:
             return
+        from tickets import notifications
+        from tickets.models import Event
+
         via = _via_of(staged)
-        for name, key in (("priority", "priority"), ("type", "type"), ("team_id", "team"),
-                          ("assignee_id", "assignee"), ("tags", "tags"), ("custom_fields", "custom_fields"),
-                          ("status", "status")):
-            old, new = self.before[name], getattr(ticket, name)
-            if old != new:
-                events.field_changed(ticket=ticket, actor=None, via=via, field=key, from_value=_copy(old),
-                                     to_value=_copy(new), actor_kind=ActorKind.AUTOMATION)
+        # The rows `events.field_changed` writes (kind, actor, via, field, values) and their
+        # notifications, in one statement instead of one per field.
+        changed = [
+            Event(ticket=ticket, kind=f"{key}_changed", actor_kind=ActorKind.AUTOMATION, actor_user=None, via=via,
+                  field=key, from_value=_copy(self.before[name]), to_value=_copy(getattr(ticket, name)))
+            for name, key in (("priority", "priority"), ("type", "type"), ("team_id", "team"),
+                              ("assignee_id", "assignee"), ("tags", "tags"), ("custom_fields", "custom_fields"),
+                              ("status", "status"))
+            if self.before[name] != getattr(ticket, name)
+        ]
+        for event in Event.objects.bulk_create(changed):
+            notifications.notify_after_commit(event)
 
 
 def triggers_prestage(*, ticket: Ticket, message_text: str, now: datetime | None = None) -> PrestagedTriggers | None:
