@@ -616,15 +616,17 @@ class PrestagedTriggers:
             notifications.notify_after_commit(event)
 
 
-def triggers_prestage(*, ticket: Ticket, message_text: str, now: datetime | None = None) -> PrestagedTriggers | None:
+def triggers_prestage(*, ticket: Ticket, message_text: str, now: datetime | None = None) -> PrestagedTriggers:
     """Run the start of the "created" pass on a ticket not inserted yet (see above): field
-    changes are made on it, notes/mails/webhooks wait for the INSERT. None when there are no
-    "created" triggers. Attach the result to the saved ticket (`PRESTAGED_ATTRIBUTE`) and write its `write_events`."""
+    changes are made on it, notes/mails/webhooks wait for the INSERT. Attach the result to the saved ticket (`PRESTAGED_ATTRIBUTE`) and write its `write_events`."""
     from tickets.rules.actions import is_field_only, leaves_fields_alone
 
     rules = active_triggers(TriggerEvent.CREATED)
     if not rules:
-        return None
+        # Still attached: the pass after the INSERT then knows there is nothing to run without
+        # asking the shared cache again.
+        return PrestagedTriggers(before={}, changes={}, previous={}, firings=[], message_text=message_text,
+                                 rules=rules, is_complete=True)
     now = now or timezone.now()
     changes: dict[str, Any] = {}
     facts = Facts(ticket=ticket, now=now, changes=changes, first_message_if_none=True)
