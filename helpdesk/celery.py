@@ -21,6 +21,10 @@ app.conf.beat_schedule = {
         "task": "tickets.rules.tasks.webhook_deliveries_retry", "schedule": 60.0,
         "options": {"expires": 60.0, "queue": "webhooks"},
     },
+    # The rules' run counts gathered in Redis since the last minute (tickets.rules.engine).
+    "rules-run-counts-flush": {
+        "task": "tickets.rules.tasks.rule_run_counts_flush", "schedule": 60.0, "options": {"expires": 60.0},
+    },
     # Side-conversation mails whose delivery task was lost are sent again.
     "side-conversations-requeue": {
         "task": "tickets.collaboration.side_conversation_tasks.side_conversation_messages_requeue",

@@ -199,11 +199,9 @@ HELPDESK_SLA_SCAN_SECONDS = env.float("HELPDESK_SLA_SCAN_SECONDS", default=30.0)
 # Time-based automations (tickets.rules) run this often: hourly unless configured.
 HELPDESK_AUTOMATIONS_INTERVAL_SECONDS = env.float("HELPDESK_AUTOMATIONS_INTERVAL_SECONDS", default=3600.0)
 # Rules (tickets.rules): loop protection holds a rule back after this many runs on one ticket in an
-# hour; "within business hours" uses the ticket's SLA calendar, else the calendar named here; rules'
-# run counters are written every so many seconds (not on the ticket's hot path).
+# hour; "within business hours" uses the ticket's SLA calendar, else the calendar named here.
 HELPDESK_RULE_MAX_RUNS_PER_TICKET = env.int("HELPDESK_RULE_MAX_RUNS_PER_TICKET", default=10)
 HELPDESK_RULES_DEFAULT_CALENDAR = env.str("HELPDESK_RULES_DEFAULT_CALENDAR", default="")
-HELPDESK_RULE_RUN_COUNTS_FLUSH_SECONDS = env.float("HELPDESK_RULE_RUN_COUNTS_FLUSH_SECONDS", default=10.0)
 # Rules' webhooks: attempts, back-off (doubling from RETRY_SECONDS up to RETRY_MAX_SECONDS), timeout.
 HELPDESK_WEBHOOK_MAX_ATTEMPTS = env.int("HELPDESK_WEBHOOK_MAX_ATTEMPTS", default=8)
 HELPDESK_WEBHOOK_RETRY_SECONDS = env.float("HELPDESK_WEBHOOK_RETRY_SECONDS", default=60.0)

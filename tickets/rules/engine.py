@@ -25,10 +25,8 @@ Semantics (Zendesk's):
 
 from __future__ import annotations
 
-import atexit
 import copy
 import logging
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -327,57 +325,81 @@ def _complete_run(
     return run
 
 
-# Run counts not written yet, per process: rule id → (runs, last run). A count per firing would be
-# one more committed statement (a disk flush) per ticket change; the execution log (RuleRun) is
-# the record, these are the list's figures, so a process that dies loses at most a few seconds'.
-_pending_counts: dict[int, tuple[int, datetime]] = {}
-_last_counts_flush = [0.0]
+# Run counts not written yet live in Redis (rule id → runs, rule id → last run), added after each
+# change commits and written to the rules by `rule_run_counts_flush` (the minute beat task, and the
+# rule list pages read them on top). A count per firing in the ticket's own transaction would lock
+# the rule's row until commit, so every ticket firing a popular rule would queue behind the
+# others; the execution log (RuleRun) is the record, these are the list's figures.
+RUN_COUNTS_KEY = "helpdesk:rules:run-counts"
+LAST_RUNS_KEY = "helpdesk:rules:last-runs"
 
 
 def _count_runs_after_commit(rule_ids: list[int]) -> None:
-    """Add to the rules' run counts and last runs once the change commits; written in one
-    statement every HELPDESK_RULE_RUN_COUNTS_FLUSH_SECONDS (outside any ticket's transaction, so
-    tickets firing the same rule never queue on its row)."""
+    """Add to the rules' pending run counts and last runs once the change commits."""
     if not rule_ids:
         return
 
     def count() -> None:
-        now = timezone.now()
-        for rule_id in rule_ids:
-            runs, _last = _pending_counts.get(rule_id, (0, now))
-            _pending_counts[rule_id] = (runs + 1, now)
-        interval = float(getattr(settings, "HELPDESK_RULE_RUN_COUNTS_FLUSH_SECONDS", 10.0))
-        if time.monotonic() - _last_counts_flush[0] >= interval:
-            rule_run_counts_flush()
+        from helpdesk.heartbeat import redis_client
 
+        now = timezone.now().isoformat()
+        pipe = redis_client().pipeline(transaction=False)
+        for rule_id in rule_ids:
+            pipe.hincrby(RUN_COUNTS_KEY, str(rule_id), 1)
+            pipe.hset(LAST_RUNS_KEY, str(rule_id), now)
+        pipe.execute()
+
+    # robust: Redis away must not fail the ticket change that already committed; a lost count is a figure.
     transaction.on_commit(count, robust=True)
 
 
+def rule_run_counts_pending() -> dict[int, tuple[int, datetime | None]]:
+    """Runs not written to the rules yet: rule id → (runs, last run)."""
+    from helpdesk.heartbeat import redis_client
+
+    client = redis_client()
+    counts, last_runs = client.hgetall(RUN_COUNTS_KEY), client.hgetall(LAST_RUNS_KEY)
+    pending = {}
+    for key, runs in counts.items():
+        last = last_runs.get(key)
+        pending[int(key)] = (int(runs), datetime.fromisoformat(last.decode()) if last else None)
+    return pending
+
+
 def rule_run_counts_flush() -> int:
-    """Write the run counts this process has not written yet; returns how many rules."""
-    _last_counts_flush[0] = time.monotonic()
-    if not _pending_counts:
+    """Write the pending run counts to the rules (one UPDATE per rule, outside any ticket's
+    transaction); returns how many rules. Safe on several workers: the counts are taken from Redis
+    atomically (renamed away first), so each run is added once."""
+    from helpdesk.heartbeat import redis_client
+
+    client = redis_client()
+    suffix = uuid.uuid4().hex
+    taken_counts, taken_last = f"{RUN_COUNTS_KEY}:flushing:{suffix}", f"{LAST_RUNS_KEY}:flushing:{suffix}"
+    pipe = client.pipeline(transaction=True)
+    pipe.exists(RUN_COUNTS_KEY)
+    pipe.exists(LAST_RUNS_KEY)
+    has_counts, has_last = pipe.execute()
+    if not has_counts:
         return 0
-    pending = dict(_pending_counts)
-    _pending_counts.clear()
-    for rule_id, (runs, last_run) in pending.items():
-        Rule.objects.filter(pk=rule_id).update(
-            run_count=F("run_count") + runs,
-            last_run_at=Greatest(Coalesce(F("last_run_at"), Value(last_run)), Value(last_run)),
-        )
-    return len(pending)
-
-
-def _safe_flush() -> None:
-    if not _pending_counts:
-        return
+    pipe = client.pipeline(transaction=True)
+    pipe.rename(RUN_COUNTS_KEY, taken_counts)
+    if has_last:
+        pipe.rename(LAST_RUNS_KEY, taken_last)
     try:
-        rule_run_counts_flush()
-    except Exception:  # the process is going away; the counts are only figures
-        logger.warning("Rule run counts not written at exit", exc_info=True)
-
-
-atexit.register(_safe_flush)
+        pipe.execute()
+    except Exception:  # another worker took them between the check and the rename
+        return 0
+    counts, last_runs = client.hgetall(taken_counts), client.hgetall(taken_last)
+    with transaction.atomic():
+        for key, runs in counts.items():
+            last = last_runs.get(key)
+            last_run = datetime.fromisoformat(last.decode()) if last else timezone.now()
+            Rule.objects.filter(pk=int(key)).update(
+                run_count=F("run_count") + int(runs),
+                last_run_at=Greatest(Coalesce(F("last_run_at"), Value(last_run)), Value(last_run)),
+            )
+    client.delete(taken_counts, taken_last)
+    return len(counts)
 
 
 class _StagedChanges:

@@ -14,7 +14,11 @@ DELIVERIES_SHOWN = 20
 
 
 def rule_list(*, kind: str | None = None) -> QuerySet[Rule]:
-    """Rules in the order they run (position, then id)."""
+    """Rules in the order they run (position, then id), their run counts current: the runs still
+    pending in Redis are written first (what the minute task would do a little later)."""
+    from tickets.rules.engine import rule_run_counts_flush
+
+    rule_run_counts_flush()
     rules = Rule.objects.all()
     if kind:
         rules = rules.filter(kind=kind)

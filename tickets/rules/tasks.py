@@ -22,6 +22,14 @@ def automations_run() -> int:
     return run(now=timezone.now())
 
 
+@shared_task(name="tickets.rules.tasks.rule_run_counts_flush", acks_late=True, queue="default")
+def rule_run_counts_flush() -> int:
+    """Write the rules' run counts gathered in Redis since the last run (minute beat)."""
+    from tickets.rules.engine import rule_run_counts_flush as flush
+
+    return flush()
+
+
 @shared_task(name="tickets.rules.tasks.webhook_deliver", acks_late=True, queue="webhooks", **RETRY_DATABASE_OUTAGE)
 def webhook_deliver(delivery_id: int) -> str:
     """One attempt at a stored webhook delivery (the retry sweep makes the next ones)."""

@@ -12,6 +12,7 @@ from django.utils import timezone
 from tests.factories import make_customer, make_organization, make_ticket
 from tests.tickets.customers.conftest import age, breach, rate
 from tickets.customers.health import health_score, health_scores, health_snapshots_take, health_trend
+from tickets.customers.tasks import health_snapshots_take as health_snapshots_task
 from tickets.models import HealthSnapshot, Status
 
 pytestmark = pytest.mark.django_db
@@ -173,8 +174,7 @@ def test_snapshots_cover_every_active_subject_in_two_statements_and_rerunning_up
 
 
 def test_the_task_takes_the_snapshots(support):
-    from tickets.customers.tasks import health_snapshots_take as task
-
+    task = health_snapshots_task
     make_ticket(team=support)
 
     assert task.name == "tickets.customers.tasks.health_snapshots_take"

@@ -3,11 +3,14 @@ that leave the ticket change intact, the rule cache, previews, and the execution
 
 from __future__ import annotations
 
+from unittest.mock import ANY
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from helpdesk.celery import app
 from tests.factories import make_customer, make_ticket
 from tests.tickets.rules.conftest import cond, make_rule
 from tickets.models import (
@@ -230,10 +233,9 @@ def test_changes_are_made_as_the_rule_and_the_timeline_names_it(team):
     assert rule_actor_name(change) == "Deleted rule"
 
 
-def test_run_count_and_last_run_are_kept_after_commit(team, django_capture_on_commit_callbacks, settings):
-    settings.HELPDESK_RULE_RUN_COUNTS_FLUSH_SECONDS = 3600
+def test_run_count_and_last_run_are_kept_after_commit(team, django_capture_on_commit_callbacks):
     rule = make_rule(actions=[{"type": "add_tags", "value": ["x"]}])
-    from tickets.rules.engine import rule_run_counts_flush
+    from tickets.rules.engine import rule_run_counts_flush, rule_run_counts_pending
 
     rule_run_counts_flush()
 
@@ -242,13 +244,16 @@ def test_run_count_and_last_run_are_kept_after_commit(team, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         make_ticket(team=team)
 
-    # Written together, not one statement per firing.
+    # Gathered in Redis and written together by the minute task, not one statement per firing.
     rule.refresh_from_db()
     assert (rule.run_count, rule.last_run_at) == (0, None)
-    assert rule_run_counts_flush() == 1
+    assert rule_run_counts_pending() == {rule.pk: (2, ANY)}
+    assert app.tasks["tickets.rules.tasks.rule_run_counts_flush"].apply().get() == 1
     rule.refresh_from_db()
     assert rule.run_count == 2
     assert rule.last_run_at is not None
+    assert rule_run_counts_pending() == {}
+    assert rule_run_counts_flush() == 0  # nothing is added twice
 
 
 def test_inactive_rules_and_automations_never_run_as_triggers(team):
