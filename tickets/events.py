@@ -18,11 +18,11 @@ def actor_kind_of(actor: User | None, *, default: str = ActorKind.SYSTEM) -> str
     return ActorKind.AGENT if actor.is_staff_member else ActorKind.CUSTOMER
 
 
-def _record(
+def _event(
     *, ticket: Ticket, kind: str, actor: User | None, via: str, field: str = "",
     from_value: Any = None, to_value: Any = None, actor_kind: str | None = None,
 ) -> Event:
-    event = Event.objects.create(
+    return Event(
         ticket=ticket,
         kind=kind,
         actor_kind=actor_kind or actor_kind_of(actor),
@@ -32,16 +32,38 @@ def _record(
         from_value=from_value,
         to_value=to_value,
     )
+
+
+def _record(
+    *, ticket: Ticket, kind: str, actor: User | None, via: str, field: str = "",
+    from_value: Any = None, to_value: Any = None, actor_kind: str | None = None,
+) -> Event:
+    event = _event(ticket=ticket, kind=kind, actor=actor, via=via, field=field, from_value=from_value,
+                   to_value=to_value, actor_kind=actor_kind)
+    event.save(force_insert=True)
     notifications.notify_after_commit(event)
     return event
 
 
-def ticket_created(*, ticket: Ticket, actor: User | None, via: str, actor_kind: str | None = None) -> Event:
-    return _record(
+def record_many(unsaved: list[Event]) -> list[Event]:
+    """Several events of one change in one statement (in order), each handed to notifications."""
+    saved = Event.objects.bulk_create(unsaved)
+    for event in saved:
+        notifications.notify_after_commit(event)
+    return saved
+
+
+def ticket_created_event(*, ticket: Ticket, actor: User | None, via: str, actor_kind: str | None = None) -> Event:
+    """The "created" event, not saved yet (`record_many` writes it with the changes that follow it)."""
+    return _event(
         ticket=ticket, kind="created", actor=actor, via=via, actor_kind=actor_kind,
         to_value={"status": ticket.status, "priority": ticket.priority, "team": ticket.team_id,
                   "channel": ticket.channel},
     )
+
+
+def ticket_created(*, ticket: Ticket, actor: User | None, via: str, actor_kind: str | None = None) -> Event:
+    return record_many([ticket_created_event(ticket=ticket, actor=actor, via=via, actor_kind=actor_kind)])[0]
 
 
 def field_changed(

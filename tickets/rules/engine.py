@@ -613,15 +613,18 @@ class PrestagedTriggers:
                 setattr(initial, name, self.before[name])
         return initial
 
-    def write_events(self, ticket: Ticket) -> None:
+    def write_events(self, ticket: Ticket, *, leading: list[Any] | None = None) -> None:
         """The audit events of the staged field changes, exactly as the one `ticket_update` that
         saved them after the INSERT wrote them (fields in its order, actor the automation, via
-        "rule:<ids>")."""
+        "rule:<ids>"), after the `leading` unsaved events (the ticket's "created"), in one statement."""
+        from tickets import events
+        from tickets.models import Event
+
         staged = [firing.rule for firing in self.firings if firing.is_staged]
         if not staged:
+            if leading:
+                events.record_many(leading)
             return
-        from tickets import notifications
-        from tickets.models import Event
 
         via = _via_of(staged)
         # The rows `events.field_changed` writes (kind, actor, via, field, values) and their
@@ -634,8 +637,7 @@ class PrestagedTriggers:
                               ("status", "status"))
             if self.before[name] != getattr(ticket, name)
         ]
-        for event in Event.objects.bulk_create(changed):
-            notifications.notify_after_commit(event)
+        events.record_many([*(leading or []), *changed])
 
 
 def triggers_prestage(*, ticket: Ticket, message_text: str, now: datetime | None = None) -> PrestagedTriggers:

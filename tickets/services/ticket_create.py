@@ -178,14 +178,16 @@ def ticket_create_with_message(
             for incoming in files:
                 attachment_store(ticket=ticket, message=message, incoming=incoming)
             actor_kind = ActorKind.CUSTOMER if actor is None or not actor.is_staff_member else ActorKind.AGENT
-            events.ticket_created(ticket=prestaged.initial_view(ticket) if prestaged.firings else ticket, actor=actor,
-                                  via=via, actor_kind=actor_kind)
+            created = events.ticket_created_event(ticket=prestaged.initial_view(ticket) if prestaged.firings else ticket,
+                                                  actor=actor, via=via, actor_kind=actor_kind)
             if follow_up_of is not None:
+                events.record_many([created])
                 events.follow_up_created(
                     ticket=ticket, closed_ticket=follow_up_of, actor=actor, via=via, actor_kind=actor_kind
                 )
-            # The trail reads as before: created as submitted, then the triggers' changes.
-            prestaged.write_events(ticket)
+            # The trail reads as before: created as submitted, then the triggers' changes (one
+            # statement for all of them: this is every new ticket's path).
+            prestaged.write_events(ticket, leading=[] if follow_up_of is not None else [created])
             setattr(ticket, PRESTAGED_ATTRIBUTE, prestaged)
             sync_sla(ticket, reason="created")
             emit_ticket_event(ticket, "ticket.created")

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -412,20 +413,29 @@ def _system_message_add(
     fields: Callable[[Ticket], dict[str, object]],
 ) -> Message:
     """A message with no person as author, its event, the ticket's counter and the realtime event,
-    in one transaction (inside the caller's, if any). `fields` gives the message's channel fields
-    for the locked ticket."""
+    in one transaction (the caller's, if any: no savepoint of its own, a failure fails the caller's
+    block). `fields` gives the message's channel fields for the locked ticket."""
+    from tickets.services.reactions import running_context
+
     safe_html, text = message_bodies(body_html=body_html, body_text=body_text)
     _require_body(text, ())
-    with transaction.atomic():
-        ticket = lock_ticket(ticket)
+    with transaction.atomic(savepoint=False):
+        if running_context(ticket.pk) is None:
+            ticket = lock_ticket(ticket)
+            ticket.message_count += 1
+            ticket.save(update_fields=["message_count", "updated_at"])
+        else:
+            # Written by a rule reacting to a change of this ticket: that change holds the row lock
+            # already (a rule's note is on the hot path of ticket creation), so no lock and re-read,
+            # and the counter is added to in the row, whatever our copy says.
+            Ticket.objects.filter(pk=ticket.pk).update(message_count=F("message_count") + 1,
+                                                       updated_at=timezone.now())
         message = Message.objects.create(
             ticket=ticket, author_kind=AuthorKind.SYSTEM, visibility=visibility, body_html=safe_html,
             body_text=text, **fields(ticket),
         )
         events.message_added(ticket=ticket, actor=None, via=via, message_id=message.pk, visibility=visibility,
                              actor_kind=actor_kind)
-        ticket.message_count += 1
-        ticket.save(update_fields=["message_count", "updated_at"])
         emit_ticket_event(
             ticket, "ticket.message_added", is_public=visibility == Visibility.PUBLIC,
             extra={"message": {"id": message.pk, "visibility": visibility, "author_kind": AuthorKind.SYSTEM}},
