@@ -318,18 +318,27 @@ def message_email_deliver(*, message_id: int) -> DeliveryOutcome:
         )
         if message is None or message.delivery_state != DeliveryState.QUEUED:
             return DeliveryOutcome.NOTHING_TO_DO
-        mail = _mail_for(message)
-        try:
-            with get_connection(fail_silently=False) as connection:
-                connection.send_messages([mail])
-        except (smtplib.SMTPException, OSError) as error:
-            if not is_permanent_refusal(error):
-                raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from error
-            logger.warning("Mail for message %s refused for good: %s", message_id, error)
-            _set_state(message, state=DeliveryState.FAILED, error=f"{type(error).__name__}: {error}")
+        refusal = mail_send(_mail_for(message))
+        if refusal:
+            logger.warning("Mail for message %s refused for good: %s", message_id, refusal)
+            _set_state(message, state=DeliveryState.FAILED, error=refusal)
             return DeliveryOutcome.FAILED
         _set_state(message, state=DeliveryState.SENT)
         return DeliveryOutcome.SENT
+
+
+def mail_send(mail: EmailMultiAlternatives) -> str:
+    """Hand one mail to the outbound SMTP server: "" when it took it, the error when it refused it
+    for good; raises TemporaryDeliveryError when it may take it later (the caller's task retries).
+    Shared by ticket replies and side conversations, which lock their row around it."""
+    try:
+        with get_connection(fail_silently=False) as connection:
+            connection.send_messages([mail])
+    except (smtplib.SMTPException, OSError) as error:
+        if not is_permanent_refusal(error):
+            raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from error
+        return f"{type(error).__name__}: {error}"
+    return ""
 
 
 def message_email_failed(*, message_id: int, error: str) -> bool:

@@ -23,7 +23,6 @@ import enum
 import logging
 import re
 import secrets
-import smtplib
 import zoneinfo
 from collections.abc import Iterable
 from email.utils import getaddresses
@@ -31,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -442,7 +441,7 @@ def side_conversation_message_deliver(*, message_id: int) -> DeliveryOutcome:
     (the task retries); a permanent refusal leaves it `failed`. The row stays locked while sending,
     so two workers handed the same message never both send it.
     """
-    from channels_intake.email.outbound import TemporaryDeliveryError, is_permanent_refusal
+    from channels_intake.email.outbound import mail_send
 
     with transaction.atomic():
         message = (
@@ -453,14 +452,9 @@ def side_conversation_message_deliver(*, message_id: int) -> DeliveryOutcome:
         )
         if message is None or message.delivery_state != DeliveryState.QUEUED:
             return DeliveryOutcome.NOTHING_TO_DO
-        mail = build_side_conversation_email(message)
-        try:
-            with get_connection(fail_silently=False) as connection:
-                connection.send_messages([mail])
-        except (smtplib.SMTPException, OSError) as error:
-            if not is_permanent_refusal(error):
-                raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from error
-            logger.warning("Side conversation message %s refused for good: %s", message_id, error)
+        refusal = mail_send(build_side_conversation_email(message))
+        if refusal:
+            logger.warning("Side conversation message %s refused for good: %s", message_id, refusal)
             _set_delivery_state(message, state=DeliveryState.FAILED)
             return DeliveryOutcome.FAILED
         _set_delivery_state(message, state=DeliveryState.SENT)
